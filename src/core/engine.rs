@@ -1,0 +1,869 @@
+//! `ClientEventQueue`: the sans-IO state machine that owns every decision
+//! about queueing, batching, retrying and dropping events.
+//!
+//! The caller feeds inputs (`track`, `on_send_result`, `on_page_hidden`,
+//! `restore`, `flush`, …) with the current time, then drains
+//! `poll_action(now)` until it returns `None` and arms one timer for
+//! `next_wakeup()`. Nothing here reads a clock, draws randomness it was not
+//! given, or performs I/O.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::circuit::{CircuitBreaker, Permit};
+use super::config::{Config, ConfigError};
+use super::event::{encode, EventInput, MessageId, QueuedEvent, Seq, StoredEvent, TrackError};
+use super::json::{is_object_text, push_u64};
+use super::metrics::{Counters, Metrics};
+use super::outcome::{classify, Rejection, SendOutcome, Verdict};
+use super::pending::PendingQueue;
+use super::retry::{Jitter, RetryPolicy};
+use super::time::Millis;
+use super::wire::Envelope;
+
+/// Identifies one send, to match its outcome.
+pub type BatchId = u64;
+
+/// How a batch leaves the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A normal `fetch`.
+    Fetch,
+    /// `navigator.sendBeacon` (or `fetch` with `keepalive`), for a hidden page.
+    Beacon,
+}
+
+/// One batch to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    pub batch_id: BatchId,
+    pub transport: Transport,
+    /// The complete JSON body.
+    pub body: String,
+    pub events: usize,
+}
+
+/// Something the caller should hear about (forwarded to `on('error')`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The collector answered 401/403; sending is paused, nothing is lost.
+    AuthFailed { status: u16 },
+    /// The collector refused a whole batch; its events are dropped.
+    BatchRejected { status: u16, events: usize },
+    /// The collector refused these events individually; they are dropped.
+    EventsRejected { rejected: Vec<Rejection> },
+    /// An event alone was answered 413; it is dropped.
+    EventTooLarge { id: MessageId },
+}
+
+/// Work for the caller, in the order it must be done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write these events to storage (they are held in memory until then).
+    Persist(Vec<StoredEvent>),
+    /// Delete these events from storage: delivered or dropped.
+    Forget(Vec<MessageId>),
+    /// Send this batch, then report with `on_send_result`.
+    Send(SendRequest),
+    /// Tell the application.
+    Notify(Notice),
+}
+
+/// Where restored events come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreSource {
+    /// This queue's own storage: already persisted where they are.
+    OwnStorage,
+    /// Another queue's storage: persist them again under this queue.
+    Adopted,
+}
+
+/// What `restore` did with the entries it was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreReport {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// `message_id`s of entries refused as corrupt; delete them from storage.
+    pub corrupt_ids: Vec<String>,
+}
+
+/// Why `poll_action` cannot send now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// A batch may go now, by this transport, under this permit.
+    Open(Transport, Permit),
+    /// Nothing may go before this instant.
+    At(Millis),
+    /// Only another input (an outcome, visibility, flush, config) unblocks.
+    Closed,
+}
+
+#[derive(Debug)]
+struct InFlightBatch {
+    id: BatchId,
+    transport: Transport,
+    events: Vec<QueuedEvent>,
+    /// The first `evicted` events were dropped as overflow while in flight.
+    evicted: usize,
+    /// Encoded bytes of the events not evicted.
+    held_bytes: usize,
+    body_bytes: usize,
+    probe: bool,
+}
+
+/// The event queue. See the module documentation for the calling pattern.
+#[derive(Debug)]
+pub struct ClientEventQueue {
+    config: Config,
+    envelope: Envelope,
+    retry: RetryPolicy,
+    jitter: Jitter,
+    circuit: CircuitBreaker,
+    pending: PendingQueue,
+    in_flight: Vec<InFlightBatch>,
+    next_seq: Seq,
+    next_batch_id: BatchId,
+    /// Latest time seen: the queue's clock never runs backwards.
+    clock: Millis,
+    /// Sequence numbers tracked but not yet handed out in `Persist`.
+    unpersisted: VecDeque<Seq>,
+    /// When the oldest unpersisted event must be written.
+    persist_due: Millis,
+    forget: Vec<MessageId>,
+    notices: VecDeque<Notice>,
+    /// No send before this (backoff or `Retry-After`).
+    not_before: Millis,
+    consecutive_retryable: u32,
+    auth_paused: bool,
+    online: bool,
+    page_hidden: bool,
+    /// A beacon was refused during this hidden period: stop trying.
+    beacons_refused: bool,
+    /// `flush()` asked for everything pending to go regardless of `flushAt`.
+    draining: bool,
+    /// Largest batch the collector accepted after 413s.
+    batch_event_cap: usize,
+    keepalive_bytes_in_flight: usize,
+    counters: Counters,
+    last_error: Option<String>,
+}
+
+impl ClientEventQueue {
+    /// A queue with a validated `config`; `seed` drives retry jitter.
+    pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(ClientEventQueue {
+            envelope: Envelope::new(config.write_key.as_deref()),
+            retry: RetryPolicy {
+                base_ms: config.retry_base_ms,
+                max_ms: config.retry_max_ms,
+            },
+            circuit: CircuitBreaker::new(config.circuit_failure_threshold, config.circuit_open_ms),
+            batch_event_cap: config.max_batch_events as usize,
+            config,
+            jitter: Jitter::new(seed),
+            pending: PendingQueue::default(),
+            in_flight: Vec::new(),
+            next_seq: 0,
+            next_batch_id: 1,
+            clock: 0,
+            unpersisted: VecDeque::new(),
+            persist_due: 0,
+            forget: Vec::new(),
+            notices: VecDeque::new(),
+            not_before: 0,
+            consecutive_retryable: 0,
+            auth_paused: false,
+            online: true,
+            page_hidden: false,
+            beacons_refused: false,
+            draining: false,
+            keepalive_bytes_in_flight: 0,
+            counters: Counters::default(),
+            last_error: None,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replaces the configuration; resumes sending paused by an auth error.
+    pub fn update_config(&mut self, config: Config, now: Millis) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.tick(now);
+        self.envelope = Envelope::new(config.write_key.as_deref());
+        self.retry = RetryPolicy {
+            base_ms: config.retry_base_ms,
+            max_ms: config.retry_max_ms,
+        };
+        self.circuit =
+            CircuitBreaker::new(config.circuit_failure_threshold, config.circuit_open_ms);
+        self.batch_event_cap = config.max_batch_events as usize;
+        self.config = config;
+        self.auth_paused = false;
+        self.enforce_bounds();
+        Ok(())
+    }
+
+    /// Largest encoded event any batch can carry.
+    pub fn max_event_bytes(&self) -> usize {
+        let batch =
+            (self.config.max_batch_bytes as usize).saturating_sub(self.envelope.overhead(1));
+        batch.min(self.config.max_queue_bytes as usize)
+    }
+
+    fn tick(&mut self, now: Millis) -> Millis {
+        self.clock = self.clock.max(now);
+        self.clock
+    }
+
+    fn take_seq(&mut self) -> Seq {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Queues an event; `random` supplies its `messageId`.
+    pub fn track(
+        &mut self,
+        input: &EventInput<'_>,
+        random: [u8; 16],
+        now: Millis,
+    ) -> Result<MessageId, TrackError> {
+        let now = self.tick(now);
+        let id = MessageId::from_random(random);
+        let json = encode(input, id, now)?;
+        self.counters.events_tracked += 1;
+        let limit = self.max_event_bytes();
+        if json.len() > limit {
+            self.counters.dropped_too_large += 1;
+            return Err(TrackError::TooLarge {
+                size: json.len(),
+                limit,
+            });
+        }
+        let seq = self.take_seq();
+        self.pending.push_back(QueuedEvent {
+            seq,
+            id,
+            created_at: now,
+            json: json.into_boxed_str(),
+            attempts: 0,
+        });
+        self.mark_unpersisted(seq, now);
+        self.enforce_bounds();
+        Ok(id)
+    }
+
+    fn mark_unpersisted(&mut self, seq: Seq, now: Millis) {
+        if self.unpersisted.is_empty() {
+            self.persist_due = now.saturating_add(self.config.persist_debounce_ms);
+        }
+        self.unpersisted.push_back(seq);
+    }
+
+    /// Takes back stored events (after a reload, or adopted from another
+    /// queue). Entries are validated; corrupt ones and duplicates are skipped.
+    pub fn restore(
+        &mut self,
+        stored: Vec<StoredEvent>,
+        source: RestoreSource,
+        now: Millis,
+    ) -> RestoreReport {
+        let now = self.tick(now);
+        let mut report = RestoreReport::default();
+        let mut seen: BTreeSet<MessageId> = self.pending.iter().map(|e| e.id).collect();
+        seen.extend(
+            self.in_flight
+                .iter()
+                .flat_map(|b| b.events.iter().map(|e| e.id)),
+        );
+        let limit = self.max_event_bytes();
+        let mut accepted = Vec::with_capacity(stored.len());
+        for entry in stored {
+            let id = MessageId::parse(&entry.message_id);
+            let valid = id.is_some()
+                && entry.json.len() <= limit
+                && is_object_text(&entry.json)
+                && entry.json.contains(entry.message_id.as_str());
+            match id {
+                Some(id) if valid => {
+                    if seen.insert(id) {
+                        accepted.push((id, entry));
+                    } else {
+                        report.duplicates += 1;
+                    }
+                }
+                _ => {
+                    self.counters.restore_corrupt += 1;
+                    report.corrupt_ids.push(entry.message_id);
+                }
+            }
+        }
+        // Oldest first, so drop-oldest and the age trigger see them rightly.
+        accepted.sort_by_key(|(_, entry)| entry.created_at_ms);
+        report.accepted = accepted.len();
+        for (id, entry) in accepted {
+            self.counters.events_restored += 1;
+            if self.is_expired(entry.created_at_ms, now) {
+                self.counters.dropped_expired += 1;
+                self.forget.push(id);
+                continue;
+            }
+            let seq = self.take_seq();
+            self.pending.push_back(QueuedEvent {
+                seq,
+                id,
+                // A stored time in the future (another clock) counts as now.
+                created_at: entry.created_at_ms.min(now),
+                json: entry.json.into_boxed_str(),
+                attempts: 0,
+            });
+            if source == RestoreSource::Adopted {
+                self.mark_unpersisted(seq, now);
+            }
+        }
+        self.enforce_bounds();
+        report
+    }
+
+    fn is_expired(&self, created_at: Millis, now: Millis) -> bool {
+        now.saturating_sub(created_at) >= self.config.max_event_age_ms
+    }
+
+    /// Sends everything pending as soon as sending is allowed, regardless of
+    /// `flushAt`; also resumes sending paused by a 401/403.
+    pub fn flush(&mut self, now: Millis) {
+        self.tick(now);
+        self.auth_paused = false;
+        self.draining = !self.pending.is_empty();
+    }
+
+    /// The page became hidden: persist at once, and send what is pending by
+    /// beacon while the collector is healthy.
+    pub fn on_page_hidden(&mut self, now: Millis) {
+        let now = self.tick(now);
+        self.page_hidden = true;
+        self.beacons_refused = false;
+        self.persist_due = now;
+    }
+
+    pub fn on_page_visible(&mut self, now: Millis) {
+        self.tick(now);
+        self.page_hidden = false;
+        self.beacons_refused = false;
+    }
+
+    /// The browser went online or offline; nothing is sent while offline.
+    pub fn set_online(&mut self, online: bool, now: Millis) {
+        self.tick(now);
+        self.online = online;
+    }
+
+    /// The next piece of work, or `None` when there is nothing to do now.
+    pub fn poll_action(&mut self, now: Millis) -> Option<Action> {
+        let now = self.tick(now);
+        self.drop_expired_front(now);
+        if !self.unpersisted.is_empty() && now >= self.persist_due {
+            return Some(Action::Persist(self.take_unpersisted()));
+        }
+        if let Some(notice) = self.notices.pop_front() {
+            return Some(Action::Notify(notice));
+        }
+        if !self.forget.is_empty() {
+            return Some(Action::Forget(std::mem::take(&mut self.forget)));
+        }
+        if let Some(request) = self.try_send(now) {
+            return Some(Action::Send(request));
+        }
+        // Forming a batch can drop expired or oversized events.
+        if !self.forget.is_empty() {
+            return Some(Action::Forget(std::mem::take(&mut self.forget)));
+        }
+        None
+    }
+
+    /// When the caller should next call `poll_action`, if ever; at or
+    /// before `now` means at once.
+    pub fn next_wakeup(&self) -> Option<Millis> {
+        let now = self.clock;
+        if !self.notices.is_empty() || !self.forget.is_empty() {
+            return Some(now);
+        }
+        let mut wakeup: Option<Millis> = None;
+        let mut consider = |at: Millis| wakeup = Some(wakeup.map_or(at, |w| w.min(at)));
+        if !self.unpersisted.is_empty() {
+            consider(self.persist_due);
+        }
+        if let Some(front) = self.pending.front() {
+            consider(
+                front
+                    .created_at
+                    .saturating_add(self.config.max_event_age_ms),
+            );
+            match self.gate(now) {
+                Gate::Open(..) => consider(self.trigger_time(now)),
+                Gate::At(at) => consider(at.max(self.trigger_time(now))),
+                Gate::Closed => {}
+            }
+        }
+        wakeup
+    }
+
+    /// When the flush triggers (size, bytes, age, manual, hidden) fire.
+    fn trigger_time(&self, now: Millis) -> Millis {
+        let Some(front) = self.pending.front() else {
+            return Millis::MAX;
+        };
+        let pending_batch_bytes = self.pending.bytes() + self.envelope.overhead(self.pending.len());
+        if self.draining
+            || self.page_hidden
+            || self.pending.len() >= self.config.flush_at as usize
+            || pending_batch_bytes >= self.config.max_batch_bytes as usize
+        {
+            now
+        } else {
+            front
+                .created_at
+                .saturating_add(self.config.flush_interval_ms)
+        }
+    }
+
+    /// Whether, and how, a batch may go at `now` (ignoring the triggers).
+    fn gate(&self, now: Millis) -> Gate {
+        if self.pending.is_empty() || !self.online || self.auth_paused {
+            return Gate::Closed;
+        }
+        let permit = match self.circuit.reopens_at() {
+            Some(until) if now < until => return Gate::At(until),
+            Some(_) => Permit::Probe,
+            None => match self.circuit.state() {
+                super::circuit::CircuitState::HalfOpen {
+                    probe_in_flight: true,
+                } => return Gate::Closed,
+                super::circuit::CircuitState::HalfOpen { .. } => Permit::Probe,
+                _ => Permit::Send,
+            },
+        };
+        if now < self.not_before {
+            return Gate::At(self.not_before);
+        }
+        if self.page_hidden {
+            let fits = self.pending.front().is_some_and(|front| {
+                front.bytes() + self.envelope.overhead(1) <= self.beacon_budget()
+            });
+            if self.beacons_refused || !fits {
+                return Gate::Closed;
+            }
+            return Gate::Open(Transport::Beacon, permit);
+        }
+        let fetches = self
+            .in_flight
+            .iter()
+            .filter(|b| b.transport == Transport::Fetch)
+            .count();
+        if fetches >= self.config.flush_concurrency as usize {
+            return Gate::Closed;
+        }
+        Gate::Open(Transport::Fetch, permit)
+    }
+
+    fn beacon_budget(&self) -> usize {
+        (self.config.max_beacon_bytes as usize).saturating_sub(self.keepalive_bytes_in_flight)
+    }
+
+    fn try_send(&mut self, now: Millis) -> Option<SendRequest> {
+        let Gate::Open(transport, _) = self.gate(now) else {
+            return None;
+        };
+        if self.trigger_time(now) > now {
+            return None;
+        }
+        let permit = self.circuit.permit(now);
+        if permit == Permit::Blocked {
+            return None;
+        }
+        let max_bytes = match transport {
+            Transport::Fetch => self.config.max_batch_bytes as usize,
+            Transport::Beacon => self.beacon_budget(),
+        };
+        let mut max_events = self
+            .batch_event_cap
+            .min(self.config.max_batch_events as usize);
+        if permit == Permit::Probe {
+            max_events = 1;
+        }
+        let mut events: Vec<QueuedEvent> = Vec::new();
+        let mut event_bytes = 0;
+        while let Some(front) = self.pending.front() {
+            if events.len() >= max_events {
+                break;
+            }
+            if self.is_expired(front.created_at, now) {
+                let event = self.pending.pop_front()?;
+                self.counters.dropped_expired += 1;
+                self.forget.push(event.id);
+                continue;
+            }
+            let size = front.bytes();
+            if self.envelope.overhead(events.len() + 1) + event_bytes + size > max_bytes {
+                // Only a smaller `maxBatchBytes` set after it was queued can
+                // make an event too large for a fetch batch on its own.
+                if events.is_empty() && transport == Transport::Fetch {
+                    let event = self.pending.pop_front()?;
+                    self.counters.dropped_too_large += 1;
+                    self.forget.push(event.id);
+                    continue;
+                }
+                break;
+            }
+            event_bytes += size;
+            events.push(self.pending.pop_front()?);
+        }
+        if self.pending.is_empty() {
+            self.draining = false;
+        }
+        if events.is_empty() {
+            return None;
+        }
+        if events.iter().any(|e| e.attempts > 0) {
+            self.counters.retries += 1;
+        }
+        let probe = permit == Permit::Probe;
+        if probe {
+            self.circuit.probe_sent();
+        }
+        let body = self.envelope.body(
+            events.iter().map(|e| &*e.json),
+            event_bytes,
+            events.len(),
+            now,
+        );
+        if transport == Transport::Beacon {
+            self.keepalive_bytes_in_flight += body.len();
+        }
+        let batch_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let request = SendRequest {
+            batch_id,
+            transport,
+            events: events.len(),
+            body,
+        };
+        self.in_flight.push(InFlightBatch {
+            id: batch_id,
+            transport,
+            held_bytes: event_bytes,
+            body_bytes: request.body.len(),
+            events,
+            evicted: 0,
+            probe,
+        });
+        Some(request)
+    }
+
+    fn drop_expired_front(&mut self, now: Millis) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|e| self.is_expired(e.created_at, now))
+        {
+            if let Some(event) = self.pending.pop_front() {
+                self.counters.dropped_expired += 1;
+                self.forget.push(event.id);
+            }
+        }
+    }
+
+    fn take_unpersisted(&mut self) -> Vec<StoredEvent> {
+        let mut stored = Vec::with_capacity(self.unpersisted.len());
+        for seq in self.unpersisted.drain(..) {
+            let held = self.pending.get(seq).or_else(|| {
+                self.in_flight.iter().find_map(|batch| {
+                    let index = batch.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
+                    (index >= batch.evicted).then(|| &batch.events[index])
+                })
+            });
+            if let Some(event) = held {
+                stored.push(event.to_stored());
+            }
+        }
+        stored
+    }
+
+    /// Drops the oldest held events while the queue is over a bound.
+    fn enforce_bounds(&mut self) {
+        let max_events = self.config.max_queue_events as usize;
+        let max_bytes = self.config.max_queue_bytes as usize;
+        loop {
+            let held_events = self.pending.len()
+                + self
+                    .in_flight
+                    .iter()
+                    .map(|b| b.events.len() - b.evicted)
+                    .sum::<usize>();
+            let held_bytes =
+                self.pending.bytes() + self.in_flight.iter().map(|b| b.held_bytes).sum::<usize>();
+            if held_events <= max_events && held_bytes <= max_bytes {
+                return;
+            }
+            // The oldest is the lowest sequence among the pending front and
+            // each in-flight batch's first event not yet evicted.
+            let pending_seq = self.pending.front().map(|e| e.seq);
+            let oldest_batch = self
+                .in_flight
+                .iter()
+                .enumerate()
+                .filter_map(|(index, b)| b.events.get(b.evicted).map(|e| (e.seq, index)))
+                .min();
+            match (pending_seq, oldest_batch) {
+                (Some(seq), Some((batch_seq, _))) if seq < batch_seq => self.drop_pending_front(),
+                (Some(_), None) => self.drop_pending_front(),
+                (_, Some((_, index))) => {
+                    // Counted when the batch settles: it may yet be delivered.
+                    let batch = &mut self.in_flight[index];
+                    let event = &batch.events[batch.evicted];
+                    batch.held_bytes -= event.bytes();
+                    batch.evicted += 1;
+                    self.forget.push(event.id);
+                }
+                (None, None) => return,
+            }
+        }
+    }
+
+    fn drop_pending_front(&mut self) {
+        if let Some(event) = self.pending.pop_front() {
+            self.counters.dropped_overflow += 1;
+            self.forget.push(event.id);
+        }
+    }
+
+    /// Reports what happened to batch `batch_id`. Returns false for an
+    /// unknown or already settled batch, which changes nothing.
+    pub fn on_send_result(
+        &mut self,
+        batch_id: BatchId,
+        outcome: SendOutcome<'_>,
+        now: Millis,
+    ) -> bool {
+        let now = self.tick(now);
+        let Some(index) = self.in_flight.iter().position(|b| b.id == batch_id) else {
+            return false;
+        };
+        let mut batch = self.in_flight.swap_remove(index);
+        if batch.transport == Transport::Beacon {
+            self.keepalive_bytes_in_flight -= batch.body_bytes;
+        }
+        let held = batch.events.split_off(batch.evicted);
+        let evicted = batch.events;
+        let total = evicted.len() + held.len();
+        let verdict = classify(&outcome, now);
+        // An event evicted while in flight counts as sent if this batch
+        // delivered it, and as overflow otherwise.
+        let mut evicted_delivered = 0;
+
+        match verdict {
+            Verdict::Delivered { rejected } => {
+                self.circuit.on_success();
+                self.consecutive_retryable = 0;
+                self.counters.batches_sent += 1;
+                self.counters.bytes_sent += batch.body_bytes as u64;
+                let rejected = self.drop_rejected(&rejected, &held, &evicted);
+                for event in &held {
+                    if !rejected.iter().any(|r| r.id == event.id) {
+                        self.counters.events_sent += 1;
+                        self.forget.push(event.id);
+                    }
+                }
+                evicted_delivered = evicted
+                    .iter()
+                    .filter(|e| !rejected.iter().any(|r| r.id == e.id))
+                    .count();
+            }
+            Verdict::PartlyRejected { rejected } => {
+                self.circuit.on_success();
+                self.counters.batches_failed += 1;
+                let rejected = self.drop_rejected(&rejected, &held, &evicted);
+                if rejected.is_empty() {
+                    self.reject_batch(400, held);
+                } else {
+                    let rest = held
+                        .into_iter()
+                        .filter(|e| !rejected.iter().any(|r| r.id == e.id))
+                        .collect();
+                    self.requeue(rest);
+                }
+            }
+            Verdict::TooLarge => {
+                self.circuit.on_inconclusive();
+                self.counters.batches_failed += 1;
+                if total <= 1 {
+                    for event in held {
+                        self.counters.dropped_too_large += 1;
+                        self.forget.push(event.id);
+                        self.set_last_error(
+                            "event dropped: the collector answered 413 for it alone",
+                        );
+                        self.notices
+                            .push_back(Notice::EventTooLarge { id: event.id });
+                    }
+                } else {
+                    self.batch_event_cap = self.batch_event_cap.min(total.div_ceil(2));
+                    self.requeue(held);
+                }
+            }
+            Verdict::RateLimited { delay_ms } => {
+                self.circuit.on_inconclusive();
+                self.counters.batches_failed += 1;
+                self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
+                let delay = match delay_ms {
+                    Some(delay) => delay.min(self.config.max_retry_after_ms),
+                    None => self
+                        .retry
+                        .delay(self.consecutive_retryable, &mut self.jitter),
+                };
+                self.not_before = self.not_before.max(now.saturating_add(delay));
+                self.set_last_error("rate limited: the collector answered 429");
+                self.requeue(held);
+            }
+            Verdict::Retryable { status } => {
+                self.circuit.on_failure(now);
+                self.counters.batches_failed += 1;
+                self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
+                let delay = self
+                    .retry
+                    .delay(self.consecutive_retryable, &mut self.jitter);
+                self.not_before = self.not_before.max(now.saturating_add(delay));
+                let mut message = String::from("send failed: ");
+                match (status, outcome) {
+                    (Some(status), _) => {
+                        message.push_str("the collector answered ");
+                        push_u64(&mut message, status.into());
+                    }
+                    (None, SendOutcome::Timeout) => message.push_str("timed out"),
+                    (None, _) => message.push_str("network error"),
+                }
+                self.set_last_error(&message);
+                self.requeue(held);
+            }
+            Verdict::Unauthorized { status } => {
+                self.circuit.on_inconclusive();
+                self.counters.batches_failed += 1;
+                self.auth_paused = true;
+                let mut message = String::from("sending paused: the collector answered ");
+                push_u64(&mut message, status.into());
+                message.push_str(" (check writeKey); events are kept");
+                self.set_last_error(&message);
+                self.notices.push_back(Notice::AuthFailed { status });
+                self.requeue(held);
+            }
+            Verdict::Rejected { status } => {
+                self.circuit.on_success();
+                self.counters.batches_failed += 1;
+                self.reject_batch(status, held);
+            }
+            Verdict::BeaconRefused => {
+                if batch.probe {
+                    self.circuit.on_inconclusive();
+                }
+                self.counters.batches_failed += 1;
+                self.beacons_refused = true;
+                self.requeue(held);
+            }
+        }
+        self.counters.events_sent += evicted_delivered as u64;
+        self.counters.dropped_overflow += (evicted.len() - evicted_delivered) as u64;
+        true
+    }
+
+    /// Drops the held events named in `rejected`; returns the rejections
+    /// that matched an event of the batch.
+    fn drop_rejected(
+        &mut self,
+        rejected: &[Rejection],
+        held: &[QueuedEvent],
+        evicted: &[QueuedEvent],
+    ) -> Vec<Rejection> {
+        let matched: Vec<Rejection> = rejected
+            .iter()
+            .filter(|r| held.iter().chain(evicted).any(|e| e.id == r.id))
+            .cloned()
+            .collect();
+        let mut dropped = 0;
+        for event in held {
+            if matched.iter().any(|r| r.id == event.id) {
+                dropped += 1;
+                self.forget.push(event.id);
+            }
+        }
+        self.counters.dropped_rejected += dropped;
+        if let Some(first) = matched.first() {
+            let mut message = String::from("collector rejected ");
+            push_u64(&mut message, matched.len() as u64);
+            message.push_str(" event(s): ");
+            message.push_str(&first.reason);
+            self.set_last_error(&message);
+            self.notices.push_back(Notice::EventsRejected {
+                rejected: matched.clone(),
+            });
+        }
+        matched
+    }
+
+    fn reject_batch(&mut self, status: u16, held: Vec<QueuedEvent>) {
+        let mut message = String::from("batch dropped: the collector answered ");
+        push_u64(&mut message, status.into());
+        self.set_last_error(&message);
+        self.notices.push_back(Notice::BatchRejected {
+            status,
+            events: held.len(),
+        });
+        for event in held {
+            self.counters.dropped_rejected += 1;
+            self.forget.push(event.id);
+        }
+    }
+
+    fn requeue(&mut self, mut events: Vec<QueuedEvent>) {
+        for event in &mut events {
+            event.attempts = event.attempts.saturating_add(1);
+        }
+        self.pending.requeue(events);
+    }
+
+    fn set_last_error(&mut self, message: &str) {
+        self.last_error = Some(message.to_string());
+    }
+
+    /// Counters and gauges right now.
+    pub fn metrics(&self) -> Metrics {
+        let next_retry_at = self
+            .circuit
+            .reopens_at()
+            .into_iter()
+            .chain((self.not_before > self.clock).then_some(self.not_before))
+            .max();
+        Metrics {
+            counters: self.counters.clone(),
+            pending: self.pending.len() as u64,
+            pending_bytes: self.pending.bytes() as u64,
+            in_flight: self.in_flight.iter().map(|b| b.events.len() as u64).sum(),
+            in_flight_batches: self.in_flight.len() as u64,
+            circuit_state: self.circuit.state().name(),
+            next_retry_at,
+            auth_paused: self.auth_paused,
+            online: self.online,
+            last_error: self.last_error.clone(),
+        }
+    }
+
+    /// The events held now (pending and in flight, minus evicted), oldest
+    /// first by sequence: what storage must hold once persistence settles.
+    pub fn held_events(&self) -> Vec<StoredEvent> {
+        let mut held: Vec<&QueuedEvent> = self.pending.iter().collect();
+        held.extend(self.in_flight.iter().flat_map(|b| &b.events[b.evicted..]));
+        held.sort_by_key(|e| e.seq);
+        held.into_iter().map(QueuedEvent::to_stored).collect()
+    }
+}
