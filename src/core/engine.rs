@@ -825,7 +825,10 @@ impl ClientEventQueue {
         }
     }
 
+    /// Puts events back ahead of newer ones. They were flushed once
+    /// already, so they go at the next chance, whatever `flushAt` says.
     fn requeue(&mut self, mut events: Vec<QueuedEvent>) {
+        self.draining |= !events.is_empty();
         for event in &mut events {
             event.attempts = event.attempts.saturating_add(1);
         }

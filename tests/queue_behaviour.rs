@@ -1,0 +1,644 @@
+//! `ClientEventQueue` behaviour, one rule per test: triggers, batching,
+//! outcomes, bounds, persistence and page lifecycle.
+
+mod common;
+
+use analytics_wasm::core::{
+    Action, ClientEventQueue, Config, Notice, RestoreSource, SendOutcome, StoredEvent, TrackError,
+    Transport,
+};
+use common::*;
+
+// ---------- flush triggers ----------
+
+#[test]
+fn fewer_than_flush_at_events_wait_for_the_flush_interval() {
+    let mut h = Harness::new(config());
+    h.track_many(19);
+    assert!(h.pump().is_empty());
+    assert_eq!(h.queue.next_wakeup(), Some(START + 100), "persistence is due first");
+    h.advance(100);
+    assert_eq!(h.queue.next_wakeup(), Some(START + 5_000));
+    assert!(h.advance(4_899).is_empty());
+    let sends = h.advance(1);
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].events, 19);
+}
+
+#[test]
+fn reaching_flush_at_sends_at_once() {
+    let mut h = Harness::new(config());
+    h.track_many(19);
+    assert!(h.pump().is_empty());
+    h.track("twentieth");
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].events, 20);
+    assert_eq!(sends[0].transport, Transport::Fetch);
+}
+
+#[test]
+fn flush_at_is_a_trigger_not_a_cap() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 20_000,
+        ..config()
+    });
+    h.track_many(10_000);
+    let delivered = h.deliver_everything();
+    assert_eq!(delivered.len(), 10_000);
+    assert!(h.sent.len() <= 40, "10,000 events took {} requests", h.sent.len());
+    assert!(h.sent.iter().all(|r| r.events <= 500));
+}
+
+#[test]
+fn batches_never_exceed_max_batch_bytes_with_the_envelope() {
+    let mut h = Harness::new(Config {
+        max_batch_bytes: 4_096,
+        ..config()
+    });
+    let payload = format!(r#"{{"text":"{}"}}"#, "x".repeat(300));
+    for i in 0..100 {
+        h.try_track_with(&format!("e{i}"), &payload).unwrap();
+    }
+    let delivered = h.deliver_everything();
+    assert_eq!(delivered.len(), 100);
+    assert!(h.sent.iter().all(|r| r.body.len() <= 4_096));
+    assert!(h.sent.iter().any(|r| r.body.len() > 3_500), "batches are filled up to the limit");
+}
+
+#[test]
+fn pending_bytes_reaching_max_batch_bytes_trigger_a_flush() {
+    let mut h = Harness::new(Config {
+        max_batch_bytes: 2_048,
+        ..config()
+    });
+    let payload = format!(r#"{{"text":"{}"}}"#, "x".repeat(600));
+    h.try_track_with("a", &payload).unwrap();
+    h.try_track_with("b", &payload).unwrap();
+    assert!(h.pump().is_empty());
+    h.try_track_with("c", &payload).unwrap();
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1, "bytes trigger fired below flushAt");
+}
+
+#[test]
+fn manual_flush_sends_below_flush_at() {
+    let mut h = Harness::new(config());
+    h.track_many(3);
+    assert!(h.pump().is_empty());
+    h.queue.flush(h.now);
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].events, 3);
+}
+
+#[test]
+fn flush_concurrency_caps_batches_in_flight() {
+    let mut h = Harness::new(Config {
+        max_batch_events: 10,
+        ..config()
+    });
+    h.track_many(100);
+    h.queue.flush(h.now);
+    assert_eq!(h.pump().len(), 2);
+    assert_eq!(h.queue.metrics().in_flight_batches, 2);
+    let first = h.open[0].batch_id;
+    h.settle(first, ok());
+    assert_eq!(h.pump().len(), 1, "one slot freed, one batch sent");
+}
+
+#[test]
+fn sent_at_is_the_time_of_each_attempt() {
+    let mut h = Harness::new(config());
+    h.track("a");
+    h.queue.flush(h.now);
+    let first = h.pump().remove(0);
+    assert!(first.body.contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""), "{}", first.body);
+    h.now += 61_000;
+    h.settle(first.batch_id, status(503));
+    let retry = h.wake_until_send().remove(0);
+    assert!(!retry.body.contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""));
+    assert!(retry.body.contains("\"timestamp\":\"2023-11-14T22:13:20.000Z\""), "event time is kept");
+}
+
+// ---------- outcomes ----------
+
+#[test]
+fn a_delivered_batch_is_forgotten_and_counted() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    h.advance(100);
+    let batch = h.open[0].clone();
+    assert_eq!(h.storage.len(), 20);
+    h.settle(batch.batch_id, ok());
+    h.pump();
+    assert!(h.storage.is_empty());
+    let m = h.queue.metrics();
+    assert_eq!(m.counters.events_sent, 20);
+    assert_eq!(m.counters.batches_sent, 1);
+    assert_eq!(m.counters.bytes_sent, batch.body.len() as u64);
+    assert_eq!((m.pending, m.in_flight), (0, 0));
+}
+
+#[test]
+fn a_failed_batch_returns_to_the_front_in_its_original_order() {
+    let mut h = Harness::new(Config {
+        max_batch_events: 5,
+        flush_concurrency: 1,
+        ..config()
+    });
+    let ids = h.track_many(5);
+    h.queue.flush(h.now);
+    let batch = h.pump().remove(0);
+    h.track_many(3);
+    h.settle(batch.batch_id, status(503));
+    let retried = h.wake_until_send().remove(0);
+    assert_eq!(ids_in(&retried.body), ids, "requeued events go first, in order");
+    assert_eq!(h.queue.metrics().counters.retries, 1);
+}
+
+#[test]
+fn retryable_failures_back_off_exponentially_with_jitter() {
+    let mut h = Harness::new(config());
+    h.track("a");
+    h.queue.flush(h.now);
+    let mut batch = h.pump().remove(0);
+    for failures in 1..=4u32 {
+        let failed_at = h.now;
+        h.settle(batch.batch_id, SendOutcome::NetworkError);
+        if h.pump().is_empty() {
+            h.wake_until_send();
+        }
+        let ceiling = 1_000u64 << (failures - 1);
+        assert!(h.now - failed_at <= ceiling, "retry after {} ms, ceiling {ceiling}", h.now - failed_at);
+        batch = h.open[0].clone();
+    }
+    assert_eq!(h.queue.metrics().counters.batches_failed, 4);
+}
+
+#[test]
+fn rate_limited_sends_wait_for_retry_after() {
+    let mut h = Harness::new(config());
+    h.track("a");
+    h.queue.flush(h.now);
+    let batch = h.pump().remove(0);
+    h.settle(
+        batch.batch_id,
+        SendOutcome::Response {
+            status: 429,
+            retry_after: Some("3"),
+            body: "",
+        },
+    );
+    h.track_many(30);
+    assert!(h.advance(2_999).is_empty(), "nothing before Retry-After");
+    assert_eq!(h.queue.metrics().next_retry_at, Some(START + 3_000));
+    assert_eq!(h.advance(1).len(), 1);
+}
+
+#[test]
+fn retry_after_is_capped_by_max_retry_after_ms() {
+    let mut h = Harness::new(Config {
+        max_retry_after_ms: 10_000,
+        ..config()
+    });
+    h.track("a");
+    h.queue.flush(h.now);
+    let batch = h.pump().remove(0);
+    let outcome = SendOutcome::Response {
+        status: 429,
+        retry_after: Some("86400"),
+        body: "",
+    };
+    h.settle(batch.batch_id, outcome);
+    assert_eq!(h.advance(10_000).len(), 1);
+}
+
+#[test]
+fn payload_too_large_splits_the_batch_in_halves() {
+    let mut h = Harness::new(config());
+    let ids = h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(413));
+    let halves = h.pump();
+    assert_eq!(halves.len(), 2);
+    assert_eq!(ids_in(&halves[0].body), ids[..10]);
+    assert_eq!(ids_in(&halves[1].body), ids[10..]);
+}
+
+#[test]
+fn a_single_event_answered_413_is_dropped_and_counted() {
+    let mut h = Harness::new(config());
+    let id = h.track("big");
+    h.queue.flush(h.now);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(413));
+    h.pump();
+    let m = h.queue.metrics();
+    assert_eq!(m.counters.dropped_too_large, 1);
+    assert_eq!(m.pending, 0);
+    assert!(matches!(&h.notices[..], [Notice::EventTooLarge { id: dropped }] if dropped.to_string() == id));
+}
+
+#[test]
+fn per_event_rejection_in_a_success_drops_only_those_events() {
+    let mut h = Harness::new(config());
+    let ids = h.track_many(20);
+    let batch = h.pump().remove(0);
+    let body = format!(r#"{{"rejected":[{{"messageId":"{}","reason":"invalid type"}}]}}"#, ids[3]);
+    h.settle(
+        batch.batch_id,
+        SendOutcome::Response {
+            status: 200,
+            retry_after: None,
+            body: &body,
+        },
+    );
+    h.pump();
+    let m = h.queue.metrics();
+    assert_eq!((m.counters.events_sent, m.counters.dropped_rejected), (19, 1));
+    assert_eq!(m.last_error.as_deref(), Some("collector rejected 1 event(s): invalid type"));
+    assert!(matches!(&h.notices[..], [Notice::EventsRejected { rejected }] if rejected[0].id.to_string() == ids[3]));
+}
+
+#[test]
+fn per_event_rejection_in_a_400_resends_the_rest_at_once() {
+    let mut h = Harness::new(config());
+    let ids = h.track_many(20);
+    let batch = h.pump().remove(0);
+    let body = format!(r#"{{"rejected":[{{"messageId":"{}","reason":"bad"}}]}}"#, ids[0]);
+    h.settle(
+        batch.batch_id,
+        SendOutcome::Response {
+            status: 400,
+            retry_after: None,
+            body: &body,
+        },
+    );
+    let resent = h.pump();
+    assert_eq!(resent.len(), 1, "no backoff after a per-event rejection");
+    assert_eq!(ids_in(&resent[0].body), ids[1..]);
+    assert_eq!(h.queue.metrics().counters.dropped_rejected, 1);
+}
+
+#[test]
+fn other_client_errors_drop_the_batch_with_the_status_in_last_error() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(422));
+    h.pump();
+    let m = h.queue.metrics();
+    assert_eq!(m.counters.dropped_rejected, 20);
+    assert_eq!(m.last_error.as_deref(), Some("batch dropped: the collector answered 422"));
+    assert!(h.storage.is_empty());
+}
+
+#[test]
+fn auth_failure_pauses_sending_keeps_events_and_resumes_on_flush() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(401));
+    h.track_many(40);
+    assert!(h.advance(600_000).is_empty(), "no sends while paused");
+    let m = h.queue.metrics();
+    assert!(m.auth_paused);
+    assert_eq!(m.pending, 60);
+    assert!(m.last_error.unwrap().contains("401"));
+    assert_eq!(h.notices, [Notice::AuthFailed { status: 401 }]);
+    assert_eq!(h.queue.next_wakeup(), Some(START + 7 * 86_400_000), "only expiry can wake it");
+    h.queue.flush(h.now);
+    assert_eq!(h.pump().len(), 1);
+}
+
+#[test]
+fn auth_failure_resumes_on_a_config_change() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(403));
+    assert!(h.pump().is_empty());
+    let new_config = Config {
+        write_key: Some("new-key".into()),
+        ..config()
+    };
+    h.queue.update_config(new_config, h.now).unwrap();
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert!(sends[0].body.contains("\"writeKey\":\"new-key\""));
+}
+
+#[test]
+fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
+    let mut h = Harness::new(Config {
+        circuit_failure_threshold: 3,
+        circuit_open_ms: 30_000,
+        retry_max_ms: 1_000,
+        ..config()
+    });
+    h.track_many(20);
+    h.queue.flush(h.now);
+    for _ in 0..3 {
+        if h.open.is_empty() {
+            h.wake_until_send();
+        }
+        h.settle_all(SendOutcome::NetworkError);
+    }
+    let opened_at = h.now;
+    assert_eq!(h.queue.metrics().circuit_state, "open");
+    assert!(h.advance(29_999).is_empty());
+    let probe = h.advance(1);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].events, 1, "the probe is one event");
+    assert_eq!(h.queue.metrics().circuit_state, "half-open");
+    assert_eq!(h.now, opened_at + 30_000);
+    let resumed = h.settle_all(ok());
+    assert_eq!(h.queue.metrics().circuit_state, "closed");
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].events, 19, "sending resumes in full batches");
+}
+
+#[test]
+fn a_failed_probe_reopens_the_circuit() {
+    let mut h = Harness::new(Config {
+        circuit_failure_threshold: 1,
+        circuit_open_ms: 10_000,
+        ..config()
+    });
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(500));
+    h.advance(10_000);
+    h.settle_all(status(500));
+    assert_eq!(h.queue.metrics().circuit_state, "open");
+    assert_eq!(h.queue.metrics().next_retry_at, Some(h.now + 10_000));
+}
+
+// ---------- bounds ----------
+
+#[test]
+fn a_full_queue_drops_the_oldest_event_and_counts_it() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 10,
+        flush_at: 1_000,
+        ..config()
+    });
+    let ids = h.track_many(15);
+    let m = h.queue.metrics();
+    assert_eq!((m.pending, m.counters.dropped_overflow), (10, 5));
+    assert_eq!(h.deliver_everything(), ids[5..]);
+}
+
+#[test]
+fn the_byte_bound_drops_the_oldest_events() {
+    let mut h = Harness::new(Config {
+        max_queue_bytes: 2_000,
+        flush_at: 1_000,
+        ..config()
+    });
+    let payload = format!(r#"{{"t":"{}"}}"#, "x".repeat(400));
+    for i in 0..10 {
+        h.try_track_with(&format!("e{i}"), &payload).unwrap();
+    }
+    let m = h.queue.metrics();
+    assert!(m.pending_bytes <= 2_000);
+    assert_eq!(m.counters.dropped_overflow, 10 - m.pending);
+}
+
+#[test]
+fn overflow_during_an_outage_keeps_exactly_the_newest_events() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 1_000,
+        ..config()
+    });
+    let mut ids = Vec::new();
+    for i in 0..2_000 {
+        ids.push(h.track(&format!("e{i}")));
+        h.pump();
+    }
+    // The batches sent early were evicted while in flight; they now fail.
+    h.settle_all(SendOutcome::NetworkError);
+    assert_eq!(h.queue.metrics().counters.dropped_overflow, 1_000);
+    h.now += 120_000;
+    assert_eq!(h.deliver_everything(), ids[1_000..]);
+}
+
+#[test]
+fn an_event_evicted_in_flight_but_delivered_counts_as_sent() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 20,
+        ..config()
+    });
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.track_many(5);
+    h.settle(batch.batch_id, ok());
+    h.pump();
+    let c = h.queue.metrics().counters;
+    assert_eq!((c.events_sent, c.dropped_overflow), (20, 0));
+}
+
+#[test]
+fn expired_events_are_dropped_and_counted() {
+    let mut h = Harness::new(Config {
+        max_event_age_ms: 60_000,
+        ..config()
+    });
+    h.track("a");
+    let batch = h.pump();
+    assert!(batch.is_empty());
+    h.queue.set_online(false, h.now);
+    h.advance(60_000);
+    let m = h.queue.metrics();
+    assert_eq!((m.counters.dropped_expired, m.pending), (1, 0));
+    assert!(h.storage.is_empty());
+}
+
+#[test]
+fn an_event_larger_than_any_batch_is_refused_with_size_and_limit() {
+    let mut h = Harness::new(Config {
+        max_batch_bytes: 1_024,
+        ..config()
+    });
+    h.track("before");
+    let huge = format!(r#"{{"t":"{}"}}"#, "x".repeat(2_000));
+    let error = h.try_track_with("huge", &huge).unwrap_err();
+    let TrackError::TooLarge { size, limit } = error.clone() else {
+        panic!("{error:?}")
+    };
+    assert!(size > 2_000);
+    assert_eq!(limit, h.queue.max_event_bytes());
+    assert!(error.message().contains(&size.to_string()) && error.message().contains(&limit.to_string()));
+    h.track("after");
+    assert_eq!(h.queue.metrics().pending, 2, "other events unaffected");
+    assert_eq!(h.queue.metrics().counters.dropped_too_large, 1);
+}
+
+// ---------- page lifecycle ----------
+
+#[test]
+fn page_hidden_persists_then_sends_everything_by_beacon() {
+    let mut h = Harness::new(config());
+    let ids = h.track_many(5);
+    h.queue.on_page_hidden(h.now);
+    let first = h.queue.poll_action(h.now);
+    assert!(matches!(first, Some(Action::Persist(ref events)) if events.len() == 5), "persist comes first");
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].transport, Transport::Beacon);
+    assert_eq!(ids_in(&sends[0].body), ids);
+}
+
+#[test]
+fn beacons_share_one_64_kb_budget_while_in_flight() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 10_000,
+        ..config()
+    });
+    let payload = format!(r#"{{"t":"{}"}}"#, "x".repeat(900));
+    for i in 0..200 {
+        h.try_track_with(&format!("e{i}"), &payload).unwrap();
+        if i == 0 {
+            h.queue.set_online(false, h.now);
+        }
+    }
+    h.pump();
+    h.queue.set_online(true, h.now);
+    h.queue.on_page_hidden(h.now);
+    let beacons = h.pump();
+    let total: usize = beacons.iter().map(|r| r.body.len()).sum();
+    assert!(total <= 65_536, "{total} bytes of beacons in flight");
+    assert!(total > 60_000);
+    h.settle_all(SendOutcome::BeaconQueued);
+    assert!(!h.pump().is_empty() || !h.open.is_empty(), "budget freed by settled beacons");
+}
+
+#[test]
+fn page_hidden_while_backing_off_persists_without_beacons() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(503));
+    h.track_many(3);
+    h.queue.on_page_hidden(h.now);
+    let actions: Vec<Action> = std::iter::from_fn(|| h.queue.poll_action(h.now)).collect();
+    assert!(actions.iter().all(|a| !matches!(a, Action::Send(_))), "no beacon to a failing collector");
+    assert!(actions.iter().any(|a| matches!(a, Action::Persist(_))));
+}
+
+#[test]
+fn a_refused_beacon_keeps_its_events_and_stops_beacons_until_visibility_changes() {
+    let mut h = Harness::new(config());
+    h.track_many(3);
+    h.queue.on_page_hidden(h.now);
+    let beacon = h.pump().remove(0);
+    h.settle(beacon.batch_id, SendOutcome::BeaconRefused);
+    assert!(h.pump().is_empty());
+    assert_eq!(h.queue.metrics().pending, 3);
+    assert_eq!(h.storage.len(), 3, "still persisted");
+    h.queue.on_page_visible(h.now);
+    h.queue.flush(h.now);
+    let sends = h.pump();
+    assert_eq!(sends[0].transport, Transport::Fetch);
+}
+
+#[test]
+fn offline_sends_nothing_until_online() {
+    let mut h = Harness::new(config());
+    h.queue.set_online(false, h.now);
+    h.track_many(50);
+    assert!(h.advance(10_000).is_empty());
+    h.queue.set_online(true, h.now);
+    assert_eq!(h.pump().len(), 1);
+}
+
+// ---------- persistence ----------
+
+#[test]
+fn persistence_is_debounced_by_persist_debounce_ms() {
+    let mut h = Harness::new(config());
+    h.track("a");
+    h.pump();
+    assert!(h.storage.is_empty());
+    h.now += 50;
+    h.track("b");
+    h.advance(49);
+    assert!(h.storage.is_empty());
+    h.advance(1);
+    assert_eq!(h.storage.len(), 2, "both written in one Persist");
+}
+
+#[test]
+fn restore_brings_back_stored_events_and_skips_corrupt_and_duplicate_entries() {
+    let mut first = Harness::new(config());
+    first.track_many(3);
+    first.advance(100);
+    let stored: Vec<StoredEvent> = first.storage.values().cloned().collect();
+    assert_eq!(stored.len(), 3);
+
+    let mut second = Harness::new(config());
+    let mut entries = stored.clone();
+    entries.push(stored[0].clone());
+    entries.push(StoredEvent {
+        message_id: "not-a-uuid".into(),
+        created_at_ms: START,
+        json: "{}".into(),
+    });
+    entries.push(StoredEvent {
+        json: "{\"truncated\":".into(),
+        ..stored[1].clone()
+    });
+    let report = second.queue.restore(entries, RestoreSource::OwnStorage, START + 1_000);
+    assert_eq!((report.accepted, report.duplicates, report.corrupt_ids.len()), (3, 1, 2));
+    assert_eq!(second.queue.metrics().counters.restore_corrupt, 2);
+    second.now = START + 1_000;
+    let mut delivered = second.deliver_everything();
+    let mut expected: Vec<String> = stored.iter().map(|e| e.message_id.clone()).collect();
+    delivered.sort();
+    expected.sort();
+    assert_eq!(delivered, expected, "same messageIds survive a restart");
+}
+
+#[test]
+fn restored_events_older_than_the_flush_interval_go_out_at_once() {
+    let mut h = Harness::new(config());
+    let stored = StoredEvent {
+        message_id: "11111111-1111-4111-8111-111111111111".into(),
+        created_at_ms: START - 60_000,
+        json: r#"{"type":"track","event":"old","messageId":"11111111-1111-4111-8111-111111111111"}"#.into(),
+    };
+    h.queue.restore(vec![stored], RestoreSource::OwnStorage, h.now);
+    assert_eq!(h.pump().len(), 1);
+    assert!(h.storage.is_empty(), "own events are not written again");
+}
+
+#[test]
+fn adopted_events_are_persisted_under_this_queue() {
+    let mut h = Harness::new(config());
+    let stored = StoredEvent {
+        message_id: "11111111-1111-4111-8111-111111111111".into(),
+        created_at_ms: START,
+        json: r#"{"type":"track","event":"x","messageId":"11111111-1111-4111-8111-111111111111"}"#.into(),
+    };
+    h.queue.restore(vec![stored], RestoreSource::Adopted, h.now);
+    h.advance(100);
+    assert_eq!(h.storage.len(), 1);
+}
+
+#[test]
+fn a_clock_running_backwards_does_not_stall_the_queue() {
+    let mut h = Harness::new(config());
+    h.track("a");
+    h.now -= 3_600_000;
+    h.pump();
+    assert!(h.queue.next_wakeup().unwrap() <= START + 5_000);
+    h.now = START + 5_000;
+    assert_eq!(h.pump().len(), 1);
+}
+
+#[test]
+fn an_unknown_batch_id_changes_nothing() {
+    let mut queue = ClientEventQueue::new(config(), 1).unwrap();
+    assert!(!queue.on_send_result(42, ok(), START));
+}
