@@ -16,7 +16,11 @@ fn fewer_than_flush_at_events_wait_for_the_flush_interval() {
     let mut h = Harness::new(config());
     h.track_many(19);
     assert!(h.pump().is_empty());
-    assert_eq!(h.queue.next_wakeup(), Some(START + 100), "persistence is due first");
+    assert_eq!(
+        h.queue.next_wakeup(),
+        Some(START + 100),
+        "persistence is due first"
+    );
     h.advance(100);
     assert_eq!(h.queue.next_wakeup(), Some(START + 5_000));
     assert!(h.advance(4_899).is_empty());
@@ -46,7 +50,11 @@ fn flush_at_is_a_trigger_not_a_cap() {
     h.track_many(10_000);
     let delivered = h.deliver_everything();
     assert_eq!(delivered.len(), 10_000);
-    assert!(h.sent.len() <= 40, "10,000 events took {} requests", h.sent.len());
+    assert!(
+        h.sent.len() <= 40,
+        "10,000 events took {} requests",
+        h.sent.len()
+    );
     assert!(h.sent.iter().all(|r| r.events <= 500));
 }
 
@@ -63,7 +71,10 @@ fn batches_never_exceed_max_batch_bytes_with_the_envelope() {
     let delivered = h.deliver_everything();
     assert_eq!(delivered.len(), 100);
     assert!(h.sent.iter().all(|r| r.body.len() <= 4_096));
-    assert!(h.sent.iter().any(|r| r.body.len() > 3_500), "batches are filled up to the limit");
+    assert!(
+        h.sent.iter().any(|r| r.body.len() > 3_500),
+        "batches are filled up to the limit"
+    );
 }
 
 #[test]
@@ -113,12 +124,25 @@ fn sent_at_is_the_time_of_each_attempt() {
     h.track("a");
     h.queue.flush(h.now);
     let first = h.pump().remove(0);
-    assert!(first.body.contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""), "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""),
+        "{}",
+        first.body
+    );
     h.now += 61_000;
     h.settle(first.batch_id, status(503));
     let retry = h.wake_until_send().remove(0);
-    assert!(!retry.body.contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""));
-    assert!(retry.body.contains("\"timestamp\":\"2023-11-14T22:13:20.000Z\""), "event time is kept");
+    assert!(!retry
+        .body
+        .contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""));
+    assert!(
+        retry
+            .body
+            .contains("\"timestamp\":\"2023-11-14T22:13:20.000Z\""),
+        "event time is kept"
+    );
 }
 
 // ---------- outcomes ----------
@@ -153,7 +177,11 @@ fn a_failed_batch_returns_to_the_front_in_its_original_order() {
     h.track_many(3);
     h.settle(batch.batch_id, status(503));
     let retried = h.wake_until_send().remove(0);
-    assert_eq!(ids_in(&retried.body), ids, "requeued events go first, in order");
+    assert_eq!(
+        ids_in(&retried.body),
+        ids,
+        "requeued events go first, in order"
+    );
     assert_eq!(h.queue.metrics().counters.retries, 1);
 }
 
@@ -170,7 +198,11 @@ fn retryable_failures_back_off_exponentially_with_jitter() {
             h.wake_until_send();
         }
         let ceiling = 1_000u64 << (failures - 1);
-        assert!(h.now - failed_at <= ceiling, "retry after {} ms, ceiling {ceiling}", h.now - failed_at);
+        assert!(
+            h.now - failed_at <= ceiling,
+            "retry after {} ms, ceiling {ceiling}",
+            h.now - failed_at
+        );
         batch = h.open[0].clone();
     }
     assert_eq!(h.queue.metrics().counters.batches_failed, 4);
@@ -237,7 +269,9 @@ fn a_single_event_answered_413_is_dropped_and_counted() {
     let m = h.queue.metrics();
     assert_eq!(m.counters.dropped_too_large, 1);
     assert_eq!(m.pending, 0);
-    assert!(matches!(&h.notices[..], [Notice::EventTooLarge { id: dropped }] if dropped.to_string() == id));
+    assert!(
+        matches!(&h.notices[..], [Notice::EventTooLarge { id: dropped }] if dropped.to_string() == id)
+    );
 }
 
 #[test]
@@ -245,7 +279,10 @@ fn per_event_rejection_in_a_success_drops_only_those_events() {
     let mut h = Harness::new(config());
     let ids = h.track_many(20);
     let batch = h.pump().remove(0);
-    let body = format!(r#"{{"rejected":[{{"messageId":"{}","reason":"invalid type"}}]}}"#, ids[3]);
+    let body = format!(
+        r#"{{"rejected":[{{"messageId":"{}","reason":"invalid type"}}]}}"#,
+        ids[3]
+    );
     h.settle(
         batch.batch_id,
         SendOutcome::Response {
@@ -256,9 +293,17 @@ fn per_event_rejection_in_a_success_drops_only_those_events() {
     );
     h.pump();
     let m = h.queue.metrics();
-    assert_eq!((m.counters.events_sent, m.counters.dropped_rejected), (19, 1));
-    assert_eq!(m.last_error.as_deref(), Some("collector rejected 1 event(s): invalid type"));
-    assert!(matches!(&h.notices[..], [Notice::EventsRejected { rejected }] if rejected[0].id.to_string() == ids[3]));
+    assert_eq!(
+        (m.counters.events_sent, m.counters.dropped_rejected),
+        (19, 1)
+    );
+    assert_eq!(
+        m.last_error.as_deref(),
+        Some("collector rejected 1 event(s): invalid type")
+    );
+    assert!(
+        matches!(&h.notices[..], [Notice::EventsRejected { rejected }] if rejected[0].id.to_string() == ids[3])
+    );
 }
 
 #[test]
@@ -266,7 +311,10 @@ fn per_event_rejection_in_a_400_resends_the_rest_at_once() {
     let mut h = Harness::new(config());
     let ids = h.track_many(20);
     let batch = h.pump().remove(0);
-    let body = format!(r#"{{"rejected":[{{"messageId":"{}","reason":"bad"}}]}}"#, ids[0]);
+    let body = format!(
+        r#"{{"rejected":[{{"messageId":"{}","reason":"bad"}}]}}"#,
+        ids[0]
+    );
     h.settle(
         batch.batch_id,
         SendOutcome::Response {
@@ -290,7 +338,10 @@ fn other_client_errors_drop_the_batch_with_the_status_in_last_error() {
     h.pump();
     let m = h.queue.metrics();
     assert_eq!(m.counters.dropped_rejected, 20);
-    assert_eq!(m.last_error.as_deref(), Some("batch dropped: the collector answered 422"));
+    assert_eq!(
+        m.last_error.as_deref(),
+        Some("batch dropped: the collector answered 422")
+    );
     assert!(h.storage.is_empty());
 }
 
@@ -307,7 +358,11 @@ fn auth_failure_pauses_sending_keeps_events_and_resumes_on_flush() {
     assert_eq!(m.pending, 60);
     assert!(m.last_error.unwrap().contains("401"));
     assert_eq!(h.notices, [Notice::AuthFailed { status: 401 }]);
-    assert_eq!(h.queue.next_wakeup(), Some(START + 7 * 86_400_000), "only expiry can wake it");
+    assert_eq!(
+        h.queue.next_wakeup(),
+        Some(START + 7 * 86_400_000),
+        "only expiry can wake it"
+    );
     h.queue.flush(h.now);
     assert_eq!(h.pump().len(), 1);
 }
@@ -469,7 +524,9 @@ fn an_event_larger_than_any_batch_is_refused_with_size_and_limit() {
     };
     assert!(size > 2_000);
     assert_eq!(limit, h.queue.max_event_bytes());
-    assert!(error.message().contains(&size.to_string()) && error.message().contains(&limit.to_string()));
+    assert!(
+        error.message().contains(&size.to_string()) && error.message().contains(&limit.to_string())
+    );
     h.track("after");
     assert_eq!(h.queue.metrics().pending, 2, "other events unaffected");
     assert_eq!(h.queue.metrics().counters.dropped_too_large, 1);
@@ -483,7 +540,10 @@ fn page_hidden_persists_then_sends_everything_by_beacon() {
     let ids = h.track_many(5);
     h.queue.on_page_hidden(h.now);
     let first = h.queue.poll_action(h.now);
-    assert!(matches!(first, Some(Action::Persist(ref events)) if events.len() == 5), "persist comes first");
+    assert!(
+        matches!(first, Some(Action::Persist(ref events)) if events.len() == 5),
+        "persist comes first"
+    );
     let sends = h.pump();
     assert_eq!(sends.len(), 1);
     assert_eq!(sends[0].transport, Transport::Beacon);
@@ -511,7 +571,10 @@ fn beacons_share_one_64_kb_budget_while_in_flight() {
     assert!(total <= 65_536, "{total} bytes of beacons in flight");
     assert!(total > 60_000);
     h.settle_all(SendOutcome::BeaconQueued);
-    assert!(!h.pump().is_empty() || !h.open.is_empty(), "budget freed by settled beacons");
+    assert!(
+        !h.pump().is_empty() || !h.open.is_empty(),
+        "budget freed by settled beacons"
+    );
 }
 
 #[test]
@@ -523,7 +586,10 @@ fn page_hidden_while_backing_off_persists_without_beacons() {
     h.track_many(3);
     h.queue.on_page_hidden(h.now);
     let actions: Vec<Action> = std::iter::from_fn(|| h.queue.poll_action(h.now)).collect();
-    assert!(actions.iter().all(|a| !matches!(a, Action::Send(_))), "no beacon to a failing collector");
+    assert!(
+        actions.iter().all(|a| !matches!(a, Action::Send(_))),
+        "no beacon to a failing collector"
+    );
     assert!(actions.iter().any(|a| matches!(a, Action::Persist(_))));
 }
 
@@ -574,7 +640,7 @@ fn restore_brings_back_stored_events_and_skips_corrupt_and_duplicate_entries() {
     let mut first = Harness::new(config());
     first.track_many(3);
     first.advance(100);
-    let stored: Vec<StoredEvent> = first.storage.values().cloned().collect();
+    let stored: Vec<StoredEvent> = first.storage.read_all();
     assert_eq!(stored.len(), 3);
 
     let mut second = Harness::new(config());
@@ -589,8 +655,13 @@ fn restore_brings_back_stored_events_and_skips_corrupt_and_duplicate_entries() {
         json: "{\"truncated\":".into(),
         ..stored[1].clone()
     });
-    let report = second.queue.restore(entries, RestoreSource::OwnStorage, START + 1_000);
-    assert_eq!((report.accepted, report.duplicates, report.corrupt_ids.len()), (3, 1, 2));
+    let report = second
+        .queue
+        .restore(entries, RestoreSource::OwnStorage, START + 1_000);
+    assert_eq!(
+        (report.accepted, report.duplicates, report.corrupt_ids.len()),
+        (3, 1, 2)
+    );
     assert_eq!(second.queue.metrics().counters.restore_corrupt, 2);
     second.now = START + 1_000;
     let mut delivered = second.deliver_everything();
@@ -606,9 +677,12 @@ fn restored_events_older_than_the_flush_interval_go_out_at_once() {
     let stored = StoredEvent {
         message_id: "11111111-1111-4111-8111-111111111111".into(),
         created_at_ms: START - 60_000,
-        json: r#"{"type":"track","event":"old","messageId":"11111111-1111-4111-8111-111111111111"}"#.into(),
+        json:
+            r#"{"type":"track","event":"old","messageId":"11111111-1111-4111-8111-111111111111"}"#
+                .into(),
     };
-    h.queue.restore(vec![stored], RestoreSource::OwnStorage, h.now);
+    h.queue
+        .restore(vec![stored], RestoreSource::OwnStorage, h.now);
     assert_eq!(h.pump().len(), 1);
     assert!(h.storage.is_empty(), "own events are not written again");
 }
@@ -619,7 +693,8 @@ fn adopted_events_are_persisted_under_this_queue() {
     let stored = StoredEvent {
         message_id: "11111111-1111-4111-8111-111111111111".into(),
         created_at_ms: START,
-        json: r#"{"type":"track","event":"x","messageId":"11111111-1111-4111-8111-111111111111"}"#.into(),
+        json: r#"{"type":"track","event":"x","messageId":"11111111-1111-4111-8111-111111111111"}"#
+            .into(),
     };
     h.queue.restore(vec![stored], RestoreSource::Adopted, h.now);
     h.advance(100);

@@ -2,7 +2,7 @@
 //! applies `Persist`/`Forget` in order, and a log of every send.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use analytics_wasm::core::json::{parse, Value};
 use analytics_wasm::core::{
@@ -43,7 +43,12 @@ pub fn ids_in(body: &str) -> Vec<String> {
     };
     events
         .iter()
-        .map(|e| e.get("messageId").and_then(Value::as_str).expect("messageId").to_string())
+        .map(|e| {
+            e.get("messageId")
+                .and_then(Value::as_str)
+                .expect("messageId")
+                .to_string()
+        })
         .collect()
 }
 
@@ -55,21 +60,67 @@ pub fn names_in(body: &str) -> Vec<String> {
     };
     events
         .iter()
-        .map(|e| e.get("event").and_then(Value::as_str).unwrap_or("").to_string())
+        .map(|e| {
+            e.get("event")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
+}
+
+/// Fake browser storage: keyed by `messageId`, read back in write order (as
+/// IndexedDB with an auto-increment key returns records).
+#[derive(Debug, Default)]
+pub struct Storage {
+    by_order: BTreeMap<u64, StoredEvent>,
+    order_of: HashMap<String, u64>,
+    writes: u64,
+}
+
+impl Storage {
+    pub fn insert(&mut self, event: StoredEvent) {
+        self.remove(&event.message_id);
+        self.writes += 1;
+        self.order_of.insert(event.message_id.clone(), self.writes);
+        self.by_order.insert(self.writes, event);
+    }
+
+    pub fn remove(&mut self, id: &str) {
+        if let Some(order) = self.order_of.remove(id) {
+            self.by_order.remove(&order);
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.order_of.contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order_of.is_empty()
+    }
+
+    /// Everything stored, in write order.
+    pub fn read_all(&self) -> Vec<StoredEvent> {
+        self.by_order.values().cloned().collect()
+    }
 }
 
 pub struct Harness {
     pub queue: ClientEventQueue,
     pub now: Millis,
     /// What storage holds after every `Persist`/`Forget` so far.
-    pub storage: BTreeMap<String, StoredEvent>,
+    pub storage: Storage,
     /// Every batch sent, in order.
     pub sent: Vec<SendRequest>,
     /// Batches sent and not yet settled.
     pub open: Vec<SendRequest>,
     pub notices: Vec<Notice>,
-    counter: u128,
+    pub counter: u128,
 }
 
 impl Harness {
@@ -77,7 +128,7 @@ impl Harness {
         Harness {
             queue: ClientEventQueue::new(config, 7).expect("valid config"),
             now: START,
-            storage: BTreeMap::new(),
+            storage: Storage::default(),
             sent: Vec::new(),
             open: Vec::new(),
             notices: Vec::new(),
@@ -100,7 +151,9 @@ impl Harness {
             context_json: None,
         };
         let random = self.random();
-        self.queue.track(&input, random, self.now).map(|id| id.to_string())
+        self.queue
+            .track(&input, random, self.now)
+            .map(|id| id.to_string())
     }
 
     pub fn track(&mut self, name: &str) -> String {
@@ -118,10 +171,13 @@ impl Harness {
         while let Some(action) = self.queue.poll_action(self.now) {
             guard += 1;
             assert!(guard < 1_000_000, "poll_action never ran dry");
+            if let Action::Send(request) = &action {
+                assert!(request.events > 0, "empty batch");
+            }
             match action {
                 Action::Persist(events) => {
                     for event in events {
-                        self.storage.insert(event.message_id.clone(), event);
+                        self.storage.insert(event);
                     }
                 }
                 Action::Forget(ids) => {
@@ -136,6 +192,14 @@ impl Harness {
                 }
                 Action::Notify(notice) => self.notices.push(notice),
             }
+        }
+        // A wakeup due now with nothing to do would spin the caller's timer.
+        if let Some(at) = self.queue.next_wakeup() {
+            assert!(
+                at > self.now,
+                "next_wakeup {at} is due at {} but poll_action is dry",
+                self.now
+            );
         }
         sends
     }
@@ -166,13 +230,18 @@ impl Harness {
 
     pub fn settle(&mut self, batch_id: BatchId, outcome: SendOutcome<'_>) {
         self.open.retain(|r| r.batch_id != batch_id);
-        assert!(self.queue.on_send_result(batch_id, outcome, self.now), "batch {batch_id} was in flight");
+        assert!(
+            self.queue.on_send_result(batch_id, outcome, self.now),
+            "batch {batch_id} was in flight"
+        );
     }
 
     /// Settles every open batch with `outcome`, then pumps.
     pub fn settle_all(&mut self, outcome: SendOutcome<'_>) -> Vec<SendRequest> {
         for request in std::mem::take(&mut self.open) {
-            assert!(self.queue.on_send_result(request.batch_id, outcome, self.now));
+            assert!(self
+                .queue
+                .on_send_result(request.batch_id, outcome, self.now));
         }
         self.pump()
     }

@@ -1,0 +1,409 @@
+//! Property tests on the whole `ClientEventQueue`: random interleavings of
+//! track, time, send outcomes, page visibility, connectivity and crashes with
+//! restore, against a model collector and a model storage.
+//!
+//! Invariants checked after every step and at the end:
+//! - every accepted event ends exactly one way: delivered once, dropped with a
+//!   counted reason, or lost in a crash before `persistDebounceMs` elapsed;
+//! - no event is in two in-flight batches; no empty batch is sent;
+//! - the queue's bounds hold; storage never holds a delivered or dropped event,
+//!   and holds every held event once the page is hidden;
+//! - batches leave in order: a new batch holds the oldest pending events;
+//! - the counters add up; `next_wakeup` never asks for a wake with nothing to do.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use analytics_wasm::core::{Config, RestoreSource, SendOutcome, Transport};
+use common::*;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Track { property_bytes: usize },
+    Advance { ms: u64 },
+    Settle { pick: usize, outcome: Outcome },
+    Flush,
+    PageHidden,
+    PageVisible,
+    Online(bool),
+    Crash,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Ok,
+    OkRejectingFirst,
+    BadRequestRejectingLast,
+    TooLarge,
+    RateLimited { seconds: u8 },
+    ServerError,
+    NetworkError,
+    Timeout,
+    Unauthorized,
+    NotFound,
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        6 => Just(Outcome::Ok),
+        1 => Just(Outcome::OkRejectingFirst),
+        1 => Just(Outcome::BadRequestRejectingLast),
+        1 => Just(Outcome::TooLarge),
+        1 => (0u8..6).prop_map(|seconds| Outcome::RateLimited { seconds }),
+        2 => Just(Outcome::ServerError),
+        2 => Just(Outcome::NetworkError),
+        1 => Just(Outcome::Timeout),
+        1 => Just(Outcome::Unauthorized),
+        1 => Just(Outcome::NotFound),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => prop_oneof![9 => 0usize..400, 1 => 400usize..9_000].prop_map(|property_bytes| Op::Track { property_bytes }),
+        4 => prop_oneof![0u64..200, 200u64..10_000, 10_000u64..120_000].prop_map(|ms| Op::Advance { ms }),
+        6 => (any::<usize>(), outcome()).prop_map(|(pick, outcome)| Op::Settle { pick, outcome }),
+        1 => Just(Op::Flush),
+        1 => Just(Op::PageHidden),
+        1 => Just(Op::PageVisible),
+        1 => any::<bool>().prop_map(Op::Online),
+        1 => Just(Op::Crash),
+    ]
+}
+
+fn small_config() -> impl Strategy<Value = Config> {
+    (
+        (1u32..30, 1u32..40, 1_024u32..8_000, 1_024u32..20_000),
+        (5u32..80, 3_000u32..40_000, 1u32..4, 1u32..6),
+        (0u64..300, 1_000u64..60_000, 100_000u64..1_000_000),
+    )
+        .prop_map(
+            |(
+                (flush_at, max_batch_events, max_batch_bytes, max_beacon_bytes),
+                (max_queue_events, max_queue_bytes, flush_concurrency, circuit_failure_threshold),
+                (persist_debounce_ms, flush_interval_ms, max_event_age_ms),
+            )| Config {
+                flush_at,
+                max_batch_events,
+                max_batch_bytes,
+                max_beacon_bytes: max_beacon_bytes.min(65_536),
+                max_queue_events,
+                max_queue_bytes,
+                flush_concurrency,
+                circuit_failure_threshold,
+                persist_debounce_ms,
+                flush_interval_ms,
+                max_event_age_ms,
+                retry_base_ms: 500,
+                retry_max_ms: 20_000,
+                circuit_open_ms: 15_000,
+                ..config()
+            },
+        )
+}
+
+/// Everything the test knows across queue restarts.
+struct World {
+    h: Harness,
+    config: Config,
+    /// Global order of accepted events: id → track index.
+    index_of: HashMap<String, usize>,
+    tracked_at: HashMap<String, u64>,
+    refused: u64,
+    received: HashSet<String>,
+    lost_in_crash: HashSet<String>,
+    /// Drops counted by queues that crashed, plus evictions a crash settled.
+    earlier_drops: u64,
+    restarts: u64,
+}
+
+fn drops(h: &Harness) -> u64 {
+    let c = h.queue.metrics().counters;
+    c.dropped_overflow + c.dropped_rejected + c.dropped_too_large + c.dropped_expired
+}
+
+impl World {
+    fn new(config: Config) -> Self {
+        World {
+            h: Harness::new(config.clone()),
+            config,
+            index_of: HashMap::new(),
+            tracked_at: HashMap::new(),
+            refused: 0,
+            received: HashSet::new(),
+            lost_in_crash: HashSet::new(),
+            earlier_drops: 0,
+            restarts: 0,
+        }
+    }
+
+    fn apply(&mut self, op: Op) {
+        let hides = matches!(op, Op::PageHidden);
+        match op {
+            Op::Track { property_bytes } => {
+                let properties = format!(r#"{{"p":"{}"}}"#, "x".repeat(property_bytes));
+                let name = format!("e{}", self.index_of.len());
+                match self.h.try_track_with(&name, &properties) {
+                    Ok(id) => {
+                        let index = self.index_of.len();
+                        self.index_of.insert(id.clone(), index);
+                        self.tracked_at.insert(id, self.h.now);
+                    }
+                    Err(_) => self.refused += 1,
+                }
+            }
+            Op::Advance { ms } => self.h.now += ms,
+            Op::Settle { pick, outcome } => self.settle(pick, outcome),
+            Op::Flush => self.h.queue.flush(self.h.now),
+            Op::PageHidden => self.h.queue.on_page_hidden(self.h.now),
+            Op::PageVisible => self.h.queue.on_page_visible(self.h.now),
+            Op::Online(online) => self.h.queue.set_online(online, self.h.now),
+            Op::Crash => self.crash(),
+        }
+        let before: HashSet<String> = self.open_ids();
+        let sends = self.h.pump();
+        self.check_new_batches(&sends, &before);
+        self.check_invariants();
+        if hides {
+            for event in self.h.queue.held_events() {
+                assert!(
+                    self.h.storage.contains(&event.message_id),
+                    "hidden page left {} unpersisted",
+                    event.message_id
+                );
+            }
+        }
+    }
+
+    fn open_ids(&self) -> HashSet<String> {
+        self.h.open.iter().flat_map(|r| ids_in(&r.body)).collect()
+    }
+
+    fn settle(&mut self, pick: usize, outcome: Outcome) {
+        if self.h.open.is_empty() {
+            return;
+        }
+        let request = self.h.open[pick % self.h.open.len()].clone();
+        let ids = ids_in(&request.body);
+        if request.transport == Transport::Beacon {
+            let queued = matches!(outcome, Outcome::Ok | Outcome::OkRejectingFirst);
+            if queued {
+                self.receive(&ids);
+            }
+            let result = if queued {
+                SendOutcome::BeaconQueued
+            } else {
+                SendOutcome::BeaconRefused
+            };
+            self.h.settle(request.batch_id, result);
+            return;
+        }
+        let rejection =
+            |id: &str| format!(r#"{{"rejected":[{{"messageId":"{id}","reason":"test"}}]}}"#);
+        let (status, retry_after, body) = match outcome {
+            Outcome::Ok => (200, None, String::new()),
+            Outcome::OkRejectingFirst => (200, None, rejection(&ids[0])),
+            Outcome::BadRequestRejectingLast => (400, None, rejection(&ids[ids.len() - 1])),
+            Outcome::TooLarge => (413, None, String::new()),
+            Outcome::RateLimited { seconds } => (429, Some(seconds.to_string()), String::new()),
+            Outcome::ServerError => (503, None, String::new()),
+            Outcome::Unauthorized => (401, None, String::new()),
+            Outcome::NotFound => (404, None, String::new()),
+            Outcome::NetworkError | Outcome::Timeout => (0, None, String::new()),
+        };
+        match outcome {
+            Outcome::Ok => self.receive(&ids),
+            Outcome::OkRejectingFirst => self.receive(&ids[1..]),
+            _ => {}
+        }
+        let result = match outcome {
+            Outcome::NetworkError => SendOutcome::NetworkError,
+            Outcome::Timeout => SendOutcome::Timeout,
+            _ => SendOutcome::Response {
+                status,
+                retry_after: retry_after.as_deref(),
+                body: &body,
+            },
+        };
+        self.h.settle(request.batch_id, result);
+    }
+
+    fn receive(&mut self, ids: &[String]) {
+        for id in ids {
+            assert!(
+                self.received.insert(id.clone()),
+                "collector received {id} twice"
+            );
+        }
+    }
+
+    /// The renderer dies: whatever storage holds is all the next page gets.
+    fn crash(&mut self) {
+        let held: Vec<String> = self
+            .h
+            .queue
+            .held_events()
+            .into_iter()
+            .map(|e| e.message_id)
+            .collect();
+        let m = self.h.queue.metrics();
+        let evicted_in_flight = m.pending + m.in_flight - held.len() as u64;
+        for id in &held {
+            if !self.h.storage.contains(id) {
+                let age = self.h.now - self.tracked_at[id];
+                assert!(
+                    age < self.config.persist_debounce_ms,
+                    "event {id} held {age} ms (debounce {}) was never persisted",
+                    self.config.persist_debounce_ms
+                );
+                self.lost_in_crash.insert(id.clone());
+            }
+        }
+        self.earlier_drops += drops(&self.h) + evicted_in_flight;
+        self.restarts += 1;
+        let storage = std::mem::take(&mut self.h.storage);
+        let mut next = Harness::new(self.config.clone());
+        next.now = self.h.now + 1;
+        next.counter = self.h.counter;
+        let report = next
+            .queue
+            .restore(storage.read_all(), RestoreSource::OwnStorage, next.now);
+        assert!(
+            report.corrupt_ids.is_empty() && report.duplicates == 0,
+            "{report:?}"
+        );
+        next.storage = storage;
+        self.h = next;
+    }
+
+    fn check_new_batches(
+        &self,
+        sends: &[analytics_wasm::core::SendRequest],
+        open_before: &HashSet<String>,
+    ) {
+        let mut in_flight: HashSet<String> = open_before.clone();
+        let held = self.h.queue.held_events();
+        let open_now = self.open_ids();
+        let pending_min = held
+            .iter()
+            .filter(|e| !open_now.contains(&e.message_id))
+            .filter_map(|e| self.index_of.get(&e.message_id))
+            .min()
+            .copied();
+        for request in sends {
+            let ids = ids_in(&request.body);
+            let indices: Vec<usize> = ids.iter().map(|id| self.index_of[id]).collect();
+            assert!(
+                indices.windows(2).all(|w| w[0] < w[1]),
+                "batch out of order: {indices:?}"
+            );
+            if let (Some(&last), Some(pending_min)) = (indices.last(), pending_min) {
+                assert!(last < pending_min, "batch skipped older pending events");
+            }
+            for id in ids {
+                assert!(
+                    in_flight.insert(id.clone()),
+                    "event {id} in two in-flight batches"
+                );
+            }
+            let limit = match request.transport {
+                Transport::Fetch => self.config.max_batch_bytes,
+                Transport::Beacon => self.config.max_beacon_bytes,
+            };
+            assert!(request.body.len() <= limit as usize);
+            assert!(request.events <= self.config.max_batch_events as usize);
+        }
+    }
+
+    fn check_invariants(&self) {
+        let m = self.h.queue.metrics();
+        let c = &m.counters;
+        assert_eq!(
+            c.events_tracked + c.events_restored,
+            c.events_sent + drops(&self.h) + m.pending + m.in_flight,
+            "counters do not add up: {m:?}"
+        );
+        let held = self.h.queue.held_events();
+        assert!(held.len() <= self.config.max_queue_events as usize);
+        let held_bytes: usize = held.iter().map(|e| e.json.len()).sum();
+        assert!(held_bytes <= self.config.max_queue_bytes as usize);
+        let held_ids: HashSet<&str> = held.iter().map(|e| e.message_id.as_str()).collect();
+        for stored in self.h.storage.read_all() {
+            assert!(
+                held_ids.contains(stored.message_id.as_str()),
+                "storage holds settled event {}",
+                stored.message_id
+            );
+        }
+        let in_open: usize = self.h.open.iter().map(|r| r.events).sum();
+        assert_eq!(m.in_flight as usize, in_open);
+    }
+
+    /// Brings the collector back and drains everything, then balances the books.
+    fn finish(mut self) {
+        self.h.queue.set_online(true, self.h.now);
+        self.h.queue.on_page_visible(self.h.now);
+        for _ in 0..10_000 {
+            self.h.queue.flush(self.h.now);
+            let before = self.open_ids();
+            let sends = self.h.pump();
+            self.check_new_batches(&sends, &before);
+            self.check_invariants();
+            if self.h.open.is_empty() {
+                if self.h.queue.metrics().pending == 0 {
+                    break;
+                }
+                self.h.wake();
+                continue;
+            }
+            self.settle(0, Outcome::Ok);
+        }
+        let m = self.h.queue.metrics();
+        assert_eq!((m.pending, m.in_flight), (0, 0), "queue did not drain");
+        assert!(self.h.storage.is_empty(), "storage keeps settled events");
+        let accepted = self.index_of.len() as u64;
+        let total_drops = self.earlier_drops + drops(&self.h);
+        let refused_and_counted = self.refused;
+        assert!(self.received.is_disjoint(&self.lost_in_crash));
+        assert_eq!(
+            accepted + refused_and_counted,
+            self.received.len() as u64 + self.lost_in_crash.len() as u64 + total_drops,
+            "an event ended in no way or in two ways"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(10_000),
+        max_shrink_iters: 2_000,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn every_event_ends_exactly_one_way(config in small_config(), ops in proptest::collection::vec(op(), 1..80)) {
+        let mut world = World::new(config);
+        for op in ops {
+            world.apply(op);
+        }
+        world.finish();
+    }
+}
+
+#[test]
+fn the_same_inputs_give_the_same_outputs() {
+    let run = || {
+        let mut h = Harness::new(config());
+        h.track_many(30);
+        h.pump();
+        h.settle_all(SendOutcome::NetworkError);
+        h.wake_until_send();
+        h.sent
+            .iter()
+            .map(|r| (r.batch_id, r.body.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
