@@ -146,13 +146,17 @@ impl MessageId {
 
     pub fn push_to(&self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'-'; 36];
+        let mut at = 0;
         for (index, byte) in self.0.iter().enumerate() {
             if matches!(index, 4 | 6 | 8 | 10) {
-                out.push('-');
+                at += 1;
             }
-            out.push(HEX[usize::from(byte >> 4)] as char);
-            out.push(HEX[usize::from(byte & 0xf)] as char);
+            text[at] = HEX[usize::from(byte >> 4)];
+            text[at + 1] = HEX[usize::from(byte & 0xf)];
+            at += 2;
         }
+        out.push_str(core::str::from_utf8(&text).unwrap_or_default());
     }
 }
 
@@ -229,7 +233,10 @@ pub fn encode(input: &EventInput<'_>, id: MessageId, now: Millis) -> Result<Stri
         }
     }
 
-    let capacity = 160
+    // Fixed members take about 240 bytes; sizing once avoids regrowth.
+    let capacity = 256
+        + input.anonymous_id.len()
+        + input.user_id.map_or(0, str::len)
         + input.properties_json.map_or(0, str::len)
         + input.context_json.map_or(0, str::len)
         + input.name.map_or(0, str::len);

@@ -43,9 +43,7 @@ pub fn push_u64(out: &mut String, mut value: u64) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(d as char);
-    }
+    out.push_str(core::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// Whether `text` has the outer shape of a JSON object (`{ … }`).

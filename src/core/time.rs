@@ -28,9 +28,7 @@ pub fn push_iso8601(out: &mut String, ms: Millis) {
     buf[19] = b'.';
     write_digits(&mut buf[20..23], in_day % 1000);
     buf[23] = b'Z';
-    for &b in &buf {
-        out.push(b as char);
-    }
+    out.push_str(core::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// Length in bytes of every timestamp `push_iso8601` writes.

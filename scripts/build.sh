@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: release wasm, wasm-bindgen --target web,
+# wasm-opt from the npm binaryen package (never Debian's /usr/bin one, which
+# silently breaks this Rust's output), then prints the sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --target wasm32-unknown-unknown --lib
+rm -rf pkg && mkdir -p pkg
+wasm-bindgen --target web --out-dir pkg --no-typescript \
+  --remove-name-section --remove-producers-section \
+  target/wasm32-unknown-unknown/release/analytics_wasm.wasm
+./node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-reference-types \
+  --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-multivalue \
+  pkg/analytics_wasm_bg.wasm -o pkg/analytics_wasm_bg.wasm
+
+node scripts/sizes.mjs pkg/analytics_wasm_bg.wasm pkg/analytics_wasm.js

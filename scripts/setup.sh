@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything the build and tests need on a fresh machine of this
+# kind, skipping what is already there. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== setup: %s\n' "$*"; }
+
+step "Rust components and the wasm32 target"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add wasm32-unknown-unknown
+
+step "wasm-bindgen CLI matching Cargo.lock"
+# The CLI must be exactly the crate's version ("rust Wasm file schema version" otherwise).
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  echo "installing wasm-bindgen-cli $want (found: ${have:-none}); takes a few minutes"
+  # --locked can fail here: the index may lack one locked dependency version.
+  cargo install wasm-bindgen-cli --version "$want" --locked \
+    || cargo install wasm-bindgen-cli --version "$want"
+else
+  echo "wasm-bindgen $have already installed"
+fi
+
+step "Chromium and ChromeDriver (Debian packages) for browser tests"
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  fi
+else
+  echo "$(chromium --version 2>/dev/null | head -1)"
+fi
+
+step "npm packages"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  echo "node_modules up to date"
+fi

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything that proves analytics-wasm works; `npm test` runs this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+step() { printf '\n== test: %s\n' "$*"; }
+
+step "format"
+cargo fmt --check
+
+step "lint"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+
+step "native tests of the core (unit, behaviour, 10,000-case property test)"
+cargo test --all-targets
+
+step "wasm release build and package"
+bash scripts/build.sh
