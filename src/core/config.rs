@@ -84,6 +84,14 @@ pub enum ConfigError {
     Endpoint { value: String },
     /// `writeKey` holds characters a header or body cannot carry safely.
     WriteKey,
+    /// No setting has this name.
+    UnknownField { name: String },
+    /// The value has the wrong type, e.g. a negative or fractional number.
+    WrongType {
+        field: String,
+        expected: &'static str,
+        got: String,
+    },
 }
 
 impl ConfigError {
@@ -114,6 +122,22 @@ impl ConfigError {
             ConfigError::WriteKey => {
                 out.push_str("writeKey must be 1 to 256 printable ASCII characters")
             }
+            ConfigError::UnknownField { name } => {
+                out.push_str("unknown config field \"");
+                out.push_str(name);
+                out.push('"');
+            }
+            ConfigError::WrongType {
+                field,
+                expected,
+                got,
+            } => {
+                out.push_str(field);
+                out.push_str(" must be ");
+                out.push_str(expected);
+                out.push_str(", got ");
+                out.push_str(got);
+            }
         }
         out
     }
@@ -129,6 +153,40 @@ impl std::error::Error for ConfigError {}
 
 const DAY_MS: u64 = 86_400_000;
 
+/// A numeric setting: its camelCase name and allowed range. This table is
+/// the single source of the rules; the npm package's synchronous config
+/// check is generated from it (`examples/config_rules.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumericField {
+    pub name: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+const fn field(name: &'static str, min: u64, max: u64) -> NumericField {
+    NumericField { name, min, max }
+}
+
+/// Every numeric setting. `retryMaxMs` also may not be below `retryBaseMs`.
+pub const NUMERIC_FIELDS: [NumericField; 16] = [
+    field("flushAt", 1, 1_000),
+    field("flushIntervalMs", 1, 3_600_000),
+    field("flushConcurrency", 1, 16),
+    field("maxBatchEvents", 1, 10_000),
+    field("maxBatchBytes", 1_024, 16_000_000),
+    field("maxBeaconBytes", 1_024, 65_536),
+    field("maxQueueEvents", 1, 100_000),
+    field("maxQueueBytes", 1_024, 50_000_000),
+    field("retryBaseMs", 1, 600_000),
+    field("retryMaxMs", 1, DAY_MS),
+    field("maxRetryAfterMs", 0, DAY_MS),
+    field("circuitFailureThreshold", 1, 1_000),
+    field("circuitOpenMs", 1, DAY_MS),
+    field("maxEventAgeMs", 60_000, 365 * DAY_MS),
+    field("persistDebounceMs", 0, 60_000),
+    field("requestTimeoutMs", 1_000, 300_000),
+];
+
 fn check(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -143,6 +201,76 @@ fn check(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), Conf
 }
 
 impl Config {
+    /// The numeric settings with their current values, in table order.
+    pub fn numeric_fields(&self) -> [(NumericField, u64); 16] {
+        let values = [
+            self.flush_at.into(),
+            self.flush_interval_ms,
+            self.flush_concurrency.into(),
+            self.max_batch_events.into(),
+            self.max_batch_bytes.into(),
+            self.max_beacon_bytes.into(),
+            self.max_queue_events.into(),
+            self.max_queue_bytes.into(),
+            self.retry_base_ms,
+            self.retry_max_ms,
+            self.max_retry_after_ms,
+            self.circuit_failure_threshold.into(),
+            self.circuit_open_ms,
+            self.max_event_age_ms,
+            self.persist_debounce_ms,
+            self.request_timeout_ms,
+        ];
+        let mut out = [(NUMERIC_FIELDS[0], 0); 16];
+        for (slot, (field, value)) in out.iter_mut().zip(NUMERIC_FIELDS.iter().zip(values)) {
+            *slot = (*field, value);
+        }
+        out
+    }
+
+    /// Sets the numeric setting called `name` after checking its range.
+    pub fn set_numeric(&mut self, name: &str, value: u64) -> Result<(), ConfigError> {
+        let Some(field) = NUMERIC_FIELDS.iter().find(|f| f.name == name) else {
+            return Err(ConfigError::UnknownField {
+                name: name.to_string(),
+            });
+        };
+        check(field.name, value, field.min, field.max)?;
+        // Every range above fits the u32 fields.
+        let small = u32::try_from(value).unwrap_or(u32::MAX);
+        match name {
+            "flushAt" => self.flush_at = small,
+            "flushIntervalMs" => self.flush_interval_ms = value,
+            "flushConcurrency" => self.flush_concurrency = small,
+            "maxBatchEvents" => self.max_batch_events = small,
+            "maxBatchBytes" => self.max_batch_bytes = small,
+            "maxBeaconBytes" => self.max_beacon_bytes = small,
+            "maxQueueEvents" => self.max_queue_events = small,
+            "maxQueueBytes" => self.max_queue_bytes = small,
+            "retryBaseMs" => self.retry_base_ms = value,
+            "retryMaxMs" => self.retry_max_ms = value,
+            "maxRetryAfterMs" => self.max_retry_after_ms = value,
+            "circuitFailureThreshold" => self.circuit_failure_threshold = small,
+            "circuitOpenMs" => self.circuit_open_ms = value,
+            "maxEventAgeMs" => self.max_event_age_ms = value,
+            "persistDebounceMs" => self.persist_debounce_ms = value,
+            "requestTimeoutMs" => self.request_timeout_ms = value,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The allowed range of a numeric setting, given the others.
+    fn range_of(&self, name: &str) -> (u64, u64) {
+        let field = NUMERIC_FIELDS.iter().find(|f| f.name == name);
+        let (min, max) = field.map_or((0, u64::MAX), |f| (f.min, f.max));
+        if name == "retryMaxMs" {
+            (min.max(self.retry_base_ms), max)
+        } else {
+            (min, max)
+        }
+    }
+
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let endpoint = self.endpoint.as_str();
@@ -164,42 +292,10 @@ impl Config {
                 return Err(ConfigError::WriteKey);
             }
         }
-        check("flushAt", self.flush_at.into(), 1, 1_000)?;
-        check("flushIntervalMs", self.flush_interval_ms, 1, 3_600_000)?;
-        check("flushConcurrency", self.flush_concurrency.into(), 1, 16)?;
-        check("maxBatchEvents", self.max_batch_events.into(), 1, 10_000)?;
-        check(
-            "maxBatchBytes",
-            self.max_batch_bytes.into(),
-            1_024,
-            16_000_000,
-        )?;
-        check(
-            "maxBeaconBytes",
-            self.max_beacon_bytes.into(),
-            1_024,
-            65_536,
-        )?;
-        check("maxQueueEvents", self.max_queue_events.into(), 1, 100_000)?;
-        check(
-            "maxQueueBytes",
-            self.max_queue_bytes.into(),
-            1_024,
-            50_000_000,
-        )?;
-        check("retryBaseMs", self.retry_base_ms, 1, 600_000)?;
-        check("retryMaxMs", self.retry_max_ms, self.retry_base_ms, DAY_MS)?;
-        check("maxRetryAfterMs", self.max_retry_after_ms, 0, DAY_MS)?;
-        check(
-            "circuitFailureThreshold",
-            self.circuit_failure_threshold.into(),
-            1,
-            1_000,
-        )?;
-        check("circuitOpenMs", self.circuit_open_ms, 1, DAY_MS)?;
-        check("maxEventAgeMs", self.max_event_age_ms, 60_000, 365 * DAY_MS)?;
-        check("persistDebounceMs", self.persist_debounce_ms, 0, 60_000)?;
-        check("requestTimeoutMs", self.request_timeout_ms, 1_000, 300_000)?;
+        for (field, value) in self.numeric_fields() {
+            let (min, max) = self.range_of(field.name);
+            check(field.name, value, min, max)?;
+        }
         Ok(())
     }
 }
@@ -274,6 +370,52 @@ mod tests {
                 "{bad}: {message}"
             );
         }
+    }
+
+    #[test]
+    fn every_numeric_field_can_be_set_by_its_name() {
+        for field in NUMERIC_FIELDS {
+            let mut config = valid();
+            assert_eq!(
+                config.set_numeric(field.name, field.min),
+                Ok(()),
+                "{}",
+                field.name
+            );
+            let value = config
+                .numeric_fields()
+                .iter()
+                .find(|(f, _)| f.name == field.name)
+                .unwrap()
+                .1;
+            assert_eq!(value, field.min, "{}", field.name);
+        }
+        let error = valid().set_numeric("flushat", 1).unwrap_err();
+        assert_eq!(
+            error.message(),
+            "unknown config field \"flushat\"",
+            "names are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn defaults_lie_within_every_range() {
+        for (field, value) in valid().numeric_fields() {
+            assert!(
+                (field.min..=field.max).contains(&value),
+                "{} = {value}",
+                field.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_too_large_for_the_field_is_reported_not_truncated() {
+        let error = valid().set_numeric("flushAt", 1 << 40).unwrap_err();
+        assert_eq!(
+            error.message(),
+            "flushAt must be between 1 and 1000, got 1099511627776"
+        );
     }
 
     #[test]

@@ -348,6 +348,12 @@ impl ClientEventQueue {
         self.persist_due = now;
     }
 
+    /// Persists everything unpersisted at the next `poll_action` (shutdown).
+    pub fn persist_now(&mut self, now: Millis) {
+        let now = self.tick(now);
+        self.persist_due = now;
+    }
+
     pub fn on_page_visible(&mut self, now: Millis) {
         self.tick(now);
         self.page_hidden = false;

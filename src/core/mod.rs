@@ -9,6 +9,7 @@
 //! - `wire`: the Segment-compatible batch envelope
 //! - `outcome`: send outcomes and their classification (the rejection contract)
 //! - `retry`: backoff with full jitter; `circuit`: the circuit breaker
+//! - `record`: the text form of a stored event, for every storage backend
 //! - `metrics`: counters and gauges; `json`, `time`: small text helpers
 
 pub mod circuit;
@@ -19,6 +20,7 @@ pub mod json;
 pub mod metrics;
 pub mod outcome;
 pub mod pending;
+pub mod record;
 pub mod retry;
 pub mod time;
 pub mod wire;
