@@ -1,0 +1,106 @@
+//! IndexedDB: one object store of event records keyed by `messageId`.
+//! Each `Persist` or `Forget` is one transaction; the page never waits.
+
+use js_sys::{Array, Function, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
+
+const STORE: &str = "events";
+
+pub struct IndexedDbStore {
+    db: IdbDatabase,
+}
+
+/// A promise settled by the request's `success` or `error` event.
+fn request_done(request: &IdbRequest) -> JsFuture {
+    JsFuture::from(Promise::new(&mut |resolve: Function, reject: Function| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+    }))
+}
+
+/// A promise settled when the transaction commits or fails.
+pub fn transaction_done(transaction: &IdbTransaction) -> Promise {
+    Promise::new(&mut |resolve: Function, reject: Function| {
+        transaction.set_oncomplete(Some(&resolve));
+        transaction.set_onerror(Some(&reject));
+        transaction.set_onabort(Some(&reject));
+    })
+}
+
+impl IndexedDbStore {
+    pub async fn open(name: &str) -> Result<Self, JsValue> {
+        let factory = web_sys::window()
+            .ok_or("no window")?
+            .indexed_db()?
+            .ok_or("IndexedDB unavailable")?;
+        let request = factory.open_with_u32(name, 1)?;
+        let upgrading = request.clone();
+        let on_upgrade = Closure::<dyn FnMut()>::new(move || {
+            if let Ok(db) = upgrading.result() {
+                let _ = db
+                    .unchecked_into::<IdbDatabase>()
+                    .create_object_store(STORE);
+            }
+        });
+        request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        request_done(&request).await?;
+        request.set_onupgradeneeded(None);
+        let db: IdbDatabase = request.result()?.dyn_into()?;
+        Ok(IndexedDbStore { db })
+    }
+
+    fn store(
+        &self,
+        mode: IdbTransactionMode,
+    ) -> Result<(IdbTransaction, web_sys::IdbObjectStore), JsValue> {
+        let transaction = self.db.transaction_with_str_and_mode(STORE, mode)?;
+        let store = transaction.object_store(STORE)?;
+        Ok((transaction, store))
+    }
+
+    /// Every `(key, record)` stored.
+    pub async fn read_all(&self) -> Result<Vec<(String, String)>, JsValue> {
+        let (_, store) = self.store(IdbTransactionMode::Readonly)?;
+        let keys_request = store.get_all_keys()?;
+        let values_request = store.get_all()?;
+        request_done(&keys_request).await?;
+        request_done(&values_request).await?;
+        let keys: Array = keys_request.result()?.dyn_into()?;
+        let values: Array = values_request.result()?.dyn_into()?;
+        Ok(keys
+            .iter()
+            .zip(values.iter())
+            .map(|(key, value)| {
+                (
+                    key.as_string().unwrap_or_default(),
+                    value.as_string().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    /// Writes `(key, record)` pairs in one transaction.
+    pub fn put_all(&self, records: &[(String, String)]) -> Result<Promise, JsValue> {
+        let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
+        for (key, record) in records {
+            store.put_with_key(&JsValue::from_str(record), &JsValue::from_str(key))?;
+        }
+        Ok(transaction_done(&transaction))
+    }
+
+    /// Deletes `keys` in one transaction.
+    pub fn delete_all(&self, keys: &[String]) -> Result<Promise, JsValue> {
+        let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
+        for key in keys {
+            store.delete(&JsValue::from_str(key))?;
+        }
+        Ok(transaction_done(&transaction))
+    }
+
+    pub fn close(&self) {
+        self.db.close();
+    }
+}

@@ -1,0 +1,530 @@
+//! The runtime that drives the core in the browser: it feeds the core the
+//! clock, random bytes, send outcomes and page events, and carries out the
+//! core's actions with storage, transport and the wake-up timer.
+//!
+//! Re-entrancy rule: the `RefCell` is never borrowed while JavaScript that
+//! may call back into us runs (error listeners, flush promise resolution).
+//! Such work is collected during a borrow and run after it ends.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+
+use super::config::Settings;
+use super::lifecycle::{self, Lifecycle, PageEvent};
+use super::random::RandomPool;
+use super::storage::{describe, Storage, Write};
+use super::timer::WakeTimer;
+use super::transport::{self, Delivery};
+use crate::core::json::{push_string, push_u64};
+use crate::core::{
+    Action, BatchId, ClientEventQueue, Config, EventInput, EventKind, MessageId, Notice,
+    RestoreSource, SendOutcome, Transport,
+};
+
+pub type Shared = Rc<RefCell<Runtime>>;
+
+/// A `flush()` promise waiting for what was pending to settle.
+struct FlushWaiter {
+    resolve: Function,
+    sent: u64,
+    failed: u64,
+}
+
+/// Work that runs JavaScript or starts I/O, done outside the borrow.
+enum Work {
+    Emit(&'static str, String),
+    Fetch {
+        batch_id: BatchId,
+        body: String,
+        keepalive: bool,
+    },
+    AwaitWrite(Promise),
+    Resolve(Function, JsValue),
+}
+
+pub struct Runtime {
+    queue: ClientEventQueue,
+    settings_storage: super::storage::StoragePreference,
+    storage: Option<Storage>,
+    timer: WakeTimer,
+    random: RandomPool,
+    context_json: String,
+    anonymous_id: String,
+    user_id: Option<String>,
+    emit: Function,
+    flushes: Vec<FlushWaiter>,
+    batch_events: Vec<(BatchId, usize)>,
+    lifecycle: Option<Lifecycle>,
+    last_write: Option<Promise>,
+    closed: bool,
+}
+
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn kind_from_code(code: u8) -> EventKind {
+    match code {
+        1 => EventKind::Identify,
+        2 => EventKind::Page,
+        3 => EventKind::Group,
+        4 => EventKind::Alias,
+        _ => EventKind::Track,
+    }
+}
+
+fn notice_text(notice: &Notice) -> (&'static str, String) {
+    let mut message = String::new();
+    match notice {
+        Notice::AuthFailed { status } => {
+            message.push_str("the collector answered ");
+            push_u64(&mut message, u64::from(*status));
+            message.push_str(": sending is paused until flush() or a new config; events are kept");
+            ("auth", message)
+        }
+        Notice::BatchRejected { status, events } => {
+            message.push_str("the collector answered ");
+            push_u64(&mut message, u64::from(*status));
+            message.push_str(": dropped a batch of ");
+            push_u64(&mut message, *events as u64);
+            message.push_str(" event(s)");
+            ("delivery", message)
+        }
+        Notice::EventsRejected { rejected } => {
+            message.push_str("the collector rejected ");
+            push_u64(&mut message, rejected.len() as u64);
+            message.push_str(" event(s)");
+            for rejection in rejected.iter().take(5) {
+                message.push_str("; ");
+                message.push_str(&rejection.id.to_string());
+                message.push_str(": ");
+                message.push_str(&rejection.reason);
+            }
+            ("delivery", message)
+        }
+        Notice::EventTooLarge { id } => {
+            message.push_str("event ");
+            message.push_str(&id.to_string());
+            message.push_str(" dropped: the collector answered 413 for it alone");
+            ("delivery", message)
+        }
+    }
+}
+
+impl Runtime {
+    pub fn new(settings: Settings, emit: Function) -> Result<Shared, crate::core::ConfigError> {
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+        let mut random = RandomPool::new();
+        let anonymous_id = super::local_storage::anonymous_id(|| {
+            MessageId::from_random(random.next_16()).to_string()
+        });
+        let mut context_json =
+            String::from("{\"library\":{\"name\":\"analytics-wasm\",\"version\":");
+        push_string(&mut context_json, env!("CARGO_PKG_VERSION"));
+        context_json.push_str("}}");
+        Ok(Rc::new(RefCell::new(Runtime {
+            queue: ClientEventQueue::new(settings.core, seed)?,
+            settings_storage: settings.storage,
+            storage: None,
+            timer: WakeTimer::default(),
+            random,
+            context_json,
+            anonymous_id,
+            user_id: None,
+            emit,
+            flushes: Vec::new(),
+            batch_events: Vec::new(),
+            lifecycle: None,
+            last_write: None,
+            closed: false,
+        })))
+    }
+
+    pub fn config(&self) -> &Config {
+        self.queue.config()
+    }
+
+    fn queue_storage_write(&mut self, write: Write, work: &mut Vec<Work>) {
+        match write {
+            Write::Done => {}
+            Write::Pending(promise) => {
+                self.last_write = Some(promise.clone());
+                work.push(Work::AwaitWrite(promise));
+            }
+            Write::Failed(message) => work.push(Work::Emit("storage", storage_error(&message))),
+        }
+    }
+}
+
+fn storage_error(message: &str) -> String {
+    [
+        "storage write failed (events stay queued in memory): ",
+        message,
+    ]
+    .concat()
+}
+
+/// Opens storage, restores what it holds and attaches page listeners.
+pub async fn start(shared: Shared) {
+    let preference = shared.borrow().settings_storage;
+    let opened = Storage::open(preference).await;
+    let mut work = Vec::new();
+    {
+        let mut runtime = shared.borrow_mut();
+        let now = now_ms();
+        let mut storage = opened.storage;
+        for problem in opened.problems {
+            let mut message = problem;
+            message.push_str("; using ");
+            message.push_str(storage.kind());
+            work.push(Work::Emit("storage", message));
+        }
+        let report = runtime
+            .queue
+            .restore(opened.events, RestoreSource::OwnStorage, now);
+        if !report.corrupt_ids.is_empty() {
+            let write = storage.delete(&report.corrupt_ids);
+            runtime.queue_storage_write(write, &mut work);
+        }
+        runtime.storage = Some(storage);
+        runtime.queue.set_online(lifecycle::is_online(), now);
+        if lifecycle::is_hidden() {
+            runtime.queue.on_page_hidden(now);
+        }
+        let weak = Rc::downgrade(&shared);
+        runtime.lifecycle = Lifecycle::attach(move |event| {
+            if let Some(shared) = weak.upgrade() {
+                on_page_event(&shared, event);
+            }
+        });
+    }
+    run(&shared, work);
+    pump(&shared);
+}
+
+fn on_page_event(shared: &Shared, event: PageEvent) {
+    {
+        let mut runtime = shared.borrow_mut();
+        let now = now_ms();
+        match event {
+            PageEvent::Hidden => runtime.queue.on_page_hidden(now),
+            PageEvent::Visible => runtime.queue.on_page_visible(now),
+            PageEvent::Online => runtime.queue.set_online(true, now),
+            PageEvent::Offline => runtime.queue.set_online(false, now),
+        }
+    }
+    pump(shared);
+}
+
+/// Records one call (`track`, `identify`, …). Never throws: a refused event
+/// is reported to the error listeners.
+pub fn record(shared: &Shared, kind: u8, name: &str, json: &str, user_id: &str) {
+    let error = {
+        let mut runtime = shared.borrow_mut();
+        if runtime.closed {
+            return;
+        }
+        let kind = kind_from_code(kind);
+        if matches!(kind, EventKind::Identify | EventKind::Alias) && !user_id.is_empty() {
+            runtime.user_id = Some(user_id.to_string());
+        }
+        let random = runtime.random.next_16();
+        let runtime = &mut *runtime;
+        let input = EventInput {
+            kind,
+            name: (!name.is_empty()).then_some(name),
+            user_id: runtime.user_id.as_deref(),
+            anonymous_id: &runtime.anonymous_id,
+            properties_json: (!json.is_empty()).then_some(json),
+            context_json: Some(&runtime.context_json),
+        };
+        runtime.queue.track(&input, random, now_ms()).err()
+    };
+    if let Some(error) = error {
+        run(shared, vec![Work::Emit("input", error.message())]);
+    }
+    pump(shared);
+}
+
+/// Drains the core's actions, carries them out, and re-arms the timer.
+pub fn pump(shared: &Shared) {
+    let mut work = Vec::new();
+    {
+        let mut runtime = shared.borrow_mut();
+        if runtime.closed || runtime.storage.is_none() {
+            return;
+        }
+        let now = now_ms();
+        while let Some(action) = runtime.queue.poll_action(now) {
+            match action {
+                Action::Persist(events) => {
+                    let write = runtime
+                        .storage
+                        .as_mut()
+                        .map_or(Write::Done, |s| s.write(&events));
+                    runtime.queue_storage_write(write, &mut work);
+                }
+                Action::Forget(ids) => {
+                    let ids: Vec<String> = ids.iter().map(MessageId::to_string).collect();
+                    let write = runtime
+                        .storage
+                        .as_mut()
+                        .map_or(Write::Done, |s| s.delete(&ids));
+                    runtime.queue_storage_write(write, &mut work);
+                }
+                Action::Notify(notice) => {
+                    let (kind, message) = notice_text(&notice);
+                    work.push(Work::Emit(kind, message));
+                }
+                Action::Send(request) => {
+                    let endpoint = runtime.config().endpoint.clone();
+                    let beacon = match request.transport {
+                        Transport::Beacon => transport::beacon(&endpoint, &request.body),
+                        Transport::Fetch => None,
+                    };
+                    match beacon {
+                        Some(accepted) => {
+                            let outcome = if accepted {
+                                SendOutcome::BeaconQueued
+                            } else {
+                                SendOutcome::BeaconRefused
+                            };
+                            settle_locked(
+                                &mut runtime,
+                                request.batch_id,
+                                request.events,
+                                outcome,
+                                now,
+                            );
+                        }
+                        None => {
+                            runtime
+                                .batch_events
+                                .push((request.batch_id, request.events));
+                            work.push(Work::Fetch {
+                                batch_id: request.batch_id,
+                                body: request.body,
+                                keepalive: request.transport == Transport::Beacon,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(at) = runtime.queue.next_wakeup() {
+            let weak: Weak<RefCell<Runtime>> = Rc::downgrade(shared);
+            runtime.timer.arm(at, now, move || {
+                if let Some(shared) = weak.upgrade() {
+                    shared.borrow_mut().timer.disarm_after_fire();
+                    pump(&shared);
+                }
+            });
+        }
+        if !runtime.flushes.is_empty() && runtime.batch_events.is_empty() {
+            let pending = runtime.queue.metrics().pending;
+            for waiter in std::mem::take(&mut runtime.flushes) {
+                let mut json = String::from("{\"sent\":");
+                push_u64(&mut json, waiter.sent);
+                json.push_str(",\"failed\":");
+                push_u64(&mut json, waiter.failed);
+                json.push_str(",\"pending\":");
+                push_u64(&mut json, pending);
+                json.push('}');
+                let result = js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL);
+                work.push(Work::Resolve(waiter.resolve, result));
+            }
+        }
+    }
+    run(shared, work);
+}
+
+/// Reports an outcome to the core and credits it to waiting flushes.
+fn settle_locked(
+    runtime: &mut Runtime,
+    batch_id: BatchId,
+    events: usize,
+    outcome: SendOutcome<'_>,
+    now: u64,
+) {
+    let sent_before = runtime.queue.metrics().counters.events_sent;
+    runtime.queue.on_send_result(batch_id, outcome, now);
+    let sent = runtime.queue.metrics().counters.events_sent - sent_before;
+    let failed = (events as u64).saturating_sub(sent);
+    for waiter in &mut runtime.flushes {
+        waiter.sent += sent;
+        waiter.failed += failed;
+    }
+}
+
+fn run(shared: &Shared, work: Vec<Work>) {
+    for item in work {
+        match item {
+            Work::Emit(kind, message) => {
+                let emit = shared.borrow().emit.clone();
+                // A throwing listener must not break the queue.
+                let _ = emit.call2(
+                    &JsValue::NULL,
+                    &JsValue::from_str(kind),
+                    &JsValue::from_str(&message),
+                );
+            }
+            Work::Resolve(resolve, value) => {
+                let _ = resolve.call1(&JsValue::NULL, &value);
+            }
+            Work::AwaitWrite(promise) => {
+                let shared = shared.clone();
+                spawn_local(async move {
+                    if let Err(error) = JsFuture::from(promise).await {
+                        let message = storage_error(&describe_write_error(&error));
+                        run(&shared, vec![Work::Emit("storage", message)]);
+                    }
+                });
+            }
+            Work::Fetch {
+                batch_id,
+                body,
+                keepalive,
+            } => {
+                let shared = shared.clone();
+                let (endpoint, timeout_ms) = {
+                    let runtime = shared.borrow();
+                    (
+                        runtime.config().endpoint.clone(),
+                        runtime.config().request_timeout_ms,
+                    )
+                };
+                spawn_local(async move {
+                    let delivery = transport::fetch(&endpoint, body, timeout_ms, keepalive).await;
+                    on_delivery(&shared, batch_id, delivery);
+                });
+            }
+        }
+    }
+}
+
+/// A transaction's failure arrives as an event; its transaction holds the cause.
+fn describe_write_error(error: &JsValue) -> String {
+    let transaction = js_sys::Reflect::get(error, &"target".into())
+        .ok()
+        .and_then(|target| js_sys::Reflect::get(&target, &"error".into()).ok())
+        .filter(|e| !e.is_null() && !e.is_undefined());
+    describe(transaction.as_ref().unwrap_or(error))
+}
+
+fn on_delivery(shared: &Shared, batch_id: BatchId, delivery: Delivery) {
+    {
+        let mut runtime = shared.borrow_mut();
+        let Some(index) = runtime
+            .batch_events
+            .iter()
+            .position(|(id, _)| *id == batch_id)
+        else {
+            return;
+        };
+        let (_, events) = runtime.batch_events.swap_remove(index);
+        settle_locked(
+            &mut runtime,
+            batch_id,
+            events,
+            delivery.as_outcome(),
+            now_ms(),
+        );
+    }
+    pump(shared);
+}
+
+/// Asks for everything pending to be sent; resolves with what happened.
+pub fn flush(shared: &Shared) -> Promise {
+    let promise = Promise::new(&mut |resolve: Function, _reject: Function| {
+        let mut runtime = shared.borrow_mut();
+        runtime.queue.flush(now_ms());
+        runtime.flushes.push(FlushWaiter {
+            resolve,
+            sent: 0,
+            failed: 0,
+        });
+    });
+    pump(shared);
+    promise
+}
+
+/// Flushes, persists what is left, and detaches from the page.
+pub async fn shutdown(shared: Shared) {
+    let _ = JsFuture::from(flush(&shared)).await;
+    shared.borrow_mut().queue.persist_now(now_ms());
+    pump(&shared);
+    let last_write = shared.borrow_mut().last_write.take();
+    if let Some(write) = last_write {
+        let _ = JsFuture::from(write).await;
+    }
+    let mut runtime = shared.borrow_mut();
+    runtime.closed = true;
+    runtime.lifecycle = None;
+    runtime.timer.clear();
+    if let Some(storage) = &runtime.storage {
+        storage.close();
+    }
+}
+
+/// `metrics()` as JSON text, camelCase.
+pub fn metrics_json(shared: &Shared) -> String {
+    let runtime = shared.borrow();
+    let m = runtime.queue.metrics();
+    let c = &m.counters;
+    let mut out = String::with_capacity(512);
+    let numbers: [(&str, u64); 16] = [
+        ("eventsTracked", c.events_tracked),
+        ("eventsRestored", c.events_restored),
+        ("eventsSent", c.events_sent),
+        ("droppedOverflow", c.dropped_overflow),
+        ("droppedRejected", c.dropped_rejected),
+        ("droppedTooLarge", c.dropped_too_large),
+        ("droppedExpired", c.dropped_expired),
+        ("restoreCorrupt", c.restore_corrupt),
+        ("batchesSent", c.batches_sent),
+        ("batchesFailed", c.batches_failed),
+        ("retries", c.retries),
+        ("bytesSent", c.bytes_sent),
+        ("pending", m.pending),
+        ("pendingBytes", m.pending_bytes),
+        ("inFlight", m.in_flight),
+        ("inFlightBatches", m.in_flight_batches),
+    ];
+    out.push('{');
+    for (name, value) in numbers {
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+        push_u64(&mut out, value);
+        out.push(',');
+    }
+    out.push_str("\"circuitState\":\"");
+    out.push_str(m.circuit_state);
+    out.push_str("\",\"nextRetryAt\":");
+    match m.next_retry_at {
+        Some(at) => push_u64(&mut out, at),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"authPaused\":");
+    out.push_str(if m.auth_paused { "true" } else { "false" });
+    out.push_str(",\"online\":");
+    out.push_str(if m.online { "true" } else { "false" });
+    out.push_str(",\"lastError\":");
+    match &m.last_error {
+        Some(error) => push_string(&mut out, error),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"storage\":");
+    match &runtime.storage {
+        Some(storage) => push_string(&mut out, storage.kind()),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"anonymousId\":");
+    push_string(&mut out, &runtime.anonymous_id);
+    out.push('}');
+    out
+}

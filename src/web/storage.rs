@@ -1,0 +1,202 @@
+//! Persistence of the queue: IndexedDB by default, localStorage as the
+//! fallback, memory as the last resort, chosen at start. Write failures
+//! (quota, blocked storage) are reported, never thrown; the in-memory queue
+//! is untouched by them.
+
+use js_sys::Promise;
+use wasm_bindgen::JsValue;
+
+use super::indexed_db::IndexedDbStore;
+use super::local_storage::LocalStore;
+use crate::core::{record, StoredEvent};
+
+const DATABASE: &str = "analytics-wasm";
+
+/// Which backend the caller asked for (`storage` in the JS config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoragePreference {
+    Auto,
+    LocalStorage,
+    Memory,
+}
+
+enum Backend {
+    IndexedDb(IndexedDbStore),
+    LocalStorage(LocalStore),
+    Memory,
+}
+
+pub struct Storage {
+    backend: Backend,
+    next_ordinal: u64,
+}
+
+/// A storage write in progress, or the error that stopped it.
+pub enum Write {
+    Done,
+    Pending(Promise),
+    Failed(String),
+}
+
+/// What `open` found.
+pub struct Opened {
+    pub storage: Storage,
+    /// Stored events in write order; undecodable records come with an
+    /// empty `json`, so the core counts and refuses them.
+    pub events: Vec<StoredEvent>,
+    /// Why a preferred backend was skipped.
+    pub problems: Vec<String>,
+}
+
+pub fn describe(error: &JsValue) -> String {
+    if let Some(text) = error.as_string() {
+        return text;
+    }
+    let name = js_sys::Reflect::get(error, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string());
+    let message = js_sys::Reflect::get(error, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string());
+    match (name, message) {
+        (Some(name), Some(message)) => [name.as_str(), ": ", message.as_str()].concat(),
+        (Some(name), None) => name,
+        (None, Some(message)) => message,
+        (None, None) => "unknown error".into(),
+    }
+}
+
+fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
+    let mut good = Vec::with_capacity(pairs.len());
+    let mut corrupt = Vec::new();
+    for (key, text) in pairs {
+        match record::decode(&text) {
+            Some((ordinal, event)) if event.message_id == key => good.push((ordinal, event)),
+            _ => corrupt.push(StoredEvent {
+                message_id: key,
+                created_at_ms: 0,
+                json: String::new(),
+            }),
+        }
+    }
+    let next_ordinal = good
+        .iter()
+        .map(|(ordinal, _)| ordinal + 1)
+        .max()
+        .unwrap_or(0);
+    let mut events = record::into_write_order(good);
+    events.extend(corrupt);
+    (events, next_ordinal)
+}
+
+impl Storage {
+    pub async fn open(preference: StoragePreference) -> Opened {
+        let mut problems = Vec::new();
+        if preference == StoragePreference::Auto {
+            match IndexedDbStore::open(DATABASE).await {
+                Ok(store) => match store.read_all().await {
+                    Ok(pairs) => {
+                        let (events, next_ordinal) = decode_all(pairs);
+                        return Opened {
+                            storage: Storage {
+                                backend: Backend::IndexedDb(store),
+                                next_ordinal,
+                            },
+                            events,
+                            problems,
+                        };
+                    }
+                    Err(error) => {
+                        problems.push(["IndexedDB read failed: ", &describe(&error)].concat())
+                    }
+                },
+                Err(error) => {
+                    problems.push(["IndexedDB unavailable: ", &describe(&error)].concat())
+                }
+            }
+        }
+        if preference != StoragePreference::Memory {
+            match LocalStore::open() {
+                Ok(store) => {
+                    let (events, next_ordinal) = decode_all(store.read_all());
+                    return Opened {
+                        storage: Storage {
+                            backend: Backend::LocalStorage(store),
+                            next_ordinal,
+                        },
+                        events,
+                        problems,
+                    };
+                }
+                Err(error) => {
+                    problems.push(["localStorage unavailable: ", &describe(&error)].concat())
+                }
+            }
+        }
+        Opened {
+            storage: Storage {
+                backend: Backend::Memory,
+                next_ordinal: 0,
+            },
+            events: Vec::new(),
+            problems,
+        }
+    }
+
+    /// `indexeddb`, `localstorage` or `memory`, as shown in metrics.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::IndexedDb(_) => "indexeddb",
+            Backend::LocalStorage(_) => "localstorage",
+            Backend::Memory => "memory",
+        }
+    }
+
+    pub fn write(&mut self, events: &[StoredEvent]) -> Write {
+        let records: Vec<(String, String)> = events
+            .iter()
+            .map(|event| {
+                self.next_ordinal += 1;
+                (
+                    event.message_id.clone(),
+                    record::encode(self.next_ordinal, event),
+                )
+            })
+            .collect();
+        match &self.backend {
+            Backend::IndexedDb(store) => match store.put_all(&records) {
+                Ok(done) => Write::Pending(done),
+                Err(error) => Write::Failed(describe(&error)),
+            },
+            Backend::LocalStorage(store) => {
+                for (id, text) in &records {
+                    if let Err(error) = store.put(id, text) {
+                        return Write::Failed(describe(&error));
+                    }
+                }
+                Write::Done
+            }
+            Backend::Memory => Write::Done,
+        }
+    }
+
+    pub fn delete(&mut self, ids: &[String]) -> Write {
+        match &self.backend {
+            Backend::IndexedDb(store) => match store.delete_all(ids) {
+                Ok(done) => Write::Pending(done),
+                Err(error) => Write::Failed(describe(&error)),
+            },
+            Backend::LocalStorage(store) => {
+                ids.iter().for_each(|id| store.delete(id));
+                Write::Done
+            }
+            Backend::Memory => Write::Done,
+        }
+    }
+
+    pub fn close(&self) {
+        if let Backend::IndexedDb(store) = &self.backend {
+            store.close();
+        }
+    }
+}

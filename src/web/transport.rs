@@ -1,0 +1,112 @@
+//! Sending batch bodies: `fetch` with a timeout, and `sendBeacon` (falling
+//! back to `fetch` with `keepalive`) for a hidden page. Bodies are sent as
+//! `text/plain;charset=UTF-8`, a CORS-safelisted type, so no preflight is
+//! needed. The outcome is reported as it is; the core classifies it.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, RequestInit, Response};
+
+use crate::core::SendOutcome;
+
+/// A send's result, owned so it can outlive the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Response {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
+    NetworkError,
+    Timeout,
+}
+
+impl Delivery {
+    pub fn as_outcome(&self) -> SendOutcome<'_> {
+        match self {
+            Delivery::Response {
+                status,
+                retry_after,
+                body,
+            } => SendOutcome::Response {
+                status: *status,
+                retry_after: retry_after.as_deref(),
+                body,
+            },
+            Delivery::NetworkError => SendOutcome::NetworkError,
+            Delivery::Timeout => SendOutcome::Timeout,
+        }
+    }
+}
+
+/// POSTs `body` to `endpoint`; `keepalive` lets it outlive the page.
+pub async fn fetch(endpoint: &str, body: String, timeout_ms: u64, keepalive: bool) -> Delivery {
+    let Some(window) = web_sys::window() else {
+        return Delivery::NetworkError;
+    };
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    if keepalive {
+        let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+    }
+    let controller = AbortController::new().ok();
+    let timed_out = Rc::new(Cell::new(false));
+    let _deadline = controller.as_ref().map(|controller| {
+        init.set_signal(Some(&controller.signal()));
+        let controller = controller.clone();
+        let timed_out = timed_out.clone();
+        Timeout::new(timeout_ms.min(u64::from(u32::MAX >> 1)) as u32, move || {
+            timed_out.set(true);
+            controller.abort();
+        })
+    });
+    let response = match JsFuture::from(window.fetch_with_str_and_init(endpoint, &init)).await {
+        Ok(response) => response,
+        Err(_) if timed_out.get() => return Delivery::Timeout,
+        Err(_) => return Delivery::NetworkError,
+    };
+    let Ok(response) = response.dyn_into::<Response>() else {
+        return Delivery::NetworkError;
+    };
+    let status = response.status();
+    // Cross-origin, this needs `Access-Control-Expose-Headers: Retry-After`.
+    let retry_after = response.headers().get("retry-after").ok().flatten();
+    let body = match response.text() {
+        Ok(text) => JsFuture::from(text)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if timed_out.get() && status == 0 {
+        return Delivery::Timeout;
+    }
+    Delivery::Response {
+        status,
+        retry_after,
+        body,
+    }
+}
+
+/// Queues `body` with `navigator.sendBeacon`: `Some(accepted)`, or `None`
+/// when the browser has no `sendBeacon`.
+pub fn beacon(endpoint: &str, body: &str) -> Option<bool> {
+    let navigator = web_sys::window()?.navigator();
+    let has_beacon = js_sys::Reflect::get(&navigator, &"sendBeacon".into())
+        .ok()
+        .is_some_and(|f| f.is_function());
+    if !has_beacon {
+        return None;
+    }
+    Some(
+        navigator
+            .send_beacon_with_opt_str(endpoint, Some(body))
+            .unwrap_or(false),
+    )
+}
