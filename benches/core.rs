@@ -19,6 +19,7 @@ fn input() -> EventInput<'static> {
         anonymous_id: "5f1c2a9e-7b7d-4c1e-9a57-0d2e3f4a5b6c",
         properties_json: Some(PROPERTIES),
         context_json: Some(CONTEXT),
+        timestamp: None,
     }
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: release wasm, wasm-bindgen --target web,
 # wasm-opt from the npm binaryen package (never Debian's /usr/bin one, which
-# silently breaks this Rust's output), then prints the sizes.
+# silently breaks this Rust's output), the JS entry, types and package.json,
+# then prints the sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +15,14 @@ wasm-bindgen --target web --out-dir pkg --no-typescript \
   --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-multivalue \
   pkg/analytics_wasm_bg.wasm -o pkg/analytics_wasm_bg.wasm
 
-node scripts/sizes.mjs pkg/analytics_wasm_bg.wasm pkg/analytics_wasm.js
+cargo run --quiet --example config_rules > pkg/config-rules.js
+cp js/index.js js/index.d.ts js/config.js pkg/
+version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+node -e '
+  const fs = require("fs");
+  const manifest = JSON.parse(fs.readFileSync("js/package.json", "utf8"));
+  manifest.version = process.argv[1];
+  fs.writeFileSync("pkg/package.json", JSON.stringify(manifest, null, 2) + "\n");
+' "$version"
+
+node scripts/sizes.mjs pkg/analytics_wasm_bg.wasm pkg/analytics_wasm.js pkg/index.js pkg/config.js pkg/config-rules.js

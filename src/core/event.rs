@@ -61,6 +61,8 @@ pub struct EventInput<'a> {
     pub properties_json: Option<&'a str>,
     /// `context`: a JSON object.
     pub context_json: Option<&'a str>,
+    /// When the call happened, if not now (calls buffered while loading).
+    pub timestamp: Option<Millis>,
 }
 
 /// An event refused at `track`; no other event is affected.
@@ -271,7 +273,7 @@ pub fn encode(input: &EventInput<'_>, id: MessageId, now: Millis) -> Result<Stri
         push_string(&mut out, user_id);
     }
     out.push_str(",\"timestamp\":\"");
-    push_iso8601(&mut out, now);
+    push_iso8601(&mut out, input.timestamp.unwrap_or(now));
     out.push('"');
     if let Some(context) = input.context_json {
         out.push_str(",\"context\":");
@@ -296,7 +298,16 @@ mod tests {
             anonymous_id: "anon-1",
             properties_json: Some(properties),
             context_json: None,
+            timestamp: None,
         }
+    }
+
+    #[test]
+    fn an_explicit_timestamp_is_used_for_the_event() {
+        let mut input = track("x", "{}");
+        input.timestamp = Some(1_000);
+        let json = encode(&input, MessageId::from_random(ID_BYTES), 5_000).unwrap();
+        assert!(json.contains("\"timestamp\":\"1970-01-01T00:00:01.000Z\""), "{json}");
     }
 
     #[test]
@@ -345,6 +356,7 @@ mod tests {
             anonymous_id: "anon-1",
             properties_json: Some(r#"{"email":"a@b.c"}"#),
             context_json: Some(r#"{"locale":"en"}"#),
+            timestamp: None,
         };
         let json = encode(&input, MessageId::from_random(ID_BYTES), 0).unwrap();
         let value = parse(&json).expect("valid JSON");
@@ -396,6 +408,7 @@ mod tests {
             anonymous_id: "anon-1",
             properties_json: None,
             context_json: None,
+            timestamp: None,
         };
         let id = MessageId::from_random(ID_BYTES);
         assert!(matches!(

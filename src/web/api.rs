@@ -34,9 +34,10 @@ impl Analytics {
     }
 
     /// Records one call. `kind`: 0 track, 1 identify, 2 page, 3 group,
-    /// 4 alias. `json` is the serialized properties or traits.
-    pub fn record(&self, kind: u8, name: &str, json: &str, user_id: &str) {
-        runtime::record(&self.shared, kind, name, json, user_id);
+    /// 4 alias. `json` is the serialized properties or traits; `at` the
+    /// call's time in epoch ms when it was buffered, else 0.
+    pub fn record(&self, kind: u8, name: &str, json: &str, user_id: &str, at: f64) {
+        runtime::record(&self.shared, kind, name, json, user_id, at);
     }
 
     pub fn flush(&self) -> Promise {

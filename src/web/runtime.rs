@@ -222,7 +222,7 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
 
 /// Records one call (`track`, `identify`, …). Never throws: a refused event
 /// is reported to the error listeners.
-pub fn record(shared: &Shared, kind: u8, name: &str, json: &str, user_id: &str) {
+pub fn record(shared: &Shared, kind: u8, name: &str, json: &str, user_id: &str, at: f64) {
     let error = {
         let mut runtime = shared.borrow_mut();
         if runtime.closed {
@@ -241,6 +241,7 @@ pub fn record(shared: &Shared, kind: u8, name: &str, json: &str, user_id: &str) 
             anonymous_id: &runtime.anonymous_id,
             properties_json: (!json.is_empty()).then_some(json),
             context_json: Some(&runtime.context_json),
+            timestamp: (at > 0.0).then_some(at as u64),
         };
         runtime.queue.track(&input, random, now_ms()).err()
     };

@@ -149,6 +149,7 @@ impl Harness {
             anonymous_id: "anon",
             properties_json: Some(properties),
             context_json: None,
+            timestamp: None,
         };
         let random = self.random();
         self.queue

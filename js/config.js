@@ -1,0 +1,57 @@
+// Synchronous config check for createAnalytics(): the same rules and the same
+// messages as the Rust core (which checks again, authoritatively, once loaded).
+import { NUMERIC_FIELDS } from './config-rules.js';
+
+const STRING_FIELDS = new Set(['endpoint', 'writeKey']);
+const STORAGE_VALUES = ['auto', 'indexeddb', 'localstorage', 'memory'];
+
+const show = (value) => {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+};
+
+/** Throws an Error naming the first bad field; returns the config. */
+export function checkConfig(config) {
+  const fail = (message) => {
+    throw new Error(`analytics-wasm config: ${message}`);
+  };
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    fail(`config must be an object, got ${show(config)}`);
+  }
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    if (STRING_FIELDS.has(key)) {
+      if (typeof value !== 'string') fail(`${key} must be a string, got ${show(value)}`);
+      continue;
+    }
+    if (key === 'storage') {
+      if (!STORAGE_VALUES.includes(value)) {
+        fail(`storage must be one of "auto", "indexeddb", "localstorage", "memory", got ${show(value)}`);
+      }
+      continue;
+    }
+    const rule = NUMERIC_FIELDS[key];
+    if (!rule) fail(`unknown config field "${key}"`);
+    if (!Number.isSafeInteger(value) || value < 0) fail(`${key} must be a non-negative integer, got ${show(value)}`);
+    const [min, max] = rule;
+    if (value < min || value > max) fail(`${key} must be between ${min} and ${max}, got ${value}`);
+  }
+  const endpoint = config.endpoint ?? '';
+  const rest = endpoint.startsWith('https://') ? endpoint.slice(8) : endpoint.startsWith('http://') ? endpoint.slice(7) : null;
+  const endpointOk = rest === null ? endpoint.startsWith('/') && !endpoint.startsWith('//') : rest !== '' && !rest.startsWith('/');
+  if (!endpointOk || /\s/.test(endpoint)) {
+    fail(`endpoint must start with https://, http:// or /, got "${endpoint}"`);
+  }
+  if (config.writeKey !== undefined && !/^[\x21-\x7e]{1,256}$/.test(config.writeKey)) {
+    fail('writeKey must be 1 to 256 printable ASCII characters');
+  }
+  const retryBase = config.retryBaseMs ?? NUMERIC_FIELDS.retryBaseMs[2];
+  const retryMax = config.retryMaxMs ?? NUMERIC_FIELDS.retryMaxMs[2];
+  if (retryMax < retryBase) {
+    fail(`retryMaxMs must be between ${retryBase} and ${NUMERIC_FIELDS.retryMaxMs[1]}, got ${retryMax}`);
+  }
+  return config;
+}

@@ -1,0 +1,230 @@
+// The dev collector: a Segment-compatible batch endpoint on 127.0.0.1 with
+// dedupe by messageId, a JSON-lines log, counters, and fault injection
+// controlled over HTTP. Used by `npm start` (the demo) and by the tests.
+//
+//   node www/collector.mjs [--port 8787] [--log path/to/events.jsonl]
+//
+// Endpoints
+//   POST /v1/batch        {"batch":[…],"sentAt":…} as application/json or text/plain
+//                         (gzip with Content-Encoding: gzip)
+//   GET  /v1/events       accepted events, first copy of each messageId, in arrival order
+//   GET  /v1/stats        counters: requests, received, duplicates, rejected, bytes, …
+//   GET  /v1/requests     one line per request: time, status, events, bytes, mode
+//   POST /control/fault   set the fault (JSON body, see FAULT below); {} clears it
+//   POST /control/reset   forget events, counters and fault
+import { createServer } from 'node:http';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { pathToFileURL } from 'node:url';
+
+const TYPES = new Set(['track', 'identify', 'page', 'group', 'alias', 'screen']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// FAULT: what the collector does to the next requests.
+//   status        answer this status instead of accepting (e.g. 503, 401)
+//   retryAfter    Retry-After header value sent with `status`
+//   maxBodyBytes  answer 413 to bodies larger than this
+//   rejectEvents  event names to refuse individually (200 with a rejected list)
+//   delayMs       wait before answering
+//   drop          destroy the connection without answering
+//   down          same as drop, for "the collector is down"
+const NO_FAULT = Object.freeze({});
+
+function validateEvent(event) {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return 'event must be an object';
+  if (!TYPES.has(event.type)) return `unknown type ${JSON.stringify(event.type)}`;
+  if (typeof event.messageId !== 'string' || !UUID.test(event.messageId)) return 'messageId must be a UUID';
+  if (typeof event.timestamp !== 'string' || Number.isNaN(Date.parse(event.timestamp))) return 'timestamp must be an ISO 8601 date';
+  if (typeof event.anonymousId !== 'string' && typeof event.userId !== 'string') return 'anonymousId or userId is required';
+  if (event.type === 'track' && (typeof event.event !== 'string' || event.event === '')) return 'track requires event';
+  return null;
+}
+
+export function startCollector({ port = 0, logFile = null, quiet = true } = {}) {
+  let fault = NO_FAULT;
+  let events = [];
+  let seen = new Map();
+  let requests = [];
+  let stats;
+  const resetStats = () => {
+    stats = { requests: 0, batches: 0, received: 0, duplicates: 0, rejected: 0, malformed: 0, bytes: 0, refused: 0, tooLarge: 0 };
+  };
+  resetStats();
+  if (logFile) mkdirSync(dirname(logFile), { recursive: true });
+
+  const cors = (res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Content-Encoding');
+    res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+    res.setHeader('Access-Control-Max-Age', '600');
+  };
+  const json = (res, status, body, headers = {}) => {
+    cors(res);
+    res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const readBody = (req) =>
+    new Promise((resolve, reject) => {
+      const chunks = [];
+      req.on('data', (chunk) => chunks.push(chunk));
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+
+  async function handleBatch(req, res) {
+    const raw = await readBody(req);
+    stats.requests += 1;
+    stats.bytes += raw.length;
+    const entry = { at: Date.now(), bytes: raw.length, mode: req.headers['sec-fetch-mode'] ?? null, type: req.headers['content-type'] ?? null, encoding: req.headers['content-encoding'] ?? null, status: 0, events: 0 };
+    requests.push(entry);
+    const answer = (status, body, headers) => {
+      entry.status = status;
+      json(res, status, body, headers);
+    };
+    if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault.drop || fault.down) {
+      entry.status = -1;
+      stats.refused += 1;
+      req.socket.destroy();
+      return;
+    }
+    if (fault.maxBodyBytes && raw.length > fault.maxBodyBytes) {
+      stats.tooLarge += 1;
+      return answer(413, { error: `body of ${raw.length} bytes is over ${fault.maxBodyBytes}` });
+    }
+    if (fault.status) {
+      stats.refused += 1;
+      const headers = fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {};
+      return answer(fault.status, { error: 'fault injected' }, headers);
+    }
+    let body;
+    try {
+      const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+      body = JSON.parse(text);
+    } catch {
+      stats.malformed += 1;
+      return answer(400, { error: 'body is not JSON' });
+    }
+    if (body === null || typeof body !== 'object' || !Array.isArray(body.batch)) {
+      stats.malformed += 1;
+      return answer(400, { error: 'body must be {"batch":[…]}' });
+    }
+    entry.events = body.batch.length;
+    const malformed = [];
+    for (const event of body.batch) {
+      const problem = validateEvent(event);
+      if (problem) malformed.push({ messageId: event?.messageId ?? null, reason: problem });
+    }
+    if (malformed.length > 0) {
+      stats.malformed += 1;
+      stats.rejected += malformed.length;
+      // Nothing of this batch is kept; the sender drops the named events and re-sends the rest.
+      return answer(400, { rejected: malformed.filter((r) => typeof r.messageId === 'string') });
+    }
+    const rejected = [];
+    const refuse = new Set(fault.rejectEvents ?? []);
+    stats.batches += 1;
+    for (const event of body.batch) {
+      if (refuse.has(event.event)) {
+        rejected.push({ messageId: event.messageId, reason: `event name "${event.event}" is refused` });
+        stats.rejected += 1;
+        continue;
+      }
+      if (seen.has(event.messageId)) {
+        stats.duplicates += 1;
+        seen.set(event.messageId, seen.get(event.messageId) + 1);
+        continue;
+      }
+      seen.set(event.messageId, 1);
+      const record = { ...event, receivedAt: new Date().toISOString(), sentAt: body.sentAt, transport: entry.mode };
+      events.push(record);
+      stats.received += 1;
+      if (logFile) appendFileSync(logFile, JSON.stringify(record) + '\n');
+    }
+    return answer(200, rejected.length ? { rejected } : {});
+  }
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    try {
+      if (req.method === 'OPTIONS') {
+        cors(res);
+        res.writeHead(204);
+        return res.end();
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/batch') return await handleBatch(req, res);
+      if (req.method === 'GET' && url.pathname === '/v1/events') return json(res, 200, { events });
+      if (req.method === 'GET' && url.pathname === '/v1/stats') return json(res, 200, { ...stats, unique: seen.size, fault });
+      if (req.method === 'GET' && url.pathname === '/v1/requests') return json(res, 200, { requests });
+      if (req.method === 'POST' && url.pathname === '/control/fault') {
+        const text = (await readBody(req)).toString('utf8');
+        fault = Object.freeze(text ? JSON.parse(text) : {});
+        return json(res, 200, { fault });
+      }
+      if (req.method === 'POST' && url.pathname === '/control/reset') {
+        fault = NO_FAULT;
+        events = [];
+        seen = new Map();
+        requests = [];
+        resetStats();
+        return json(res, 200, { ok: true });
+      }
+      json(res, 404, { error: 'not found' });
+    } catch (error) {
+      json(res, 500, { error: String(error?.message ?? error) });
+    }
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      const url = `http://127.0.0.1:${address.port}`;
+      if (!quiet) console.log(`collector listening on ${url}/v1/batch`);
+      resolve({
+        url,
+        endpoint: `${url}/v1/batch`,
+        port: address.port,
+        setFault: (next) => {
+          fault = Object.freeze({ ...next });
+        },
+        events: () => events,
+        stats: () => ({ ...stats, unique: seen.size }),
+        requests: () => requests,
+        reset: () => {
+          fault = NO_FAULT;
+          events = [];
+          seen = new Map();
+          requests = [];
+          resetStats();
+        },
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections?.();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = process.argv.slice(2);
+  const option = (name, fallback) => {
+    const index = args.indexOf(name);
+    return index >= 0 ? args[index + 1] : fallback;
+  };
+  const collector = await startCollector({
+    port: Number(option('--port', process.env.COLLECTOR_PORT ?? 8787)),
+    logFile: option('--log', null),
+    quiet: false,
+  });
+  const stop = async () => {
+    await collector.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
