@@ -2,7 +2,6 @@
 //! package checks config synchronously with exactly the core's rules.
 //! `scripts/build.sh` writes its output to `pkg/config-rules.js`.
 
-use analytics_wasm::core::config::NUMERIC_FIELDS;
 use analytics_wasm::core::Config;
 
 fn main() {
@@ -12,7 +11,10 @@ fn main() {
          // name: [min, max, default]\nexport const NUMERIC_FIELDS = {\n",
     );
     for (field, default) in defaults.numeric_fields() {
-        out.push_str(&format!("  {}: [{}, {}, {}],\n", field.name, field.min, field.max, default));
+        out.push_str(&format!(
+            "  {}: [{}, {}, {}],\n",
+            field.name, field.min, field.max, default
+        ));
     }
     out.push_str("};\n");
     print!("{out}");

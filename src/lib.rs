@@ -9,5 +9,8 @@
 
 pub mod core;
 
+/// Public so the browser tests in `tests/browser_*.rs` can reach each
+/// capability; the supported interface is the npm package.
 #[cfg(target_arch = "wasm32")]
-mod web;
+#[doc(hidden)]
+pub mod web;

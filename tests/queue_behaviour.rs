@@ -1,5 +1,6 @@
 //! `ClientEventQueue` behaviour, one rule per test: triggers, batching,
 //! outcomes, bounds, persistence and page lifecycle.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -10,6 +10,7 @@
 //!   and holds every held event once the page is hidden;
 //! - batches leave in order: a new batch holds the oldest pending events;
 //! - the counters add up; `next_wakeup` never asks for a wake with nothing to do.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -6,7 +6,8 @@
 //
 // Endpoints
 //   POST /v1/batch        {"batch":[…],"sentAt":…} as application/json or text/plain
-//                         (gzip with Content-Encoding: gzip)
+//                         (gzip with Content-Encoding: gzip); `?fault=<json>` applies
+//                         a fault to this request alone (for tests running side by side)
 //   GET  /v1/events       accepted events, first copy of each messageId, in arrival order
 //   GET  /v1/stats        counters: requests, received, duplicates, rejected, bytes, …
 //   GET  /v1/requests     one line per request: time, status, events, bytes, mode
@@ -42,7 +43,7 @@ function validateEvent(event) {
 }
 
 export function startCollector({ port = 0, logFile = null, quiet = true } = {}) {
-  let fault = NO_FAULT;
+  let currentFault = NO_FAULT;
   let events = [];
   let seen = new Map();
   let requests = [];
@@ -73,7 +74,8 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
       req.on('error', reject);
     });
 
-  async function handleBatch(req, res) {
+  async function handleBatch(req, res, url) {
+    const fault = url.searchParams.has('fault') ? JSON.parse(url.searchParams.get('fault')) : currentFault;
     const raw = await readBody(req);
     stats.requests += 1;
     stats.bytes += raw.length;
@@ -154,17 +156,17 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
         res.writeHead(204);
         return res.end();
       }
-      if (req.method === 'POST' && url.pathname === '/v1/batch') return await handleBatch(req, res);
+      if (req.method === 'POST' && url.pathname === '/v1/batch') return await handleBatch(req, res, url);
       if (req.method === 'GET' && url.pathname === '/v1/events') return json(res, 200, { events });
-      if (req.method === 'GET' && url.pathname === '/v1/stats') return json(res, 200, { ...stats, unique: seen.size, fault });
+      if (req.method === 'GET' && url.pathname === '/v1/stats') return json(res, 200, { ...stats, unique: seen.size, fault: currentFault });
       if (req.method === 'GET' && url.pathname === '/v1/requests') return json(res, 200, { requests });
       if (req.method === 'POST' && url.pathname === '/control/fault') {
         const text = (await readBody(req)).toString('utf8');
-        fault = Object.freeze(text ? JSON.parse(text) : {});
-        return json(res, 200, { fault });
+        currentFault = Object.freeze(text ? JSON.parse(text) : {});
+        return json(res, 200, { fault: currentFault });
       }
       if (req.method === 'POST' && url.pathname === '/control/reset') {
-        fault = NO_FAULT;
+        currentFault = NO_FAULT;
         events = [];
         seen = new Map();
         requests = [];
@@ -188,13 +190,13 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
         endpoint: `${url}/v1/batch`,
         port: address.port,
         setFault: (next) => {
-          fault = Object.freeze({ ...next });
+          currentFault = Object.freeze({ ...next });
         },
         events: () => events,
         stats: () => ({ ...stats, unique: seen.size }),
         requests: () => requests,
         reset: () => {
-          fault = NO_FAULT;
+          currentFault = NO_FAULT;
           events = [];
           seen = new Map();
           requests = [];

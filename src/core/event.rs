@@ -307,7 +307,10 @@ mod tests {
         let mut input = track("x", "{}");
         input.timestamp = Some(1_000);
         let json = encode(&input, MessageId::from_random(ID_BYTES), 5_000).unwrap();
-        assert!(json.contains("\"timestamp\":\"1970-01-01T00:00:01.000Z\""), "{json}");
+        assert!(
+            json.contains("\"timestamp\":\"1970-01-01T00:00:01.000Z\""),
+            "{json}"
+        );
     }
 
     #[test]

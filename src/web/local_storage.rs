@@ -1,25 +1,27 @@
-//! localStorage: one key per event (`aw:e:<messageId>`), so a write costs
-//! one `setItem`, not a rewrite of the whole queue.
+//! localStorage: one key per event (`<namespace>:e:<messageId>`), so a
+//! write costs one `setItem`, not a rewrite of the whole queue.
 
 use wasm_bindgen::JsValue;
 
-const PREFIX: &str = "aw:e:";
-
 pub struct LocalStore {
     storage: web_sys::Storage,
+    prefix: String,
 }
 
 impl LocalStore {
     /// Opens localStorage if it exists and accepts a write (it throws in
     /// some private modes and when blocked by settings).
-    pub fn open() -> Result<Self, JsValue> {
+    pub fn open(namespace: &str) -> Result<Self, JsValue> {
         let storage = web_sys::window()
             .ok_or("no window")?
             .local_storage()?
             .ok_or("localStorage unavailable")?;
         storage.set_item("aw:probe", "1")?;
         storage.remove_item("aw:probe")?;
-        Ok(LocalStore { storage })
+        Ok(LocalStore {
+            storage,
+            prefix: [namespace, ":e:"].concat(),
+        })
     }
 
     /// Every `(messageId, record)` stored.
@@ -28,7 +30,7 @@ impl LocalStore {
         (0..length)
             .filter_map(|index| self.storage.key(index).ok().flatten())
             .filter_map(|key| {
-                let id = key.strip_prefix(PREFIX)?.to_string();
+                let id = key.strip_prefix(self.prefix.as_str())?.to_string();
                 let record = self.storage.get_item(&key).ok().flatten()?;
                 Some((id, record))
             })
@@ -36,11 +38,14 @@ impl LocalStore {
     }
 
     pub fn put(&self, id: &str, record: &str) -> Result<(), JsValue> {
-        self.storage.set_item(&[PREFIX, id].concat(), record)
+        self.storage
+            .set_item(&[self.prefix.as_str(), id].concat(), record)
     }
 
     pub fn delete(&self, id: &str) {
-        let _ = self.storage.remove_item(&[PREFIX, id].concat());
+        let _ = self
+            .storage
+            .remove_item(&[self.prefix.as_str(), id].concat());
     }
 }
 

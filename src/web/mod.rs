@@ -10,13 +10,13 @@
 //! - `lifecycle`: visibility, pagehide, online/offline
 //! - `timer`: the one wake-up timer; `random`: random bytes for ids
 
-mod api;
-mod config;
-mod indexed_db;
-mod lifecycle;
-mod local_storage;
-mod random;
-mod runtime;
-mod storage;
-mod timer;
-mod transport;
+pub mod api;
+pub mod config;
+pub mod indexed_db;
+pub mod lifecycle;
+pub mod local_storage;
+pub mod random;
+pub mod runtime;
+pub mod storage;
+pub mod timer;
+pub mod transport;

@@ -9,6 +9,12 @@ pub struct RandomPool {
     used: usize,
 }
 
+impl Default for RandomPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl RandomPool {
     pub fn new() -> Self {
         let crypto = web_sys::window().and_then(|window| window.crypto().ok());

@@ -27,6 +27,9 @@ use crate::core::{
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
+/// The IndexedDB database name and localStorage key prefix.
+const STORAGE_NAMESPACE: &str = "analytics-wasm";
+
 /// A `flush()` promise waiting for what was pending to settle.
 struct FlushWaiter {
     resolve: Function,
@@ -171,7 +174,7 @@ fn storage_error(message: &str) -> String {
 /// Opens storage, restores what it holds and attaches page listeners.
 pub async fn start(shared: Shared) {
     let preference = shared.borrow().settings_storage;
-    let opened = Storage::open(preference).await;
+    let opened = Storage::open(preference, STORAGE_NAMESPACE).await;
     let mut work = Vec::new();
     {
         let mut runtime = shared.borrow_mut();

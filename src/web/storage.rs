@@ -10,8 +10,6 @@ use super::indexed_db::IndexedDbStore;
 use super::local_storage::LocalStore;
 use crate::core::{record, StoredEvent};
 
-const DATABASE: &str = "analytics-wasm";
-
 /// Which backend the caller asked for (`storage` in the JS config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoragePreference {
@@ -90,10 +88,12 @@ fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
 }
 
 impl Storage {
-    pub async fn open(preference: StoragePreference) -> Opened {
+    /// Opens the first backend that works, under `namespace` (the IndexedDB
+    /// database name and the localStorage key prefix).
+    pub async fn open(preference: StoragePreference, namespace: &str) -> Opened {
         let mut problems = Vec::new();
         if preference == StoragePreference::Auto {
-            match IndexedDbStore::open(DATABASE).await {
+            match IndexedDbStore::open(namespace).await {
                 Ok(store) => match store.read_all().await {
                     Ok(pairs) => {
                         let (events, next_ordinal) = decode_all(pairs);
@@ -116,7 +116,7 @@ impl Storage {
             }
         }
         if preference != StoragePreference::Memory {
-            match LocalStore::open() {
+            match LocalStore::open(namespace) {
                 Ok(store) => {
                     let (events, next_ordinal) = decode_all(store.read_all());
                     return Opened {
