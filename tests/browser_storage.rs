@@ -64,8 +64,8 @@ async fn storage_prefers_indexed_db_and_restores_in_write_order() {
     assert_eq!(storage.kind(), "indexeddb");
     assert!(opened.problems.is_empty());
     // Written newest first, in two transactions: read back in write order.
-    settle(storage.write(&[event(3), event(1)])).await;
-    settle(storage.write(&[event(2)])).await;
+    settle(storage.write(&[event(3), event(1)], false)).await;
+    settle(storage.write(&[event(2)], false)).await;
     storage.close();
     let reopened = Storage::open(StoragePreference::Auto, "test-order").await;
     let ids: Vec<String> = reopened
@@ -82,7 +82,7 @@ async fn local_storage_round_trips_events() {
     let opened = Storage::open(StoragePreference::LocalStorage, "test-ls").await;
     let mut storage = opened.storage;
     assert_eq!(storage.kind(), "localstorage");
-    settle(storage.write(&[event(1), event(2)])).await;
+    settle(storage.write(&[event(1), event(2)], false)).await;
     settle(storage.delete(&[event(1).message_id])).await;
     let reopened = Storage::open(StoragePreference::LocalStorage, "test-ls").await;
     assert_eq!(reopened.events, vec![event(2)]);
@@ -111,7 +111,7 @@ async fn an_indexed_db_write_on_a_closed_database_is_reported() {
     assert_eq!(storage.kind(), "indexeddb");
     storage.close();
     // Refused at once or by the transaction: either way a value, not a throw.
-    match storage.write(&[event(1)]) {
+    match storage.write(&[event(1)], false) {
         Write::Failed(message) => assert!(message.contains("InvalidStateError"), "{message}"),
         Write::Pending(promise) => assert!(
             JsFuture::from(promise).await.is_err(),
@@ -119,4 +119,42 @@ async fn an_indexed_db_write_on_a_closed_database_is_reported() {
         ),
         Write::Done => panic!("write to a closed database reported done"),
     }
+}
+
+#[wasm_bindgen_test]
+async fn events_spilled_on_unload_are_folded_into_indexed_db_at_the_next_start() {
+    // As if the last page spilled event 7 and died before IndexedDB committed.
+    let spill = LocalStore::open("test-spill:spill").unwrap();
+    let record = analytics_wasm::core::record::encode(1, &event(7));
+    spill.put(&event(7).message_id, &record).unwrap();
+    let opened = Storage::open(StoragePreference::Auto, "test-spill").await;
+    assert_eq!(opened.events, vec![event(7)]);
+    assert!(
+        spill.read_all().is_empty(),
+        "the spill is emptied once IndexedDB holds it"
+    );
+    let storage = opened.storage;
+    storage.close();
+    let again = Storage::open(StoragePreference::Auto, "test-spill").await;
+    assert_eq!(again.events, vec![event(7)], "now in IndexedDB");
+    let mut cleanup = again.storage;
+    settle(cleanup.delete(&[event(7).message_id])).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_forgotten_event_leaves_the_spill_too() {
+    let opened = Storage::open(StoragePreference::Auto, "test-spill-forget").await;
+    let mut storage = opened.storage;
+    settle(storage.write(&[event(8)], true)).await;
+    let spill = LocalStore::open("test-spill-forget:spill").unwrap();
+    assert_eq!(
+        spill.read_all().len(),
+        1,
+        "written to the spill while hiding"
+    );
+    settle(storage.delete(&[event(8).message_id])).await;
+    assert!(
+        spill.read_all().is_empty(),
+        "a delivered event must not come back from the spill"
+    );
 }

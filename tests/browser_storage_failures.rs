@@ -49,7 +49,7 @@ async fn falls_back_to_memory_when_no_storage_works() {
     let mut storage = opened.storage;
     assert_eq!(storage.kind(), "memory");
     assert_eq!(opened.problems.len(), 2, "{:?}", opened.problems);
-    assert!(matches!(storage.write(&[event()]), Write::Done));
+    assert!(matches!(storage.write(&[event()], false), Write::Done));
 }
 
 async fn a_quota_error_is_reported_not_thrown() {
@@ -59,7 +59,7 @@ async fn a_quota_error_is_reported_not_thrown() {
         "window.__setItem = Storage.prototype.setItem; \
          Storage.prototype.setItem = function () { throw new DOMException('quota full', 'QuotaExceededError'); };",
     );
-    let write = storage.write(&[event()]);
+    let write = storage.write(&[event()], false);
     eval("Storage.prototype.setItem = window.__setItem;");
     match write {
         Write::Failed(message) => assert!(message.contains("QuotaExceededError"), "{message}"),

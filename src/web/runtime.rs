@@ -62,6 +62,7 @@ pub struct Runtime {
     flushes: Vec<FlushWaiter>,
     batch_events: Vec<(BatchId, usize)>,
     lifecycle: Option<Lifecycle>,
+    page_hidden: bool,
     last_write: Option<Promise>,
     closed: bool,
 }
@@ -142,6 +143,7 @@ impl Runtime {
             flushes: Vec::new(),
             batch_events: Vec::new(),
             lifecycle: None,
+            page_hidden: false,
             last_write: None,
             closed: false,
         })))
@@ -196,6 +198,7 @@ pub async fn start(shared: Shared) {
         runtime.storage = Some(storage);
         runtime.queue.set_online(lifecycle::is_online(), now);
         if lifecycle::is_hidden() {
+            runtime.page_hidden = true;
             runtime.queue.on_page_hidden(now);
         }
         let weak = Rc::downgrade(&shared);
@@ -213,6 +216,11 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
     {
         let mut runtime = shared.borrow_mut();
         let now = now_ms();
+        runtime.page_hidden = match event {
+            PageEvent::Hidden => true,
+            PageEvent::Visible => false,
+            _ => runtime.page_hidden,
+        };
         match event {
             PageEvent::Hidden => runtime.queue.on_page_hidden(now),
             PageEvent::Visible => runtime.queue.on_page_visible(now),
@@ -266,10 +274,11 @@ pub fn pump(shared: &Shared) {
         while let Some(action) = runtime.queue.poll_action(now) {
             match action {
                 Action::Persist(events) => {
+                    let hiding = runtime.page_hidden;
                     let write = runtime
                         .storage
                         .as_mut()
-                        .map_or(Write::Done, |s| s.write(&events));
+                        .map_or(Write::Done, |s| s.write(&events, hiding));
                     runtime.queue_storage_write(write, &mut work);
                 }
                 Action::Forget(ids) => {

@@ -2,6 +2,14 @@
 //! fallback, memory as the last resort, chosen at start. Write failures
 //! (quota, blocked storage) are reported, never thrown; the in-memory queue
 //! is untouched by them.
+//!
+//! An IndexedDB transaction started while the page is being hidden may not
+//! commit before the document is torn down, so writes made then also go,
+//! synchronously, to a localStorage spill. The spill is folded into
+//! IndexedDB at the next start, and entries leave it when their event is
+//! forgotten, so it never resurrects a delivered event.
+
+use std::collections::BTreeSet;
 
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
@@ -27,6 +35,9 @@ enum Backend {
 pub struct Storage {
     backend: Backend,
     next_ordinal: u64,
+    /// The unload spill, with IndexedDB only.
+    spill: Option<LocalStore>,
+    spilled: BTreeSet<String>,
 }
 
 /// A storage write in progress, or the error that stopped it.
@@ -87,6 +98,24 @@ fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
     (events, next_ordinal)
 }
 
+/// Reads IndexedDB after folding in what the last page spilled on unload.
+async fn read_with_spill(
+    store: &IndexedDbStore,
+    namespace: &str,
+) -> Result<(Vec<(String, String)>, Option<LocalStore>), JsValue> {
+    let spill = LocalStore::open(&[namespace, ":spill"].concat()).ok();
+    if let Some(spill) = &spill {
+        let spilled = spill.read_all();
+        if !spilled.is_empty() {
+            wasm_bindgen_futures::JsFuture::from(store.put_all(&spilled)?).await?;
+            for (id, _) in &spilled {
+                spill.delete(id);
+            }
+        }
+    }
+    Ok((store.read_all().await?, spill))
+}
+
 impl Storage {
     /// Opens the first backend that works, under `namespace` (the IndexedDB
     /// database name and the localStorage key prefix).
@@ -94,13 +123,15 @@ impl Storage {
         let mut problems = Vec::new();
         if preference == StoragePreference::Auto {
             match IndexedDbStore::open(namespace).await {
-                Ok(store) => match store.read_all().await {
-                    Ok(pairs) => {
+                Ok(store) => match read_with_spill(&store, namespace).await {
+                    Ok((pairs, spill)) => {
                         let (events, next_ordinal) = decode_all(pairs);
                         return Opened {
                             storage: Storage {
                                 backend: Backend::IndexedDb(store),
                                 next_ordinal,
+                                spill,
+                                spilled: BTreeSet::new(),
                             },
                             events,
                             problems,
@@ -123,6 +154,8 @@ impl Storage {
                         storage: Storage {
                             backend: Backend::LocalStorage(store),
                             next_ordinal,
+                            spill: None,
+                            spilled: BTreeSet::new(),
                         },
                         events,
                         problems,
@@ -137,6 +170,8 @@ impl Storage {
             storage: Storage {
                 backend: Backend::Memory,
                 next_ordinal: 0,
+                spill: None,
+                spilled: BTreeSet::new(),
             },
             events: Vec::new(),
             problems,
@@ -152,7 +187,9 @@ impl Storage {
         }
     }
 
-    pub fn write(&mut self, events: &[StoredEvent]) -> Write {
+    /// Writes events. `page_hiding` also spills them synchronously to
+    /// localStorage when the backend is IndexedDB (see the module docs).
+    pub fn write(&mut self, events: &[StoredEvent], page_hiding: bool) -> Write {
         let records: Vec<(String, String)> = events
             .iter()
             .map(|event| {
@@ -163,6 +200,14 @@ impl Storage {
                 )
             })
             .collect();
+        if let (true, Some(spill)) = (page_hiding, &self.spill) {
+            for (id, text) in &records {
+                // Best effort: IndexedDB remains the store of record.
+                if spill.put(id, text).is_ok() {
+                    self.spilled.insert(id.clone());
+                }
+            }
+        }
         match &self.backend {
             Backend::IndexedDb(store) => match store.put_all(&records) {
                 Ok(done) => Write::Pending(done),
@@ -181,6 +226,13 @@ impl Storage {
     }
 
     pub fn delete(&mut self, ids: &[String]) -> Write {
+        if let Some(spill) = &self.spill {
+            for id in ids {
+                if self.spilled.remove(id) {
+                    spill.delete(id);
+                }
+            }
+        }
         match &self.backend {
             Backend::IndexedDb(store) => match store.delete_all(ids) {
                 Ok(done) => Write::Pending(done),

@@ -1,0 +1,173 @@
+// The npm package's JS API in real Chromium against the dev collector.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, waitFor } from './harness.mjs';
+
+let h;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
+beforeEach(() => h.collector.reset());
+
+test('calls made before the wasm is ready are buffered and delivered in call order', async () => {
+  const { page, context } = await h.open({});
+  // The page's module created the client; these calls race the wasm load.
+  const readyBefore = await page.evaluate(() => {
+    const wasReady = window.isReady === true;
+    for (let i = 0; i < 5; i++) analytics.track('Early', { i });
+    return wasReady;
+  });
+  await page.evaluate(() => analytics.flush());
+  const events = await waitFor(() => h.collector.events().length >= 5 && h.collector.events(), { what: '5 events' });
+  assert.deepEqual(events.map((e) => e.properties.i), [0, 1, 2, 3, 4]);
+  assert.equal(readyBefore, false, 'the calls were made before ready');
+  await context.close();
+});
+
+test('the collector receives the Segment-compatible batch body', async () => {
+  const { page, context } = await h.open({ writeKey: 'wk_test' });
+  await page.evaluate(async () => {
+    await analytics.ready;
+    analytics.identify('user-42', { email: 'a@example.com' });
+    analytics.track('Signed Up', { plan: 'pro', seats: 3 });
+    analytics.page('Pricing', { path: '/pricing' });
+    analytics.group('acme', { size: 10 });
+    analytics.alias('user-42', 'anon-before');
+    await analytics.flush();
+  });
+  const events = await waitFor(() => h.collector.events().length >= 5 && h.collector.events(), { what: '5 events' });
+  const [identify, track, page_, group, alias] = events;
+  assert.equal(identify.type, 'identify');
+  assert.equal(identify.userId, 'user-42');
+  assert.deepEqual(identify.traits, { email: 'a@example.com' });
+  assert.equal(track.type, 'track');
+  assert.equal(track.event, 'Signed Up');
+  assert.deepEqual(track.properties, { plan: 'pro', seats: 3 });
+  assert.equal(track.userId, 'user-42', 'identify sets userId for later events');
+  assert.match(track.messageId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.ok(track.anonymousId);
+  assert.ok(!Number.isNaN(Date.parse(track.timestamp)));
+  assert.ok(!Number.isNaN(Date.parse(track.sentAt)));
+  assert.equal(track.context.library.name, 'analytics-wasm');
+  assert.equal(page_.name, 'Pricing');
+  assert.equal(group.groupId, 'acme');
+  assert.equal(alias.previousId, 'anon-before');
+  await context.close();
+});
+
+test('track never throws on bad properties; the errors are reported and other events arrive', async () => {
+  const { page, context } = await h.open({});
+  const result = await page.evaluate(async () => {
+    await analytics.ready;
+    const circular = { name: 'loop' };
+    circular.self = circular;
+    const thrown = [];
+    const calls = [
+      () => analytics.track('Circular', circular),
+      () => analytics.track('BigInt', { big: 10n ** 20n }),
+      () => analytics.track('Function', { fn() {}, kept: 1, symbol: Symbol('s'), missing: undefined }),
+      () => analytics.track('Array', [1, 2, 3]),
+      () => analytics.track('String', 'not an object'),
+      () => analytics.track('Huge', { text: 'x'.repeat(2_000_000) }),
+      () => analytics.track('Throwing toJSON', { toJSON() { throw new Error('nope'); } }),
+      () => analytics.track('Fine', { ok: true }),
+    ];
+    for (const call of calls) {
+      try {
+        call();
+      } catch (error) {
+        thrown.push(String(error));
+      }
+    }
+    await analytics.flush();
+    return { thrown, errors: window.errors };
+  });
+  assert.deepEqual(result.thrown, []);
+  const events = await waitFor(() => h.collector.events().length >= 4 && h.collector.events(), { what: '4 events' });
+  const byName = Object.fromEntries(events.map((e) => [e.event, e.properties]));
+  assert.deepEqual(Object.keys(byName).sort(), ['BigInt', 'Circular', 'Fine', 'Function']);
+  assert.equal(byName.Circular.self, '[Circular]');
+  assert.equal(byName.BigInt.big, '100000000000000000000');
+  assert.deepEqual(byName.Function, { kept: 1 });
+  const inputErrors = result.errors.filter((e) => e.type === 'input').map((e) => e.message);
+  assert.equal(inputErrors.length, 4, JSON.stringify(inputErrors));
+  assert.ok(inputErrors.some((m) => m.includes('got an array')));
+  assert.ok(inputErrors.some((m) => m.includes('got a string')));
+  assert.ok(inputErrors.some((m) => /event is \d+ bytes encoded, larger than the limit of \d+ bytes/.test(m)));
+  assert.ok(inputErrors.some((m) => m.includes('nope')));
+  await context.close();
+});
+
+test('flush resolves with what was sent, what failed and what is pending', async () => {
+  const { page, context } = await h.open({});
+  await page.evaluate(() => analytics.ready);
+  h.collector.setFault({ status: 503 });
+  const failed = await page.evaluate(async () => {
+    for (let i = 0; i < 3; i++) analytics.track('Retry me', { i });
+    return analytics.flush();
+  });
+  assert.deepEqual(failed, { sent: 0, failed: 3, pending: 3 });
+  h.collector.setFault({});
+  const metrics = await page.evaluate(() => analytics.metrics());
+  assert.equal(metrics.lastError, 'send failed: the collector answered 503');
+  assert.ok(metrics.nextRetryAt >= Date.now() - 1_000, 'a retry is scheduled');
+  await waitFor(() => h.collector.stats().received === 3, { what: '3 events after the backoff' });
+  const after = await page.evaluate(() => analytics.flush());
+  assert.deepEqual(after, { sent: 0, failed: 0, pending: 0 });
+  await context.close();
+});
+
+test('events persisted while the collector fails arrive after a reload', async () => {
+  const { page, context } = await h.open({ retryBaseMs: 60_000, retryMaxMs: 60_000 });
+  await page.evaluate(() => analytics.ready);
+  h.collector.setFault({ status: 503 });
+  await page.evaluate(async () => {
+    for (let i = 0; i < 20; i++) analytics.track('Survivor', { i });
+    await analytics.flush();
+  });
+  // Reload at once: the IndexedDB write started on pagehide may not commit.
+  h.collector.setFault({});
+  await page.reload();
+  await page.evaluate(() => analytics.ready);
+  const restored = await page.evaluate(() => analytics.metrics());
+  assert.equal(restored.storage, 'indexeddb');
+  assert.equal(restored.eventsRestored, 20);
+  await waitFor(() => h.collector.stats().received === 20, { what: '20 restored events' });
+  assert.equal(h.collector.stats().duplicates, 0);
+  await context.close();
+});
+
+test('closing the page sends what is pending by beacon', async () => {
+  const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+  await page.evaluate(async () => {
+    await analytics.ready;
+    for (let i = 0; i < 10; i++) analytics.track('Leaving', { i });
+  });
+  await page.close({ runBeforeUnload: true });
+  await waitFor(() => h.collector.stats().received === 10, { what: '10 beaconed events' });
+  assert.ok(h.collector.requests().some((r) => r.mode === 'no-cors'), 'sent by sendBeacon');
+  await context.close();
+});
+
+test('the SDK never listens for unload or beforeunload', async () => {
+  const context = await h.browser.newContext();
+  await context.addInitScript(() => {
+    window.registered = [];
+    const add = EventTarget.prototype.addEventListener;
+    EventTarget.prototype.addEventListener = function (type, ...rest) {
+      window.registered.push(type);
+      return add.call(this, type, ...rest);
+    };
+  });
+  const { page } = await h.open({}, { context });
+  const registered = await page.evaluate(async () => {
+    await analytics.ready;
+    return window.registered;
+  });
+  assert.ok(registered.includes('visibilitychange') && registered.includes('pagehide'), JSON.stringify(registered));
+  assert.ok(!registered.includes('unload') && !registered.includes('beforeunload'));
+  await context.close();
+});

@@ -1,0 +1,73 @@
+// The package's synchronous config check (js/config.js) and the Rust core's
+// validation must agree: same verdict, same message, for every case.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { initSync, Analytics } from '../../pkg/analytics_wasm.js';
+import { checkConfig } from '../../pkg/config.js';
+import { NUMERIC_FIELDS } from '../../pkg/config-rules.js';
+
+initSync({ module: readFileSync(new URL('../../pkg/analytics_wasm_bg.wasm', import.meta.url)) });
+
+const endpoint = 'https://collector.example/v1/batch';
+
+function rustVerdict(config) {
+  try {
+    new Analytics(config, () => {}).free();
+    return 'ok';
+  } catch (error) {
+    return error.message;
+  }
+}
+
+function jsVerdict(config) {
+  try {
+    checkConfig(config);
+    return 'ok';
+  } catch (error) {
+    return error.message.replace(/^analytics-wasm config: /, '');
+  }
+}
+
+const cases = [
+  { endpoint },
+  { endpoint: '/v1/batch' },
+  { endpoint: 'http://127.0.0.1:8787/v1/batch', writeKey: 'wk_1' },
+  { endpoint: 'ftp://x' },
+  { endpoint: '//cdn.example/v1' },
+  { endpoint: 'https://' },
+  { endpoint: 'https://a b' },
+  {},
+  { endpoint, writeKey: 'has space' },
+  { endpoint, writeKey: 42 },
+  { endpoint, flushAt: 0 },
+  { endpoint, flushAt: -1 },
+  { endpoint, flushAt: 1.5 },
+  { endpoint, flushAt: '20' },
+  { endpoint, flushAt: 1e20 },
+  { endpoint, flushat: 20 },
+  { endpoint, retryBaseMs: 5000, retryMaxMs: 1000 },
+  { endpoint, storage: 'cookies' },
+  { endpoint, storage: 'memory' },
+];
+for (const [name, [min, max]] of Object.entries(NUMERIC_FIELDS)) {
+  cases.push({ endpoint, [name]: min }, { endpoint, [name]: max }, { endpoint, [name]: max + 1 });
+  if (min > 0) cases.push({ endpoint, [name]: min - 1 });
+}
+
+test('the JS check and the Rust core give the same verdict and message for every case', () => {
+  for (const config of cases) {
+    assert.equal(jsVerdict(config), rustVerdict(config), JSON.stringify(config));
+  }
+});
+
+test('a bad field is named with its allowed range', () => {
+  assert.equal(jsVerdict({ endpoint, flushAt: 0 }), 'flushAt must be between 1 and 1000, got 0');
+  assert.equal(jsVerdict({ endpoint, maxQueueEvents: -5 }), 'maxQueueEvents must be a non-negative integer, got -5');
+  assert.equal(jsVerdict({ endpoint, flushat: 20 }), 'unknown config field "flushat"');
+});
+
+test('the generated rules carry the core defaults', () => {
+  assert.deepEqual(NUMERIC_FIELDS.flushAt, [1, 1000, 20]);
+  assert.deepEqual(NUMERIC_FIELDS.maxQueueEvents, [1, 100000, 1000]);
+});

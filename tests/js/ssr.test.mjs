@@ -1,0 +1,21 @@
+// Importing the package during server-side rendering (Node, no window) must
+// not throw, and every call is a harmless no-op.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAnalytics } from '../../pkg/index.js';
+
+test('the package imports and runs in Node without a window', async () => {
+  assert.equal(typeof window, 'undefined');
+  const analytics = createAnalytics({ endpoint: 'https://collector.example/v1/batch' });
+  analytics.track('Rendered', { path: '/' });
+  analytics.identify('user-1', { plan: 'pro' });
+  analytics.page('Home');
+  await analytics.ready;
+  assert.deepEqual(await analytics.flush(), { sent: 0, failed: 0, pending: 0 });
+  assert.equal(analytics.metrics().eventsTracked, 0);
+  await analytics.shutdown();
+});
+
+test('bad config still throws on the server, naming the field', () => {
+  assert.throws(() => createAnalytics({ endpoint: 'ftp://x' }), /endpoint must start with https:\/\/, http:\/\/ or \//);
+});
