@@ -718,3 +718,35 @@ fn an_unknown_batch_id_changes_nothing() {
     let mut queue = ClientEventQueue::new(config(), 1).unwrap();
     assert!(!queue.on_send_result(42, ok(), START));
 }
+
+#[test]
+fn an_event_dropped_before_it_was_persisted_costs_no_storage_delete() {
+    let mut queue = ClientEventQueue::new(
+        Config {
+            max_queue_events: 10,
+            flush_at: 1_000,
+            ..config()
+        },
+        1,
+    )
+    .unwrap();
+    let mut h = Harness::new(config());
+    for _ in 0..15 {
+        let input = analytics_wasm::core::EventInput {
+            kind: analytics_wasm::core::EventKind::Track,
+            name: Some("e"),
+            user_id: None,
+            anonymous_id: "anon",
+            properties_json: None,
+            context_json: None,
+            timestamp: None,
+        };
+        queue.track(&input, h.random(), START).unwrap();
+    }
+    let actions: Vec<Action> = std::iter::from_fn(|| queue.poll_action(START)).collect();
+    assert!(
+        actions.iter().all(|a| !matches!(a, Action::Forget(_))),
+        "{actions:?}"
+    );
+    assert_eq!(queue.metrics().counters.dropped_overflow, 5);
+}

@@ -508,7 +508,7 @@ impl ClientEventQueue {
             if self.is_expired(front.created_at, now) {
                 let event = self.pending.pop_front()?;
                 self.counters.dropped_expired += 1;
-                self.forget.push(event.id);
+                self.forget_event(event.seq, event.id);
                 continue;
             }
             let size = front.bytes();
@@ -518,7 +518,7 @@ impl ClientEventQueue {
                 if events.is_empty() && transport == Transport::Fetch {
                     let event = self.pending.pop_front()?;
                     self.counters.dropped_too_large += 1;
-                    self.forget.push(event.id);
+                    self.forget_event(event.seq, event.id);
                     continue;
                 }
                 break;
@@ -576,7 +576,7 @@ impl ClientEventQueue {
         {
             if let Some(event) = self.pending.pop_front() {
                 self.counters.dropped_expired += 1;
-                self.forget.push(event.id);
+                self.forget_event(event.seq, event.id);
             }
         }
     }
@@ -629,19 +629,28 @@ impl ClientEventQueue {
                     // Counted when the batch settles: it may yet be delivered.
                     let batch = &mut self.in_flight[index];
                     let event = &batch.events[batch.evicted];
+                    let (seq, id) = (event.seq, event.id);
                     batch.held_bytes -= event.bytes();
                     batch.evicted += 1;
-                    self.forget.push(event.id);
+                    self.forget_event(seq, id);
                 }
                 (None, None) => return,
             }
         }
     }
 
+    /// Asks storage to delete `event`, unless it was never handed out in a
+    /// `Persist` (then `take_unpersisted` simply no longer finds it).
+    fn forget_event(&mut self, seq: Seq, id: MessageId) {
+        if self.unpersisted.binary_search(&seq).is_err() {
+            self.forget.push(id);
+        }
+    }
+
     fn drop_pending_front(&mut self) {
         if let Some(event) = self.pending.pop_front() {
             self.counters.dropped_overflow += 1;
-            self.forget.push(event.id);
+            self.forget_event(event.seq, event.id);
         }
     }
 
@@ -679,7 +688,7 @@ impl ClientEventQueue {
                 for event in &held {
                     if !rejected.iter().any(|r| r.id == event.id) {
                         self.counters.events_sent += 1;
-                        self.forget.push(event.id);
+                        self.forget_event(event.seq, event.id);
                     }
                 }
                 evicted_delivered = evicted
@@ -707,7 +716,7 @@ impl ClientEventQueue {
                 if total <= 1 {
                     for event in held {
                         self.counters.dropped_too_large += 1;
-                        self.forget.push(event.id);
+                        self.forget_event(event.seq, event.id);
                         self.set_last_error(
                             "event dropped: the collector answered 413 for it alone",
                         );
@@ -800,7 +809,7 @@ impl ClientEventQueue {
         for event in held {
             if matched.iter().any(|r| r.id == event.id) {
                 dropped += 1;
-                self.forget.push(event.id);
+                self.forget_event(event.seq, event.id);
             }
         }
         self.counters.dropped_rejected += dropped;
@@ -827,7 +836,7 @@ impl ClientEventQueue {
         });
         for event in held {
             self.counters.dropped_rejected += 1;
-            self.forget.push(event.id);
+            self.forget_event(event.seq, event.id);
         }
     }
 

@@ -37,8 +37,16 @@ struct FlushWaiter {
     failed: u64,
 }
 
+/// A storage operation waiting for the end of the current task.
+enum StorageOp {
+    Write(Vec<crate::core::StoredEvent>),
+    Delete(Vec<String>),
+}
+
 /// Work that runs JavaScript or starts I/O, done outside the borrow.
 enum Work {
+    /// Apply the queued storage operations in a microtask.
+    ScheduleStorage,
     Emit(&'static str, String),
     Fetch {
         batch_id: BatchId,
@@ -63,6 +71,10 @@ pub struct Runtime {
     batch_events: Vec<(BatchId, usize)>,
     lifecycle: Option<Lifecycle>,
     page_hidden: bool,
+    /// Persist/Forget work of this task, applied together in a microtask so
+    /// a burst of `track()` calls costs one transaction, not one per call.
+    storage_ops: Vec<StorageOp>,
+    storage_scheduled: bool,
     last_write: Option<Promise>,
     closed: bool,
 }
@@ -144,6 +156,8 @@ impl Runtime {
             batch_events: Vec::new(),
             lifecycle: None,
             page_hidden: false,
+            storage_ops: Vec::new(),
+            storage_scheduled: false,
             last_write: None,
             closed: false,
         })))
@@ -151,6 +165,40 @@ impl Runtime {
 
     pub fn config(&self) -> &Config {
         self.queue.config()
+    }
+
+    /// Queues a storage operation; a hidden page applies it at once, since
+    /// the document may be torn down before a microtask runs.
+    fn queue_storage(&mut self, op: StorageOp, work: &mut Vec<Work>) {
+        self.storage_ops.push(op);
+        if self.page_hidden {
+            self.apply_storage(work);
+        } else if !self.storage_scheduled {
+            self.storage_scheduled = true;
+            work.push(Work::ScheduleStorage);
+        }
+    }
+
+    /// Applies queued storage operations in order, merging neighbours.
+    fn apply_storage(&mut self, work: &mut Vec<Work>) {
+        self.storage_scheduled = false;
+        let mut merged: Vec<StorageOp> = Vec::new();
+        for op in std::mem::take(&mut self.storage_ops) {
+            match (merged.last_mut(), op) {
+                (Some(StorageOp::Write(into)), StorageOp::Write(more)) => into.extend(more),
+                (Some(StorageOp::Delete(into)), StorageOp::Delete(more)) => into.extend(more),
+                (_, op) => merged.push(op),
+            }
+        }
+        let hiding = self.page_hidden;
+        for op in merged {
+            let write = match (&mut self.storage, op) {
+                (Some(storage), StorageOp::Write(events)) => storage.write(&events, hiding),
+                (Some(storage), StorageOp::Delete(ids)) => storage.delete(&ids),
+                (None, _) => Write::Done,
+            };
+            self.queue_storage_write(write, work);
+        }
     }
 
     fn queue_storage_write(&mut self, write: Write, work: &mut Vec<Work>) {
@@ -274,20 +322,11 @@ pub fn pump(shared: &Shared) {
         while let Some(action) = runtime.queue.poll_action(now) {
             match action {
                 Action::Persist(events) => {
-                    let hiding = runtime.page_hidden;
-                    let write = runtime
-                        .storage
-                        .as_mut()
-                        .map_or(Write::Done, |s| s.write(&events, hiding));
-                    runtime.queue_storage_write(write, &mut work);
+                    runtime.queue_storage(StorageOp::Write(events), &mut work)
                 }
                 Action::Forget(ids) => {
-                    let ids: Vec<String> = ids.iter().map(MessageId::to_string).collect();
-                    let write = runtime
-                        .storage
-                        .as_mut()
-                        .map_or(Write::Done, |s| s.delete(&ids));
-                    runtime.queue_storage_write(write, &mut work);
+                    let ids = ids.iter().map(MessageId::to_string).collect();
+                    runtime.queue_storage(StorageOp::Delete(ids), &mut work);
                 }
                 Action::Notify(notice) => {
                     let (kind, message) = notice_text(&notice);
@@ -376,6 +415,14 @@ fn settle_locked(
 fn run(shared: &Shared, work: Vec<Work>) {
     for item in work {
         match item {
+            Work::ScheduleStorage => {
+                let shared = shared.clone();
+                spawn_local(async move {
+                    let mut work = Vec::new();
+                    shared.borrow_mut().apply_storage(&mut work);
+                    run(&shared, work);
+                });
+            }
             Work::Emit(kind, message) => {
                 let emit = shared.borrow().emit.clone();
                 // A throwing listener must not break the queue.
@@ -470,6 +517,9 @@ pub async fn shutdown(shared: Shared) {
     let _ = JsFuture::from(flush(&shared)).await;
     shared.borrow_mut().queue.persist_now(now_ms());
     pump(&shared);
+    let mut work = Vec::new();
+    shared.borrow_mut().apply_storage(&mut work);
+    run(&shared, work);
     let last_write = shared.borrow_mut().last_write.take();
     if let Some(write) = last_write {
         let _ = JsFuture::from(write).await;
