@@ -171,3 +171,21 @@ test('the SDK never listens for unload or beforeunload', async () => {
   assert.ok(!registered.includes('unload') && !registered.includes('beforeunload'));
   await context.close();
 });
+
+test('nothing is sent while the browser is offline; going online resumes', async () => {
+  const { page, context } = await h.open({ flushAt: 5 });
+  await page.evaluate(() => analytics.ready);
+  await context.setOffline(true);
+  await page.evaluate(() => {
+    for (let i = 0; i < 10; i++) analytics.track('Offline', { i });
+  });
+  await page.waitForTimeout(300);
+  const offline = await page.evaluate(() => analytics.metrics());
+  assert.equal(offline.online, false);
+  assert.equal(offline.pending, 10);
+  assert.equal(offline.batchesFailed, 0, 'no doomed request was attempted');
+  assert.equal(h.collector.stats().requests, 0);
+  await context.setOffline(false);
+  await waitFor(() => h.collector.stats().received === 10, { what: '10 events after going online' });
+  await context.close();
+});
