@@ -35,6 +35,13 @@ fn queue(events: u32) -> ClientEventQueue {
     ClientEventQueue::new(config, 1).expect("valid config")
 }
 
+fn track_all(queue: &mut ClientEventQueue, events: u32) {
+    for i in 0..events {
+        let random = (i as u128).to_le_bytes();
+        queue.track(&input(), random, 1_000).expect("tracked");
+    }
+}
+
 /// `track` alone: encode the event and enqueue it.
 #[divan::bench(args = [10_000])]
 fn track(bencher: divan::Bencher, events: u32) {
@@ -42,10 +49,7 @@ fn track(bencher: divan::Bencher, events: u32) {
         .counter(divan::counter::ItemsCount::new(events))
         .with_inputs(|| queue(events))
         .bench_local_values(|mut queue| {
-            for i in 0..events {
-                let random = (i as u128).to_le_bytes();
-                queue.track(&input(), random, 1_000).expect("tracked");
-            }
+            track_all(&mut queue, events);
             queue
         });
 }
@@ -57,10 +61,7 @@ fn track_and_batch(bencher: divan::Bencher, events: u32) {
         .counter(divan::counter::ItemsCount::new(events))
         .with_inputs(|| queue(events))
         .bench_local_values(|mut queue| {
-            for i in 0..events {
-                let random = (i as u128).to_le_bytes();
-                queue.track(&input(), random, 1_000).expect("tracked");
-            }
+            track_all(&mut queue, events);
             queue.flush(1_000);
             let mut delivered = 0;
             while let Some(action) = queue.poll_action(1_000) {

@@ -35,37 +35,36 @@ pub fn status(status: u16) -> SendOutcome<'static> {
     }
 }
 
+/// The events of a batch body, in order.
+fn batch_events(body: &str) -> Vec<Value> {
+    let value = parse(body).expect("batch body is valid JSON");
+    match value.get("batch") {
+        Some(Value::Array(events)) => events.clone(),
+        _ => panic!("body has no batch array: {body}"),
+    }
+}
+
+fn string_member(event: &Value, key: &str) -> String {
+    event
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 /// The `messageId`s in a batch body, in order.
 pub fn ids_in(body: &str) -> Vec<String> {
-    let value = parse(body).expect("batch body is valid JSON");
-    let Some(Value::Array(events)) = value.get("batch") else {
-        panic!("body has no batch array: {body}")
-    };
-    events
+    batch_events(body)
         .iter()
-        .map(|e| {
-            e.get("messageId")
-                .and_then(Value::as_str)
-                .expect("messageId")
-                .to_string()
-        })
+        .map(|e| string_member(e, "messageId"))
         .collect()
 }
 
 /// The `event` names in a batch body, in order.
 pub fn names_in(body: &str) -> Vec<String> {
-    let value = parse(body).expect("batch body is valid JSON");
-    let Some(Value::Array(events)) = value.get("batch") else {
-        panic!("body has no batch array: {body}")
-    };
-    events
+    batch_events(body)
         .iter()
-        .map(|e| {
-            e.get("event")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        })
+        .map(|e| string_member(e, "event"))
         .collect()
 }
 
