@@ -403,6 +403,14 @@ fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
     }
     let opened_at = h.now;
     assert_eq!(h.queue.metrics().circuit_state, "open");
+    assert_eq!(
+        h.notices,
+        [Notice::CircuitOpened {
+            failures: 3,
+            until: opened_at + 30_000
+        }],
+        "the application hears once that sending stopped"
+    );
     assert!(h.advance(29_999).is_empty());
     let probe = h.advance(1);
     assert_eq!(probe.len(), 1);
@@ -567,14 +575,29 @@ fn beacons_share_one_64_kb_budget_while_in_flight() {
     h.pump();
     h.queue.set_online(true, h.now);
     h.queue.on_page_hidden(h.now);
-    let beacons = h.pump();
+    let sends = h.pump();
+    let beacons: Vec<_> = sends
+        .iter()
+        .filter(|r| r.transport == Transport::Beacon)
+        .collect();
     let total: usize = beacons.iter().map(|r| r.body.len()).sum();
     assert!(total <= 65_536, "{total} bytes of beacons in flight");
     assert!(total > 60_000);
-    h.settle_all(SendOutcome::BeaconQueued);
     assert!(
-        !h.pump().is_empty() || !h.open.is_empty(),
-        "budget freed by settled beacons"
+        sends.iter().any(|r| r.transport == Transport::Fetch),
+        "what does not fit the budget goes by fetch, still persisted"
+    );
+    let beacon_ids: Vec<u64> = beacons.iter().map(|r| r.batch_id).collect();
+    for batch_id in beacon_ids {
+        h.settle(batch_id, SendOutcome::BeaconQueued);
+    }
+    h.try_track_with("late", &payload).unwrap();
+    let late = h.pump();
+    assert_eq!(late.len(), 1);
+    assert_eq!(
+        late[0].transport,
+        Transport::Beacon,
+        "settled beacons free the budget"
     );
 }
 
@@ -595,19 +618,36 @@ fn page_hidden_while_backing_off_persists_without_beacons() {
 }
 
 #[test]
-fn a_refused_beacon_keeps_its_events_and_stops_beacons_until_visibility_changes() {
+fn page_hidden_after_a_failure_sends_by_fetch_not_beacon() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(503));
+    h.now += 120_000;
+    h.queue.on_page_hidden(h.now);
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(
+        sends[0].transport,
+        Transport::Fetch,
+        "no 2xx since the failure: a beacon could be lost unseen"
+    );
+    assert_eq!(h.storage.len(), 20, "persisted for the next page meanwhile");
+}
+
+#[test]
+fn a_refused_beacon_keeps_its_events_and_they_go_by_fetch_instead() {
     let mut h = Harness::new(config());
     h.track_many(3);
     h.queue.on_page_hidden(h.now);
     let beacon = h.pump().remove(0);
+    assert_eq!(beacon.transport, Transport::Beacon);
     h.settle(beacon.batch_id, SendOutcome::BeaconRefused);
-    assert!(h.pump().is_empty());
-    assert_eq!(h.queue.metrics().pending, 3);
     assert_eq!(h.storage.len(), 3, "still persisted");
-    h.queue.on_page_visible(h.now);
-    h.queue.flush(h.now);
-    let sends = h.pump();
-    assert_eq!(sends[0].transport, Transport::Fetch);
+    let retry = h.pump();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].transport, Transport::Fetch);
+    assert_eq!(ids_in(&retry[0].body), ids_in(&beacon.body));
 }
 
 #[test]

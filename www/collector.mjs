@@ -9,6 +9,7 @@
 //                         (gzip with Content-Encoding: gzip); `?fault=<json>` applies
 //                         a fault to this request alone (for tests running side by side)
 //   GET  /v1/events       accepted events, first copy of each messageId, in arrival order
+//                         (`?last=N`: the newest N, newest first)
 //   GET  /v1/stats        counters: requests, received, duplicates, rejected, bytes, …
 //   GET  /v1/requests     one line per request: time, status, events, bytes, mode
 //   POST /control/fault   set the fault (JSON body, see FAULT below); {} clears it
@@ -157,7 +158,10 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
         return res.end();
       }
       if (req.method === 'POST' && url.pathname === '/v1/batch') return await handleBatch(req, res, url);
-      if (req.method === 'GET' && url.pathname === '/v1/events') return json(res, 200, { events });
+      if (req.method === 'GET' && url.pathname === '/v1/events') {
+        const last = Number(url.searchParams.get('last') ?? 0);
+        return json(res, 200, { events: last > 0 ? events.slice(-last).reverse() : events });
+      }
       if (req.method === 'GET' && url.pathname === '/v1/stats') return json(res, 200, { ...stats, unique: seen.size, fault: currentFault });
       if (req.method === 'GET' && url.pathname === '/v1/requests') return json(res, 200, { requests });
       if (req.method === 'POST' && url.pathname === '/control/fault') {

@@ -101,14 +101,18 @@ impl CircuitBreaker {
         self.state = CircuitState::Closed;
     }
 
-    pub fn on_failure(&mut self, now: Millis) {
+    /// Records a failed send; returns true when this opened the circuit.
+    pub fn on_failure(&mut self, now: Millis) -> bool {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        let was_open = matches!(self.state, CircuitState::Open { .. });
         let probe_failed = matches!(self.state, CircuitState::HalfOpen { .. });
         if probe_failed || self.consecutive_failures >= self.threshold {
             self.state = CircuitState::Open {
                 until: now.saturating_add(self.open_ms),
             };
+            return !was_open;
         }
+        false
     }
 
     /// A probe that ended without a verdict on the collector's health (e.g.
@@ -137,9 +141,10 @@ mod tests {
     #[test]
     fn opens_at_the_threshold_and_blocks_until_the_open_time_passes() {
         let mut breaker = CircuitBreaker::new(3, 1_000);
-        for _ in 0..3 {
-            breaker.on_failure(10);
-        }
+        assert!(!breaker.on_failure(10));
+        assert!(!breaker.on_failure(10));
+        assert!(breaker.on_failure(10), "the third failure opens it");
+        assert!(!breaker.on_failure(10), "already open");
         assert_eq!(breaker.state(), CircuitState::Open { until: 1_010 });
         assert_eq!(breaker.permit(1_009), Permit::Blocked);
         assert_eq!(breaker.permit(1_010), Permit::Probe);

@@ -53,6 +53,8 @@ pub enum Notice {
     EventsRejected { rejected: Vec<Rejection> },
     /// An event alone was answered 413; it is dropped.
     EventTooLarge { id: MessageId },
+    /// Sends kept failing; nothing is sent before `until` (events are kept).
+    CircuitOpened { failures: u32, until: Millis },
 }
 
 /// Work for the caller, in the order it must be done.
@@ -454,14 +456,19 @@ impl ClientEventQueue {
         if now < self.not_before {
             return Gate::At(self.not_before);
         }
-        if self.page_hidden {
+        // A hidden page sends by beacon, which outlives the page. A beacon's
+        // fate is never observed, so it is used only while the last send
+        // succeeded; otherwise (and when a beacon was refused or an event
+        // does not fit the keepalive budget) the normal fetch path with its
+        // backoff goes on, and the persisted events wait for the next page
+        // if this one goes away.
+        if self.page_hidden && self.consecutive_retryable == 0 && !self.beacons_refused {
             let fits = self.pending.front().is_some_and(|front| {
                 front.bytes() + self.envelope.overhead(1) <= self.beacon_budget()
             });
-            if self.beacons_refused || !fits {
-                return Gate::Closed;
+            if fits {
+                return Gate::Open(Transport::Beacon, permit);
             }
-            return Gate::Open(Transport::Beacon, permit);
         }
         let fetches = self
             .in_flight
@@ -743,7 +750,12 @@ impl ClientEventQueue {
                 self.requeue(held);
             }
             Verdict::Retryable { status } => {
-                self.circuit.on_failure(now);
+                if self.circuit.on_failure(now) {
+                    self.notices.push_back(Notice::CircuitOpened {
+                        failures: self.circuit.consecutive_failures(),
+                        until: self.circuit.reopens_at().unwrap_or(now),
+                    });
+                }
                 self.counters.batches_failed += 1;
                 self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
                 let delay = self

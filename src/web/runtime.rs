@@ -122,6 +122,14 @@ fn notice_text(notice: &Notice) -> (&'static str, String) {
             }
             ("delivery", message)
         }
+        Notice::CircuitOpened { failures, until } => {
+            message.push_str("the collector failed ");
+            push_u64(&mut message, u64::from(*failures));
+            message.push_str(" sends in a row: sending paused for ");
+            push_u64(&mut message, until.saturating_sub(now_ms()) / 1000);
+            message.push_str(" s; events are kept");
+            ("delivery", message)
+        }
         Notice::EventTooLarge { id } => {
             message.push_str("event ");
             message.push_str(&id.to_string());

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
-import { serveDirectory } from '../support/static-server.mjs';
+import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { launchBrowser, waitFor } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,7 @@
 // for the test page and the built package, and Debian's Chromium.
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
-import { serveDirectory } from '../support/static-server.mjs';
+import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { launchBrowser, waitFor } from '../support/browser.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

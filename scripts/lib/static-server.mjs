@@ -1,4 +1,4 @@
-// Serves a directory on 127.0.0.1 (ephemeral port) for browser tests.
+// Serves a directory on 127.0.0.1: the demo for `npm start`, pages for browser tests.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -12,8 +12,8 @@ const TYPES = {
   '.css': 'text/css',
 };
 
-/** Serves `root`; `routes` maps extra paths to other directories. */
-export function serveDirectory(root, { routes = {} } = {}) {
+/** Serves `root` on 127.0.0.1 (`port` 0: any free port); `routes` maps extra paths to other directories. */
+export function serveDirectory(root, { routes = {}, port = 0 } = {}) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
     let base = root;
@@ -39,10 +39,10 @@ export function serveDirectory(root, { routes = {} } = {}) {
     }
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
       resolve({
-        url: `http://127.0.0.1:${port}`,
+        url: `http://127.0.0.1:${address.port}`,
         close: () => new Promise((done) => { server.closeAllConnections?.(); server.close(() => done()); }),
       });
     });
