@@ -5,6 +5,7 @@
 //! interleaved and must not see them.
 #![cfg(target_arch = "wasm32")]
 
+use analytics_wasm::core::chunks::KvWrite;
 use analytics_wasm::core::StoredEvent;
 use analytics_wasm::web::indexed_db::IndexedDbStore;
 use analytics_wasm::web::local_storage::LocalStore;
@@ -34,26 +35,54 @@ async fn settle(write: Write) {
 }
 
 #[wasm_bindgen_test]
-async fn indexed_db_round_trips_records() {
+async fn indexed_db_round_trips_key_values() {
     let store = IndexedDbStore::open("test-idb-round-trip")
         .await
         .expect("opens");
-    let records = vec![
+    let pairs = vec![
         ("k1".to_string(), "v1".to_string()),
         ("k2".to_string(), "v2".to_string()),
     ];
-    JsFuture::from(store.put_all(&records).unwrap())
-        .await
-        .unwrap();
+    let put = KvWrite {
+        puts: pairs.clone(),
+        deletes: vec![],
+    };
+    JsFuture::from(store.apply(&put).unwrap()).await.unwrap();
     let mut read = store.read_all().await.unwrap();
     read.sort();
-    assert_eq!(read, records);
-    JsFuture::from(store.delete_all(&["k1".to_string()]).unwrap())
-        .await
-        .unwrap();
+    assert_eq!(read, pairs);
+    let delete = KvWrite {
+        puts: vec![],
+        deletes: vec!["k1".to_string()],
+    };
+    JsFuture::from(store.apply(&delete).unwrap()).await.unwrap();
     assert_eq!(
         store.read_all().await.unwrap(),
         vec![("k2".to_string(), "v2".to_string())]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_persist_of_many_events_is_one_indexed_db_record() {
+    let opened = Storage::open(StoragePreference::Auto, "test-chunked").await;
+    let mut storage = opened.storage;
+    let events: Vec<StoredEvent> = (10..60).map(event).collect();
+    settle(storage.write(&events, false)).await;
+    storage.close();
+    let store = IndexedDbStore::open("test-chunked").await.unwrap();
+    assert_eq!(
+        store.read_all().await.unwrap().len(),
+        1,
+        "50 events, one record"
+    );
+    let reopened = Storage::open(StoragePreference::Auto, "test-chunked").await;
+    assert_eq!(reopened.events, events);
+    let mut cleanup = reopened.storage;
+    let ids: Vec<String> = events.iter().map(|e| e.message_id.clone()).collect();
+    settle(cleanup.delete(&ids)).await;
+    assert!(
+        store.read_all().await.unwrap().is_empty(),
+        "a fully forgotten chunk is deleted"
     );
 }
 

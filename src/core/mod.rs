@@ -10,8 +10,10 @@
 //! - `outcome`: send outcomes and their classification (the rejection contract)
 //! - `retry`: backoff with full jitter; `circuit`: the circuit breaker
 //! - `record`: the text form of a stored event, for every storage backend
+//! - `chunks`: the chunked event log that keeps IndexedDB writes per batch
 //! - `metrics`: counters and gauges; `json`, `time`: small text helpers
 
+pub mod chunks;
 pub mod circuit;
 pub mod config;
 pub mod engine;

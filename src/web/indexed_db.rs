@@ -1,11 +1,14 @@
-//! IndexedDB: one object store of event records keyed by `messageId`.
-//! Each `Persist` or `Forget` is one transaction; the page never waits.
+//! IndexedDB as a key-value store of strings (the chunked event log of
+//! `core::chunks` lives in it). Each write is one transaction; the page
+//! never waits for it.
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
+
+use crate::core::chunks::KvWrite;
 
 const STORE: &str = "events";
 
@@ -61,7 +64,7 @@ impl IndexedDbStore {
         Ok((transaction, store))
     }
 
-    /// Every `(key, record)` stored.
+    /// Every `(key, value)` stored.
     pub async fn read_all(&self) -> Result<Vec<(String, String)>, JsValue> {
         let (_, store) = self.store(IdbTransactionMode::Readonly)?;
         let keys_request = store.get_all_keys()?;
@@ -82,19 +85,13 @@ impl IndexedDbStore {
             .collect())
     }
 
-    /// Writes `(key, record)` pairs in one transaction.
-    pub fn put_all(&self, records: &[(String, String)]) -> Result<Promise, JsValue> {
+    /// Applies puts and deletes in one transaction.
+    pub fn apply(&self, write: &KvWrite) -> Result<Promise, JsValue> {
         let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
-        for (key, record) in records {
-            store.put_with_key(&JsValue::from_str(record), &JsValue::from_str(key))?;
+        for (key, value) in &write.puts {
+            store.put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))?;
         }
-        Ok(transaction_done(&transaction))
-    }
-
-    /// Deletes `keys` in one transaction.
-    pub fn delete_all(&self, keys: &[String]) -> Result<Promise, JsValue> {
-        let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
-        for key in keys {
+        for key in &write.deletes {
             store.delete(&JsValue::from_str(key))?;
         }
         Ok(transaction_done(&transaction))

@@ -9,13 +9,12 @@
 //! IndexedDB at the next start, and entries leave it when their event is
 //! forgotten, so it never resurrects a delivered event.
 
-use std::collections::BTreeSet;
-
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
 
 use super::indexed_db::IndexedDbStore;
 use super::local_storage::LocalStore;
+use crate::core::chunks::{ChunkLog, KvWrite};
 use crate::core::{record, StoredEvent};
 
 /// Which backend the caller asked for (`storage` in the JS config).
@@ -27,7 +26,8 @@ pub enum StoragePreference {
 }
 
 enum Backend {
-    IndexedDb(IndexedDbStore),
+    /// Events live in a chunked log: one put per `Persist`, not per event.
+    IndexedDb(IndexedDbStore, ChunkLog),
     LocalStorage(LocalStore),
     Memory,
 }
@@ -37,7 +37,8 @@ pub struct Storage {
     next_ordinal: u64,
     /// The unload spill, with IndexedDB only.
     spill: Option<LocalStore>,
-    spilled: BTreeSet<String>,
+    /// Ids written to the spill by this page (few: only while hiding).
+    spilled: Vec<String>,
 }
 
 /// A storage write in progress, or the error that stopped it.
@@ -75,6 +76,16 @@ pub fn describe(error: &JsValue) -> String {
     }
 }
 
+fn apply(store: &IndexedDbStore, write: &KvWrite) -> Write {
+    if write.is_empty() {
+        return Write::Done;
+    }
+    match store.apply(write) {
+        Ok(done) => Write::Pending(done),
+        Err(error) => Write::Failed(describe(&error)),
+    }
+}
+
 fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
     let mut good = Vec::with_capacity(pairs.len());
     let mut corrupt = Vec::new();
@@ -98,22 +109,26 @@ fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
     (events, next_ordinal)
 }
 
-/// Reads IndexedDB after folding in what the last page spilled on unload.
-async fn read_with_spill(
+/// Loads the IndexedDB event log after folding in what the last page
+/// spilled on unload; returns the log, its live `(id, record)`s and the spill.
+async fn load_with_spill(
     store: &IndexedDbStore,
     namespace: &str,
-) -> Result<(Vec<(String, String)>, Option<LocalStore>), JsValue> {
+) -> Result<(ChunkLog, Vec<(String, String)>, Option<LocalStore>), JsValue> {
+    let (mut log, mut live) = ChunkLog::load(store.read_all().await?);
     let spill = LocalStore::open(&[namespace, ":spill"].concat()).ok();
     if let Some(spill) = &spill {
         let spilled = spill.read_all();
         if !spilled.is_empty() {
-            wasm_bindgen_futures::JsFuture::from(store.put_all(&spilled)?).await?;
+            let write = log.append(&spilled);
+            wasm_bindgen_futures::JsFuture::from(store.apply(&write)?).await?;
             for (id, _) in &spilled {
                 spill.delete(id);
             }
+            live.extend(spilled);
         }
     }
-    Ok((store.read_all().await?, spill))
+    Ok((log, live, spill))
 }
 
 impl Storage {
@@ -123,15 +138,15 @@ impl Storage {
         let mut problems = Vec::new();
         if preference == StoragePreference::Auto {
             match IndexedDbStore::open(namespace).await {
-                Ok(store) => match read_with_spill(&store, namespace).await {
-                    Ok((pairs, spill)) => {
+                Ok(store) => match load_with_spill(&store, namespace).await {
+                    Ok((log, pairs, spill)) => {
                         let (events, next_ordinal) = decode_all(pairs);
                         return Opened {
                             storage: Storage {
-                                backend: Backend::IndexedDb(store),
+                                backend: Backend::IndexedDb(store, log),
                                 next_ordinal,
                                 spill,
-                                spilled: BTreeSet::new(),
+                                spilled: Vec::new(),
                             },
                             events,
                             problems,
@@ -155,7 +170,7 @@ impl Storage {
                             backend: Backend::LocalStorage(store),
                             next_ordinal,
                             spill: None,
-                            spilled: BTreeSet::new(),
+                            spilled: Vec::new(),
                         },
                         events,
                         problems,
@@ -171,7 +186,7 @@ impl Storage {
                 backend: Backend::Memory,
                 next_ordinal: 0,
                 spill: None,
-                spilled: BTreeSet::new(),
+                spilled: Vec::new(),
             },
             events: Vec::new(),
             problems,
@@ -181,7 +196,7 @@ impl Storage {
     /// `indexeddb`, `localstorage` or `memory`, as shown in metrics.
     pub fn kind(&self) -> &'static str {
         match self.backend {
-            Backend::IndexedDb(_) => "indexeddb",
+            Backend::IndexedDb(..) => "indexeddb",
             Backend::LocalStorage(_) => "localstorage",
             Backend::Memory => "memory",
         }
@@ -203,16 +218,13 @@ impl Storage {
         if let (true, Some(spill)) = (page_hiding, &self.spill) {
             for (id, text) in &records {
                 // Best effort: IndexedDB remains the store of record.
-                if spill.put(id, text).is_ok() {
-                    self.spilled.insert(id.clone());
+                if spill.put(id, text).is_ok() && !self.spilled.contains(id) {
+                    self.spilled.push(id.clone());
                 }
             }
         }
-        match &self.backend {
-            Backend::IndexedDb(store) => match store.put_all(&records) {
-                Ok(done) => Write::Pending(done),
-                Err(error) => Write::Failed(describe(&error)),
-            },
+        match &mut self.backend {
+            Backend::IndexedDb(store, log) => apply(store, &log.append(&records)),
             Backend::LocalStorage(store) => {
                 for (id, text) in &records {
                     if let Err(error) = store.put(id, text) {
@@ -228,16 +240,14 @@ impl Storage {
     pub fn delete(&mut self, ids: &[String]) -> Write {
         if let Some(spill) = &self.spill {
             for id in ids {
-                if self.spilled.remove(id) {
+                if let Some(at) = self.spilled.iter().position(|s| s == id) {
+                    self.spilled.swap_remove(at);
                     spill.delete(id);
                 }
             }
         }
-        match &self.backend {
-            Backend::IndexedDb(store) => match store.delete_all(ids) {
-                Ok(done) => Write::Pending(done),
-                Err(error) => Write::Failed(describe(&error)),
-            },
+        match &mut self.backend {
+            Backend::IndexedDb(store, log) => apply(store, &log.remove(ids)),
             Backend::LocalStorage(store) => {
                 ids.iter().for_each(|id| store.delete(id));
                 Write::Done
@@ -247,7 +257,7 @@ impl Storage {
     }
 
     pub fn close(&self) {
-        if let Backend::IndexedDb(store) = &self.backend {
+        if let Backend::IndexedDb(store, _) = &self.backend {
             store.close();
         }
     }

@@ -1,0 +1,304 @@
+//! A chunked event log over a key-value store (IndexedDB). Each `Persist`
+//! becomes one chunk record holding all its events, and each `Forget` one
+//! small tombstone record per chunk touched, so storage costs a few puts per
+//! batch instead of one per event. A chunk and its tombstones are deleted
+//! once every event in it is forgotten.
+//!
+//! Keys: `c<n>` holds event records (one per line, see `record`), `d<n>`
+//! the ids of chunk `n`'s forgotten events (one per line).
+
+/// Puts and deletes to apply, in one transaction.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KvWrite {
+    pub puts: Vec<(String, String)>,
+    pub deletes: Vec<String>,
+}
+
+impl KvWrite {
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.deletes.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Chunk {
+    n: u64,
+    /// Ids whose record in this chunk is still wanted.
+    live: Vec<String>,
+    forgotten: Vec<String>,
+}
+
+/// The chunks in write order. Lookups scan them oldest first: events are
+/// mostly forgotten in the order they were written, so hits come early, and
+/// plain vectors keep the wasm far smaller than maps would.
+#[derive(Debug, Default)]
+pub struct ChunkLog {
+    next_chunk: u64,
+    chunks: Vec<Chunk>,
+}
+
+fn numbered_key(prefix: char, n: u64) -> String {
+    let mut key = String::from(prefix);
+    super::json::push_u64(&mut key, n);
+    key
+}
+
+/// The `messageId` field of a record line, if it has one.
+fn line_id(line: &str) -> Option<&str> {
+    line.split('\t').nth(1).filter(|id| !id.is_empty())
+}
+
+fn join_lines(lines: &[String]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for line in lines {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+impl ChunkLog {
+    /// Rebuilds the log from every stored `(key, value)`; returns it with
+    /// the `(id, record line)` of each event not forgotten, in write order.
+    /// Lines without an id get a synthetic one (`c<n>#<line>`), so the
+    /// caller can refuse them and `remove` them like any event.
+    pub fn load(pairs: Vec<(String, String)>) -> (ChunkLog, Vec<(String, String)>) {
+        let mut bodies: Vec<(u64, String)> = Vec::new();
+        let mut tombstones: Vec<(u64, String)> = Vec::new();
+        for (key, value) in pairs {
+            let number = key.get(1..).and_then(|n| n.parse::<u64>().ok());
+            match (key.as_bytes().first(), number) {
+                (Some(b'c'), Some(n)) => {
+                    // Keys come back in string order ("c10" < "c2"): keep numeric order.
+                    let at = bodies.partition_point(|(m, _)| *m < n);
+                    bodies.insert(at, (n, value));
+                }
+                (Some(b'd'), Some(n)) => tombstones.push((n, value)),
+                _ => {}
+            }
+        }
+        let mut log = ChunkLog::default();
+        let mut live_records = Vec::new();
+        for (n, body) in bodies {
+            let forgotten: Vec<String> = tombstones
+                .iter()
+                .filter(|(t, _)| *t == n)
+                .flat_map(|(_, text)| text.lines().map(str::to_string))
+                .collect();
+            let mut chunk = Chunk {
+                n,
+                live: Vec::new(),
+                forgotten,
+            };
+            for (index, line) in body.lines().enumerate() {
+                let id = match line_id(line) {
+                    Some(id) => id.to_string(),
+                    None => {
+                        let mut id = numbered_key('c', n);
+                        id.push('#');
+                        super::json::push_u64(&mut id, index as u64);
+                        id
+                    }
+                };
+                // Each id is live in one chunk at most: `append` tombstones
+                // an older copy in the same transaction that writes the new.
+                if !chunk.forgotten.contains(&id) {
+                    live_records.push((id.clone(), line.to_string()));
+                    chunk.live.push(id);
+                }
+            }
+            log.next_chunk = log.next_chunk.max(n + 1);
+            log.chunks.push(chunk);
+        }
+        (log, live_records)
+    }
+
+    /// Removes `id` from the live list of the chunk holding it; returns
+    /// that chunk's index.
+    fn take_live(&mut self, id: &str) -> Option<usize> {
+        for (index, chunk) in self.chunks.iter_mut().enumerate() {
+            if let Some(at) = chunk.live.iter().position(|live| live == id) {
+                chunk.live.swap_remove(at);
+                chunk.forgotten.push(id.to_string());
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Writes `(id, record line)`s as one new chunk.
+    pub fn append(&mut self, records: &[(String, String)]) -> KvWrite {
+        if records.is_empty() {
+            return KvWrite::default();
+        }
+        let n = self.next_chunk;
+        self.next_chunk += 1;
+        let mut touched = Vec::new();
+        let mut lines = Vec::with_capacity(records.len());
+        let mut live = Vec::with_capacity(records.len());
+        for (id, record) in records {
+            // An id written again now lives here; its old copy is forgotten.
+            if let Some(index) = self.take_live(id) {
+                touched.push(index);
+            }
+            lines.push(record.clone());
+            live.push(id.clone());
+        }
+        let mut write = KvWrite {
+            puts: vec![(numbered_key('c', n), join_lines(&lines))],
+            deletes: Vec::new(),
+        };
+        self.settle(touched, &mut write);
+        self.chunks.push(Chunk {
+            n,
+            live,
+            forgotten: Vec::new(),
+        });
+        write
+    }
+
+    /// Forgets events; unknown ids are ignored.
+    pub fn remove(&mut self, ids: &[String]) -> KvWrite {
+        let touched = ids.iter().filter_map(|id| self.take_live(id)).collect();
+        let mut write = KvWrite::default();
+        self.settle(touched, &mut write);
+        write
+    }
+
+    /// Deletes the touched chunks with no live event left and writes the
+    /// tombstones of the others.
+    fn settle(&mut self, touched: Vec<usize>, write: &mut KvWrite) {
+        let mut dead = Vec::new();
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            if !touched.contains(&index) {
+                continue;
+            }
+            if chunk.live.is_empty() {
+                write.deletes.push(numbered_key('c', chunk.n));
+                write.deletes.push(numbered_key('d', chunk.n));
+                dead.push(index);
+            } else {
+                write
+                    .puts
+                    .push((numbered_key('d', chunk.n), join_lines(&chunk.forgotten)));
+            }
+        }
+        for index in dead.into_iter().rev() {
+            self.chunks.remove(index);
+        }
+    }
+
+    /// Events currently live in the log.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.live.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn rec(id: &str) -> (String, String) {
+        (id.to_string(), format!("1\t{id}\t5\t{{}}"))
+    }
+
+    /// Applies writes to a fake key-value store.
+    fn apply(store: &mut BTreeMap<String, String>, write: KvWrite) {
+        for (key, value) in write.puts {
+            store.insert(key, value);
+        }
+        for key in write.deletes {
+            store.remove(&key);
+        }
+    }
+
+    fn reload(store: &BTreeMap<String, String>) -> (ChunkLog, Vec<String>) {
+        let (log, live) = ChunkLog::load(store.clone().into_iter().collect());
+        (log, live.into_iter().map(|(id, _)| id).collect())
+    }
+
+    #[test]
+    fn a_persist_is_one_put() {
+        let mut log = ChunkLog::default();
+        let write = log.append(&[rec("a"), rec("b"), rec("c")]);
+        assert_eq!(write.puts.len(), 1);
+        assert_eq!(write.puts[0].1.lines().count(), 3);
+    }
+
+    #[test]
+    fn forgetting_part_of_a_chunk_writes_a_tombstone_that_survives_reload() {
+        let mut store = BTreeMap::new();
+        let mut log = ChunkLog::default();
+        apply(&mut store, log.append(&[rec("a"), rec("b"), rec("c")]));
+        let write = log.remove(&["b".to_string()]);
+        assert_eq!(write.puts, vec![("d0".to_string(), "b".to_string())]);
+        apply(&mut store, write);
+        assert_eq!(reload(&store).1, ["a", "c"]);
+    }
+
+    #[test]
+    fn forgetting_a_whole_chunk_deletes_it_and_its_tombstones() {
+        let mut store = BTreeMap::new();
+        let mut log = ChunkLog::default();
+        apply(&mut store, log.append(&[rec("a"), rec("b")]));
+        apply(&mut store, log.remove(&["a".to_string()]));
+        apply(&mut store, log.remove(&["b".to_string()]));
+        assert!(store.is_empty(), "{store:?}");
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn a_reloaded_log_keeps_counting_from_the_stored_chunks() {
+        let mut store = BTreeMap::new();
+        let mut log = ChunkLog::default();
+        apply(&mut store, log.append(&[rec("a")]));
+        apply(&mut store, log.append(&[rec("b")]));
+        let (mut reloaded, live) = reload(&store);
+        assert_eq!(live, ["a", "b"]);
+        let write = reloaded.append(&[rec("c")]);
+        assert_eq!(write.puts[0].0, "c2", "no chunk is overwritten");
+        apply(&mut store, write);
+        apply(
+            &mut store,
+            reloaded.remove(&["a".to_string(), "b".to_string(), "c".to_string()]),
+        );
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn an_event_written_again_lives_in_its_newest_chunk() {
+        let mut store = BTreeMap::new();
+        let mut log = ChunkLog::default();
+        apply(&mut store, log.append(&[rec("a"), rec("b")]));
+        apply(&mut store, log.append(&[rec("a")]));
+        apply(&mut store, log.remove(&["b".to_string()]));
+        assert!(!store.contains_key("c0"), "chunk 0 has no live event left");
+        apply(&mut store, log.remove(&["a".to_string()]));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn lines_without_an_id_get_one_so_they_can_be_removed() {
+        let mut store = BTreeMap::new();
+        store.insert("c0".to_string(), "garbage".to_string());
+        let (mut log, live) = reload(&store);
+        assert_eq!(live, ["c0#0"]);
+        apply(&mut store, log.remove(&live));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_ids_are_ignored() {
+        let (mut log, live) =
+            ChunkLog::load(vec![("zzz".into(), "x".into()), ("cX".into(), "y".into())]);
+        assert!(live.is_empty());
+        assert!(log.remove(&["nope".to_string()]).is_empty());
+    }
+}
