@@ -1,8 +1,8 @@
 //! Browser tests of persistence (headless Chromium via wasm-bindgen-test):
-//! IndexedDB and localStorage round trips, write order, corrupt records,
-//! and write errors reported instead of thrown. Tests that break browser
-//! globals live in `browser_storage_failures.rs`: async tests here run
-//! interleaved and must not see them.
+//! partitioned IndexedDB and localStorage round trips, write order, the
+//! chunked log, the unload spill, corrupt records, and write errors as
+//! values. Tests that break browser globals live in
+//! `browser_storage_failures.rs`: async tests here run interleaved.
 #![cfg(target_arch = "wasm32")]
 
 use analytics_wasm::core::chunks::KvWrite;
@@ -35,7 +35,7 @@ async fn settle(write: Write) {
 }
 
 #[wasm_bindgen_test]
-async fn indexed_db_round_trips_key_values() {
+async fn indexed_db_round_trips_key_values_under_a_prefix() {
     let store = IndexedDbStore::open("test-idb-round-trip")
         .await
         .expect("opens");
@@ -47,87 +47,99 @@ async fn indexed_db_round_trips_key_values() {
         puts: pairs.clone(),
         deletes: vec![],
     };
-    JsFuture::from(store.apply(&put).unwrap()).await.unwrap();
-    let mut read = store.read_all().await.unwrap();
+    JsFuture::from(store.apply("a/", &put).unwrap())
+        .await
+        .unwrap();
+    JsFuture::from(store.apply("b/", &put).unwrap())
+        .await
+        .unwrap();
+    let mut read = store.read_prefix("a/").await.unwrap();
     read.sort();
     assert_eq!(read, pairs);
-    let delete = KvWrite {
-        puts: vec![],
-        deletes: vec!["k1".to_string()],
-    };
-    JsFuture::from(store.apply(&delete).unwrap()).await.unwrap();
+    JsFuture::from(store.delete_prefix("a/").unwrap())
+        .await
+        .unwrap();
+    assert!(store.read_prefix("a/").await.unwrap().is_empty());
     assert_eq!(
-        store.read_all().await.unwrap(),
-        vec![("k2".to_string(), "v2".to_string())]
+        store.read_prefix("b/").await.unwrap().len(),
+        2,
+        "other prefixes untouched"
     );
+    JsFuture::from(store.delete_prefix("b/").unwrap())
+        .await
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn another_tab_reads_a_partition_in_write_order_and_deletes_it() {
+    let (mut first, problems) = Storage::open(StoragePreference::Auto, "test-order", "tab1").await;
+    assert_eq!(first.kind(), "indexeddb");
+    assert!(problems.is_empty());
+    settle(first.write(&[event(3), event(1)], false)).await;
+    settle(first.write(&[event(2)], false)).await;
+    let (second, _) = Storage::open(StoragePreference::Auto, "test-order", "tab2").await;
+    let partitions = second.partitions();
+    assert_eq!(partitions.others().await, ["tab1"]);
+    let events = partitions.read("tab1").await.unwrap();
+    assert_eq!(events, vec![event(3), event(1), event(2)]);
+    partitions.delete("tab1").await.unwrap();
+    assert!(partitions.others().await.is_empty());
 }
 
 #[wasm_bindgen_test]
 async fn a_persist_of_many_events_is_one_indexed_db_record() {
-    let opened = Storage::open(StoragePreference::Auto, "test-chunked").await;
-    let mut storage = opened.storage;
+    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-chunked", "tab").await;
     let events: Vec<StoredEvent> = (10..60).map(event).collect();
     settle(storage.write(&events, false)).await;
-    storage.close();
     let store = IndexedDbStore::open("test-chunked").await.unwrap();
     assert_eq!(
-        store.read_all().await.unwrap().len(),
+        store.read_prefix("tab/").await.unwrap().len(),
         1,
         "50 events, one record"
     );
-    let reopened = Storage::open(StoragePreference::Auto, "test-chunked").await;
-    assert_eq!(reopened.events, events);
-    let mut cleanup = reopened.storage;
     let ids: Vec<String> = events.iter().map(|e| e.message_id.clone()).collect();
-    settle(cleanup.delete(&ids)).await;
+    settle(storage.delete(&ids[..10])).await;
+    assert_eq!(
+        store.read_prefix("tab/").await.unwrap().len(),
+        2,
+        "the chunk and its tombstones"
+    );
+    let (other, _) = Storage::open(StoragePreference::Auto, "test-chunked", "other").await;
+    assert_eq!(
+        other.partitions().read("tab").await.unwrap(),
+        events[10..].to_vec()
+    );
+    settle(storage.delete(&ids[10..])).await;
     assert!(
-        store.read_all().await.unwrap().is_empty(),
+        store.read_prefix("tab/").await.unwrap().is_empty(),
         "a fully forgotten chunk is deleted"
     );
 }
 
 #[wasm_bindgen_test]
-async fn storage_prefers_indexed_db_and_restores_in_write_order() {
-    let opened = Storage::open(StoragePreference::Auto, "test-order").await;
-    let mut storage = opened.storage;
-    assert_eq!(storage.kind(), "indexeddb");
-    assert!(opened.problems.is_empty());
-    // Written newest first, in two transactions: read back in write order.
-    settle(storage.write(&[event(3), event(1)], false)).await;
-    settle(storage.write(&[event(2)], false)).await;
-    storage.close();
-    let reopened = Storage::open(StoragePreference::Auto, "test-order").await;
-    let ids: Vec<String> = reopened
-        .events
-        .iter()
-        .map(|e| e.message_id.clone())
-        .collect();
-    assert_eq!(ids, [event(3), event(1), event(2)].map(|e| e.message_id));
-    assert_eq!(reopened.events[0], event(3));
-}
-
-#[wasm_bindgen_test]
-async fn local_storage_round_trips_events() {
-    let opened = Storage::open(StoragePreference::LocalStorage, "test-ls").await;
-    let mut storage = opened.storage;
+async fn local_storage_partitions_round_trip_events() {
+    let (mut storage, _) = Storage::open(StoragePreference::LocalStorage, "test-ls", "tab1").await;
     assert_eq!(storage.kind(), "localstorage");
     settle(storage.write(&[event(1), event(2)], false)).await;
     settle(storage.delete(&[event(1).message_id])).await;
-    let reopened = Storage::open(StoragePreference::LocalStorage, "test-ls").await;
-    assert_eq!(reopened.events, vec![event(2)]);
-    let mut cleanup = reopened.storage;
-    settle(cleanup.delete(&[event(2).message_id])).await;
+    let (other, _) = Storage::open(StoragePreference::LocalStorage, "test-ls", "tab2").await;
+    let partitions = other.partitions();
+    assert_eq!(partitions.others().await, ["tab1"]);
+    assert_eq!(partitions.read("tab1").await.unwrap(), vec![event(2)]);
+    partitions.delete("tab1").await.unwrap();
+    assert!(partitions.others().await.is_empty());
 }
 
 #[wasm_bindgen_test]
 async fn corrupt_records_come_back_as_refusable_entries() {
-    let store = LocalStore::open("test-corrupt").unwrap();
+    let store = LocalStore::open("test-corrupt:tab:e:").unwrap();
     store.put("not-a-record", "garbage").unwrap();
-    let opened = Storage::open(StoragePreference::LocalStorage, "test-corrupt").await;
-    assert_eq!(opened.events.len(), 1);
-    assert_eq!(opened.events[0].message_id, "not-a-record");
+    let (other, _) = Storage::open(StoragePreference::LocalStorage, "test-corrupt", "other").await;
+    let events = other.partitions().read("tab").await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].message_id, "not-a-record");
     assert!(
-        opened.events[0].json.is_empty(),
+        events[0].json.is_empty(),
         "the core will count and refuse it"
     );
     store.delete("not-a-record");
@@ -135,8 +147,7 @@ async fn corrupt_records_come_back_as_refusable_entries() {
 
 #[wasm_bindgen_test]
 async fn an_indexed_db_write_on_a_closed_database_is_reported() {
-    let opened = Storage::open(StoragePreference::Auto, "test-closed").await;
-    let mut storage = opened.storage;
+    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-closed", "tab").await;
     assert_eq!(storage.kind(), "indexeddb");
     storage.close();
     // Refused at once or by the transaction: either way a value, not a throw.
@@ -151,31 +162,30 @@ async fn an_indexed_db_write_on_a_closed_database_is_reported() {
 }
 
 #[wasm_bindgen_test]
-async fn events_spilled_on_unload_are_folded_into_indexed_db_at_the_next_start() {
-    // As if the last page spilled event 7 and died before IndexedDB committed.
-    let spill = LocalStore::open("test-spill:spill").unwrap();
-    let record = analytics_wasm::core::record::encode(1, &event(7));
-    spill.put(&event(7).message_id, &record).unwrap();
-    let opened = Storage::open(StoragePreference::Auto, "test-spill").await;
-    assert_eq!(opened.events, vec![event(7)]);
-    assert!(
-        spill.read_all().is_empty(),
-        "the spill is emptied once IndexedDB holds it"
+async fn writes_while_hiding_are_spilled_and_read_with_the_partition() {
+    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-spill", "tab").await;
+    // As if the page died before IndexedDB committed: only the spill holds it.
+    let write = storage.write(&[event(7)], true);
+    let spill = LocalStore::open("test-spill:tab:s:").unwrap();
+    assert_eq!(
+        spill.read_all().len(),
+        1,
+        "written synchronously to the spill"
     );
-    let storage = opened.storage;
-    storage.close();
-    let again = Storage::open(StoragePreference::Auto, "test-spill").await;
-    assert_eq!(again.events, vec![event(7)], "now in IndexedDB");
-    let mut cleanup = again.storage;
-    settle(cleanup.delete(&[event(7).message_id])).await;
+    settle(write).await;
+    let (other, _) = Storage::open(StoragePreference::Auto, "test-spill", "other").await;
+    let partitions = other.partitions();
+    assert_eq!(partitions.others().await, ["tab"]);
+    assert_eq!(partitions.read("tab").await.unwrap()[0], event(7));
+    partitions.delete("tab").await.unwrap();
+    assert!(spill.read_all().is_empty(), "adoption clears the spill too");
 }
 
 #[wasm_bindgen_test]
 async fn a_forgotten_event_leaves_the_spill_too() {
-    let opened = Storage::open(StoragePreference::Auto, "test-spill-forget").await;
-    let mut storage = opened.storage;
+    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-spill-forget", "tab").await;
     settle(storage.write(&[event(8)], true)).await;
-    let spill = LocalStore::open("test-spill-forget:spill").unwrap();
+    let spill = LocalStore::open("test-spill-forget:tab:s:").unwrap();
     assert_eq!(
         spill.read_all().len(),
         1,

@@ -27,15 +27,11 @@ async fn falls_back_to_local_storage_when_indexed_db_open_fails() {
         "Object.defineProperty(window, 'indexedDB', { configurable: true, get() { \
            return { open() { throw new DOMException('blocked by test', 'SecurityError'); } }; } });",
     );
-    let opened = Storage::open(StoragePreference::Auto, "test-fallback").await;
+    let (storage, problems) = Storage::open(StoragePreference::Auto, "test-fallback", "tab").await;
     eval("delete window.indexedDB;");
-    assert_eq!(opened.storage.kind(), "localstorage");
-    assert_eq!(opened.problems.len(), 1);
-    assert!(
-        opened.problems[0].contains("SecurityError"),
-        "{:?}",
-        opened.problems
-    );
+    assert_eq!(storage.kind(), "localstorage");
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains("SecurityError"), "{:?}", problems);
 }
 
 async fn falls_back_to_memory_when_no_storage_works() {
@@ -44,17 +40,17 @@ async fn falls_back_to_memory_when_no_storage_works() {
          window.__setItem = Storage.prototype.setItem; \
          Storage.prototype.setItem = function () { throw new DOMException('denied', 'SecurityError'); };",
     );
-    let opened = Storage::open(StoragePreference::Auto, "test-memory").await;
+    let (mut storage, problems) =
+        Storage::open(StoragePreference::Auto, "test-memory", "tab").await;
     eval("delete window.indexedDB; Storage.prototype.setItem = window.__setItem;");
-    let mut storage = opened.storage;
     assert_eq!(storage.kind(), "memory");
-    assert_eq!(opened.problems.len(), 2, "{:?}", opened.problems);
+    assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(matches!(storage.write(&[event()], false), Write::Done));
 }
 
 async fn a_quota_error_is_reported_not_thrown() {
-    let opened = Storage::open(StoragePreference::LocalStorage, "test-quota").await;
-    let mut storage = opened.storage;
+    let (mut storage, _) =
+        Storage::open(StoragePreference::LocalStorage, "test-quota", "tab").await;
     eval(
         "window.__setItem = Storage.prototype.setItem; \
          Storage.prototype.setItem = function () { throw new DOMException('quota full', 'QuotaExceededError'); };",

@@ -6,14 +6,21 @@ use js_sys::{Array, Function, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbKeyRange, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 use crate::core::chunks::KvWrite;
 
 const STORE: &str = "events";
 
+#[derive(Clone)]
 pub struct IndexedDbStore {
     db: IdbDatabase,
+}
+
+/// The keys starting with `prefix` (keys are strings).
+fn prefix_range(prefix: &str) -> Result<IdbKeyRange, JsValue> {
+    let upper = [prefix, "\u{ffff}"].concat();
+    IdbKeyRange::bound(&JsValue::from_str(prefix), &JsValue::from_str(&upper))
 }
 
 /// A promise settled by the request's `success` or `error` event.
@@ -64,11 +71,12 @@ impl IndexedDbStore {
         Ok((transaction, store))
     }
 
-    /// Every `(key, value)` stored.
-    pub async fn read_all(&self) -> Result<Vec<(String, String)>, JsValue> {
+    /// Every `(key, value)` whose key starts with `prefix`, the prefix cut.
+    pub async fn read_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, JsValue> {
         let (_, store) = self.store(IdbTransactionMode::Readonly)?;
-        let keys_request = store.get_all_keys()?;
-        let values_request = store.get_all()?;
+        let range = prefix_range(prefix)?;
+        let keys_request = store.get_all_keys_with_key(&range)?;
+        let values_request = store.get_all_with_key(&range)?;
         request_done(&keys_request).await?;
         request_done(&values_request).await?;
         let keys: Array = keys_request.result()?.dyn_into()?;
@@ -76,23 +84,44 @@ impl IndexedDbStore {
         Ok(keys
             .iter()
             .zip(values.iter())
-            .map(|(key, value)| {
-                (
-                    key.as_string().unwrap_or_default(),
+            .filter_map(|(key, value)| {
+                let key = key.as_string()?;
+                Some((
+                    key.strip_prefix(prefix)?.to_string(),
                     value.as_string().unwrap_or_default(),
-                )
+                ))
             })
             .collect())
     }
 
-    /// Applies puts and deletes in one transaction.
-    pub fn apply(&self, write: &KvWrite) -> Result<Promise, JsValue> {
+    /// Every key stored.
+    pub async fn all_keys(&self) -> Result<Vec<String>, JsValue> {
+        let (_, store) = self.store(IdbTransactionMode::Readonly)?;
+        let request = store.get_all_keys()?;
+        request_done(&request).await?;
+        let keys: Array = request.result()?.dyn_into()?;
+        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+    }
+
+    /// Deletes every key starting with `prefix`, in one transaction.
+    pub fn delete_prefix(&self, prefix: &str) -> Result<Promise, JsValue> {
+        let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
+        let range = prefix_range(prefix)?;
+        store.delete(&range)?;
+        Ok(transaction_done(&transaction))
+    }
+
+    /// Applies puts and deletes in one transaction, each key under `prefix`.
+    pub fn apply(&self, prefix: &str, write: &KvWrite) -> Result<Promise, JsValue> {
         let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
         for (key, value) in &write.puts {
-            store.put_with_key(&JsValue::from_str(value), &JsValue::from_str(key))?;
+            store.put_with_key(
+                &JsValue::from_str(value),
+                &JsValue::from_str(&[prefix, key].concat()),
+            )?;
         }
         for key in &write.deletes {
-            store.delete(&JsValue::from_str(key))?;
+            store.delete(&JsValue::from_str(&[prefix, key].concat()))?;
         }
         Ok(transaction_done(&transaction))
     }

@@ -1,34 +1,47 @@
-//! localStorage: one key per event (`<namespace>:e:<messageId>`), so a
-//! write costs one `setItem`, not a rewrite of the whole queue.
+//! localStorage: one key per event (`<prefix><messageId>`), so a write costs
+//! one `setItem`, not a rewrite of the whole queue.
 
 use wasm_bindgen::JsValue;
 
+#[derive(Clone)]
 pub struct LocalStore {
     storage: web_sys::Storage,
     prefix: String,
 }
 
+/// localStorage, if it exists and accepts a write (it throws in some
+/// private modes and when blocked by settings).
+pub fn usable() -> Result<web_sys::Storage, JsValue> {
+    let storage = web_sys::window()
+        .ok_or("no window")?
+        .local_storage()?
+        .ok_or("localStorage unavailable")?;
+    storage.set_item("aw:probe", "1")?;
+    storage.remove_item("aw:probe")?;
+    Ok(storage)
+}
+
+/// Every key in localStorage.
+pub fn all_keys(storage: &web_sys::Storage) -> Vec<String> {
+    let length = storage.length().unwrap_or(0);
+    (0..length)
+        .filter_map(|index| storage.key(index).ok().flatten())
+        .collect()
+}
+
 impl LocalStore {
-    /// Opens localStorage if it exists and accepts a write (it throws in
-    /// some private modes and when blocked by settings).
-    pub fn open(namespace: &str) -> Result<Self, JsValue> {
-        let storage = web_sys::window()
-            .ok_or("no window")?
-            .local_storage()?
-            .ok_or("localStorage unavailable")?;
-        storage.set_item("aw:probe", "1")?;
-        storage.remove_item("aw:probe")?;
+    /// Opens the keys starting with `prefix`.
+    pub fn open(prefix: &str) -> Result<Self, JsValue> {
         Ok(LocalStore {
-            storage,
-            prefix: [namespace, ":e:"].concat(),
+            storage: usable()?,
+            prefix: prefix.to_string(),
         })
     }
 
-    /// Every `(messageId, record)` stored.
+    /// Every `(messageId, record)` stored under the prefix.
     pub fn read_all(&self) -> Vec<(String, String)> {
-        let length = self.storage.length().unwrap_or(0);
-        (0..length)
-            .filter_map(|index| self.storage.key(index).ok().flatten())
+        all_keys(&self.storage)
+            .into_iter()
             .filter_map(|key| {
                 let id = key.strip_prefix(self.prefix.as_str())?.to_string();
                 let record = self.storage.get_item(&key).ok().flatten()?;
@@ -46,6 +59,13 @@ impl LocalStore {
         let _ = self
             .storage
             .remove_item(&[self.prefix.as_str(), id].concat());
+    }
+
+    /// Deletes every key under the prefix.
+    pub fn clear(&self) {
+        for (id, _) in self.read_all() {
+            self.delete(&id);
+        }
     }
 }
 

@@ -8,8 +8,10 @@
 //! - `storage` (`indexed_db`, `local_storage`): persistence with fallback
 //! - `transport`: `fetch` and `sendBeacon`
 //! - `lifecycle`: visibility, pagehide, online/offline
+//! - `tabs`, `adoption`: which tab owns which partition; taking over orphans
 //! - `timer`: the one wake-up timer; `random`: random bytes for ids
 
+pub mod adoption;
 pub mod api;
 pub mod config;
 pub mod indexed_db;
@@ -18,5 +20,6 @@ pub mod local_storage;
 pub mod random;
 pub mod runtime;
 pub mod storage;
+pub mod tabs;
 pub mod timer;
 pub mod transport;

@@ -16,13 +16,14 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use super::config::Settings;
 use super::lifecycle::{self, Lifecycle, PageEvent};
 use super::random::RandomPool;
-use super::storage::{describe, Storage, Write};
+use super::storage::{describe, Partitions, Storage, Write};
+use super::tabs::{self, HeldLock, Ownership};
 use super::timer::WakeTimer;
 use super::transport::{self, Delivery};
 use crate::core::json::{push_string, push_u64};
 use crate::core::{
     Action, BatchId, ClientEventQueue, Config, EventInput, EventKind, MessageId, Notice,
-    RestoreSource, SendOutcome, Transport,
+    SendOutcome, Transport,
 };
 
 pub type Shared = Rc<RefCell<Runtime>>;
@@ -76,6 +77,16 @@ pub struct Runtime {
     storage_ops: Vec<StorageOp>,
     storage_scheduled: bool,
     last_write: Option<Promise>,
+    /// Storage writes that failed so far (adoption checks its copy landed).
+    storage_failures: u64,
+    /// This page load's storage partition, and how tabs agree who owns what.
+    partition: String,
+    ownership: Ownership,
+    own_lock: Option<HeldLock>,
+    lease_renewal: Option<gloo_timers::callback::Interval>,
+    adopting: bool,
+    adopted_partitions: u64,
+    adopted_events: u64,
     closed: bool,
 }
 
@@ -167,6 +178,14 @@ impl Runtime {
             storage_ops: Vec::new(),
             storage_scheduled: false,
             last_write: None,
+            storage_failures: 0,
+            partition: String::new(),
+            ownership: tabs::ownership(),
+            own_lock: None,
+            lease_renewal: None,
+            adopting: false,
+            adopted_partitions: 0,
+            adopted_events: 0,
             closed: false,
         })))
     }
@@ -216,7 +235,10 @@ impl Runtime {
                 self.last_write = Some(promise.clone());
                 work.push(Work::AwaitWrite(promise));
             }
-            Write::Failed(message) => work.push(Work::Emit("storage", storage_error(&message))),
+            Write::Failed(message) => {
+                self.storage_failures += 1;
+                work.push(Work::Emit("storage", storage_error(&message)));
+            }
         }
     }
 }
@@ -229,29 +251,58 @@ fn storage_error(message: &str) -> String {
     .concat()
 }
 
-/// Opens storage, restores what it holds and attaches page listeners.
+/// Takes a partition for this page, opens storage, attaches page
+/// listeners, and adopts what tabs that are gone left behind.
 pub async fn start(shared: Shared) {
-    let preference = shared.borrow().settings_storage;
-    let opened = Storage::open(preference, STORAGE_NAMESPACE).await;
+    let (preference, partition, ownership) = {
+        let mut runtime = shared.borrow_mut();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let random = runtime.random.next_16();
+        runtime.partition = random[..8]
+            .iter()
+            .flat_map(|byte| {
+                [
+                    HEX[usize::from(byte >> 4)] as char,
+                    HEX[usize::from(byte & 0xf)] as char,
+                ]
+            })
+            .collect();
+        (
+            runtime.settings_storage,
+            runtime.partition.clone(),
+            runtime.ownership,
+        )
+    };
+    // Own the partition before writing anything to it.
+    let own_lock = match ownership {
+        Ownership::WebLocks => {
+            tabs::hold(&tabs::lock_name(STORAGE_NAMESPACE, &partition), false).await
+        }
+        Ownership::Lease => None,
+    };
+    let (storage, problems) = Storage::open(preference, STORAGE_NAMESPACE, &partition).await;
     let mut work = Vec::new();
     {
         let mut runtime = shared.borrow_mut();
         let now = now_ms();
-        let mut storage = opened.storage;
-        for problem in opened.problems {
-            let mut message = problem;
+        for mut message in problems {
             message.push_str("; using ");
             message.push_str(storage.kind());
             work.push(Work::Emit("storage", message));
         }
-        let report = runtime
-            .queue
-            .restore(opened.events, RestoreSource::OwnStorage, now);
-        if !report.corrupt_ids.is_empty() {
-            let write = storage.delete(&report.corrupt_ids);
-            runtime.queue_storage_write(write, &mut work);
-        }
         runtime.storage = Some(storage);
+        runtime.own_lock = own_lock;
+        if ownership == Ownership::Lease {
+            if let Some(lease) = tabs::Lease::open(STORAGE_NAMESPACE) {
+                lease.renew(&partition, now);
+                runtime.lease_renewal = Some(gloo_timers::callback::Interval::new(
+                    tabs::LEASE_RENEW_MS as u32,
+                    move || {
+                        lease.renew(&partition, now_ms());
+                    },
+                ));
+            }
+        }
         runtime.queue.set_online(lifecycle::is_online(), now);
         if lifecycle::is_hidden() {
             runtime.page_hidden = true;
@@ -266,6 +317,57 @@ pub async fn start(shared: Shared) {
     }
     run(&shared, work);
     pump(&shared);
+    super::adoption::adopt_orphans(&shared).await;
+}
+
+/// What an adoption pass needs, unless one is running or storage is closed.
+pub fn adoption_context(shared: &Shared) -> Option<(Partitions, Ownership, String, String)> {
+    let mut runtime = shared.borrow_mut();
+    if runtime.adopting || runtime.closed {
+        return None;
+    }
+    let partitions = runtime.storage.as_ref()?.partitions();
+    runtime.adopting = true;
+    Some((
+        partitions,
+        runtime.ownership,
+        STORAGE_NAMESPACE.to_string(),
+        runtime.partition.clone(),
+    ))
+}
+
+pub fn adoption_finished(shared: &Shared) {
+    shared.borrow_mut().adopting = false;
+}
+
+/// Reports an error to the application.
+pub fn report(shared: &Shared, kind: &'static str, message: String) {
+    run(shared, vec![Work::Emit(kind, message)]);
+}
+
+/// Drains the core and applies storage work now rather than in a
+/// microtask; returns the last write, to await its commit.
+pub fn persist_at_once(shared: &Shared) -> Option<Promise> {
+    pump(shared);
+    let mut work = Vec::new();
+    shared.borrow_mut().apply_storage(&mut work);
+    run(shared, work);
+    shared.borrow().last_write.clone()
+}
+
+impl Runtime {
+    pub fn queue_mut(&mut self) -> &mut ClientEventQueue {
+        &mut self.queue
+    }
+
+    pub fn storage_failures(&self) -> u64 {
+        self.storage_failures
+    }
+
+    pub fn note_adopted(&mut self, events: usize) {
+        self.adopted_partitions += 1;
+        self.adopted_events += events as u64;
+    }
 }
 
 fn on_page_event(shared: &Shared, event: PageEvent) {
@@ -285,6 +387,11 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
         }
     }
     pump(shared);
+    if event == PageEvent::Visible {
+        // A tab may have gone away while this one was in the background.
+        let shared = shared.clone();
+        spawn_local(async move { super::adoption::adopt_orphans(&shared).await });
+    }
 }
 
 /// Records one call (`track`, `identify`, …). Never throws: a refused event
@@ -447,6 +554,7 @@ fn run(shared: &Shared, work: Vec<Work>) {
                 let shared = shared.clone();
                 spawn_local(async move {
                     if let Err(error) = JsFuture::from(promise).await {
+                        shared.borrow_mut().storage_failures += 1;
                         let message = storage_error(&describe_write_error(&error));
                         run(&shared, vec![Work::Emit("storage", message)]);
                     }
@@ -524,11 +632,7 @@ pub fn flush(shared: &Shared) -> Promise {
 pub async fn shutdown(shared: Shared) {
     let _ = JsFuture::from(flush(&shared)).await;
     shared.borrow_mut().queue.persist_now(now_ms());
-    pump(&shared);
-    let mut work = Vec::new();
-    shared.borrow_mut().apply_storage(&mut work);
-    run(&shared, work);
-    let last_write = shared.borrow_mut().last_write.take();
+    let last_write = persist_at_once(&shared);
     if let Some(write) = last_write {
         let _ = JsFuture::from(write).await;
     }
@@ -536,6 +640,15 @@ pub async fn shutdown(shared: Shared) {
     runtime.closed = true;
     runtime.lifecycle = None;
     runtime.timer.clear();
+    // What is left persisted becomes adoptable by other tabs.
+    if let Some(lock) = runtime.own_lock.take() {
+        lock.release();
+    }
+    if runtime.lease_renewal.take().is_some() {
+        if let Some(lease) = tabs::Lease::open(STORAGE_NAMESPACE) {
+            lease.release(&runtime.partition);
+        }
+    }
     if let Some(storage) = &runtime.storage {
         storage.close();
     }
@@ -596,6 +709,14 @@ pub fn metrics_json(shared: &Shared) -> String {
     }
     out.push_str(",\"anonymousId\":");
     push_string(&mut out, &runtime.anonymous_id);
+    out.push_str(",\"ownership\":");
+    push_string(&mut out, runtime.ownership.name());
+    out.push_str(",\"partition\":");
+    push_string(&mut out, &runtime.partition);
+    out.push_str(",\"adoptedPartitions\":");
+    push_u64(&mut out, runtime.adopted_partitions);
+    out.push_str(",\"adoptedEvents\":");
+    push_u64(&mut out, runtime.adopted_events);
     out.push('}');
     out
 }

@@ -3,17 +3,23 @@
 //! (quota, blocked storage) are reported, never thrown; the in-memory queue
 //! is untouched by them.
 //!
+//! Each page load writes under its own partition (see `tabs`): IndexedDB
+//! keys `<partition>/<chunk key>`, localStorage keys
+//! `<namespace>:<partition>:e:<messageId>`. Other partitions are read and
+//! deleted only by the tab that adopts them.
+//!
 //! An IndexedDB transaction started while the page is being hidden may not
 //! commit before the document is torn down, so writes made then also go,
-//! synchronously, to a localStorage spill. The spill is folded into
-//! IndexedDB at the next start, and entries leave it when their event is
-//! forgotten, so it never resurrects a delivered event.
+//! synchronously, to a localStorage spill (`<namespace>:<partition>:s:<id>`)
+//! that adoption reads with the partition. Entries leave the spill when
+//! their event is forgotten, so it never resurrects a delivered event.
 
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 use super::indexed_db::IndexedDbStore;
-use super::local_storage::LocalStore;
+use super::local_storage::{self, LocalStore};
 use crate::core::chunks::{ChunkLog, KvWrite};
 use crate::core::{record, StoredEvent};
 
@@ -34,6 +40,8 @@ enum Backend {
 
 pub struct Storage {
     backend: Backend,
+    namespace: String,
+    partition: String,
     next_ordinal: u64,
     /// The unload spill, with IndexedDB only.
     spill: Option<LocalStore>,
@@ -48,14 +56,14 @@ pub enum Write {
     Failed(String),
 }
 
-/// What `open` found.
-pub struct Opened {
-    pub storage: Storage,
-    /// Stored events in write order; undecodable records come with an
-    /// empty `json`, so the core counts and refuses them.
-    pub events: Vec<StoredEvent>,
-    /// Why a preferred backend was skipped.
-    pub problems: Vec<String>,
+/// Reads and deletes other partitions; a cheap handle that can be held
+/// across awaits without borrowing the runtime.
+#[derive(Clone)]
+pub struct Partitions {
+    idb: Option<IndexedDbStore>,
+    local: Option<web_sys::Storage>,
+    namespace: String,
+    own: String,
 }
 
 pub fn describe(error: &JsValue) -> String {
@@ -76,17 +84,17 @@ pub fn describe(error: &JsValue) -> String {
     }
 }
 
-fn apply(store: &IndexedDbStore, write: &KvWrite) -> Write {
-    if write.is_empty() {
-        return Write::Done;
-    }
-    match store.apply(write) {
-        Ok(done) => Write::Pending(done),
-        Err(error) => Write::Failed(describe(&error)),
-    }
+fn idb_prefix(partition: &str) -> String {
+    [partition, "/"].concat()
 }
 
-fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
+fn local_prefix(namespace: &str, partition: &str, kind: &str) -> String {
+    [namespace, ":", partition, ":", kind, ":"].concat()
+}
+
+/// Decodes `(id, record)`s into events in write order; undecodable records
+/// come back with an empty `json`, so the core counts and refuses them.
+pub fn decode_all(pairs: Vec<(String, String)>) -> Vec<StoredEvent> {
     let mut good = Vec::with_capacity(pairs.len());
     let mut corrupt = Vec::new();
     for (key, text) in pairs {
@@ -99,98 +107,60 @@ fn decode_all(pairs: Vec<(String, String)>) -> (Vec<StoredEvent>, u64) {
             }),
         }
     }
-    let next_ordinal = good
-        .iter()
-        .map(|(ordinal, _)| ordinal + 1)
-        .max()
-        .unwrap_or(0);
     let mut events = record::into_write_order(good);
     events.extend(corrupt);
-    (events, next_ordinal)
+    events
 }
 
-/// Loads the IndexedDB event log after folding in what the last page
-/// spilled on unload; returns the log, its live `(id, record)`s and the spill.
-async fn load_with_spill(
-    store: &IndexedDbStore,
-    namespace: &str,
-) -> Result<(ChunkLog, Vec<(String, String)>, Option<LocalStore>), JsValue> {
-    let (mut log, mut live) = ChunkLog::load(store.read_all().await?);
-    let spill = LocalStore::open(&[namespace, ":spill"].concat()).ok();
-    if let Some(spill) = &spill {
-        let spilled = spill.read_all();
-        if !spilled.is_empty() {
-            let write = log.append(&spilled);
-            wasm_bindgen_futures::JsFuture::from(store.apply(&write)?).await?;
-            for (id, _) in &spilled {
-                spill.delete(id);
-            }
-            live.extend(spilled);
-        }
+fn apply(store: &IndexedDbStore, prefix: &str, write: &KvWrite) -> Write {
+    if write.is_empty() {
+        return Write::Done;
     }
-    Ok((log, live, spill))
+    match store.apply(prefix, write) {
+        Ok(done) => Write::Pending(done),
+        Err(error) => Write::Failed(describe(&error)),
+    }
 }
 
 impl Storage {
-    /// Opens the first backend that works, under `namespace` (the IndexedDB
-    /// database name and the localStorage key prefix).
-    pub async fn open(preference: StoragePreference, namespace: &str) -> Opened {
+    /// Opens the first backend that works for a new, empty `partition`;
+    /// returns it with why preferred backends were skipped.
+    pub async fn open(
+        preference: StoragePreference,
+        namespace: &str,
+        partition: &str,
+    ) -> (Storage, Vec<String>) {
         let mut problems = Vec::new();
-        if preference == StoragePreference::Auto {
-            match IndexedDbStore::open(namespace).await {
-                Ok(store) => match load_with_spill(&store, namespace).await {
-                    Ok((log, pairs, spill)) => {
-                        let (events, next_ordinal) = decode_all(pairs);
-                        return Opened {
-                            storage: Storage {
-                                backend: Backend::IndexedDb(store, log),
-                                next_ordinal,
-                                spill,
-                                spilled: Vec::new(),
-                            },
-                            events,
-                            problems,
-                        };
-                    }
+        let spill = LocalStore::open(&local_prefix(namespace, partition, "s")).ok();
+        let backend = 'chosen: {
+            if preference == StoragePreference::Auto {
+                match IndexedDbStore::open(namespace).await {
+                    Ok(store) => break 'chosen Backend::IndexedDb(store, ChunkLog::default()),
                     Err(error) => {
-                        problems.push(["IndexedDB read failed: ", &describe(&error)].concat())
+                        problems.push(["IndexedDB unavailable: ", &describe(&error)].concat())
                     }
-                },
-                Err(error) => {
-                    problems.push(["IndexedDB unavailable: ", &describe(&error)].concat())
                 }
             }
-        }
-        if preference != StoragePreference::Memory {
-            match LocalStore::open(namespace) {
-                Ok(store) => {
-                    let (events, next_ordinal) = decode_all(store.read_all());
-                    return Opened {
-                        storage: Storage {
-                            backend: Backend::LocalStorage(store),
-                            next_ordinal,
-                            spill: None,
-                            spilled: Vec::new(),
-                        },
-                        events,
-                        problems,
-                    };
-                }
-                Err(error) => {
-                    problems.push(["localStorage unavailable: ", &describe(&error)].concat())
+            if preference != StoragePreference::Memory {
+                match LocalStore::open(&local_prefix(namespace, partition, "e")) {
+                    Ok(store) => break 'chosen Backend::LocalStorage(store),
+                    Err(error) => {
+                        problems.push(["localStorage unavailable: ", &describe(&error)].concat())
+                    }
                 }
             }
-        }
-        Opened {
-            storage: Storage {
-                backend: Backend::Memory,
-                next_ordinal: 0,
-                spill: None,
-                spilled: Vec::new(),
-            },
-            events: Vec::new(),
-            problems,
-        }
+            Backend::Memory
+        };
+        let is_idb = matches!(backend, Backend::IndexedDb(..));
+        let storage = Storage {
+            backend,
+            namespace: namespace.to_string(),
+            partition: partition.to_string(),
+            next_ordinal: 0,
+            spill: if is_idb { spill } else { None },
+            spilled: Vec::new(),
+        };
+        (storage, problems)
     }
 
     /// `indexeddb`, `localstorage` or `memory`, as shown in metrics.
@@ -199,6 +169,22 @@ impl Storage {
             Backend::IndexedDb(..) => "indexeddb",
             Backend::LocalStorage(_) => "localstorage",
             Backend::Memory => "memory",
+        }
+    }
+
+    /// A handle for reading and deleting other partitions.
+    pub fn partitions(&self) -> Partitions {
+        Partitions {
+            idb: match &self.backend {
+                Backend::IndexedDb(store, _) => Some(store.clone()),
+                _ => None,
+            },
+            local: match &self.backend {
+                Backend::Memory => None,
+                _ => local_storage::usable().ok(),
+            },
+            namespace: self.namespace.clone(),
+            own: self.partition.clone(),
         }
     }
 
@@ -223,8 +209,9 @@ impl Storage {
                 }
             }
         }
+        let prefix = idb_prefix(&self.partition);
         match &mut self.backend {
-            Backend::IndexedDb(store, log) => apply(store, &log.append(&records)),
+            Backend::IndexedDb(store, log) => apply(store, &prefix, &log.append(&records)),
             Backend::LocalStorage(store) => {
                 for (id, text) in &records {
                     if let Err(error) = store.put(id, text) {
@@ -246,8 +233,9 @@ impl Storage {
                 }
             }
         }
+        let prefix = idb_prefix(&self.partition);
         match &mut self.backend {
-            Backend::IndexedDb(store, log) => apply(store, &log.remove(ids)),
+            Backend::IndexedDb(store, log) => apply(store, &prefix, &log.remove(ids)),
             Backend::LocalStorage(store) => {
                 ids.iter().for_each(|id| store.delete(id));
                 Write::Done
@@ -260,5 +248,78 @@ impl Storage {
         if let Backend::IndexedDb(store, _) = &self.backend {
             store.close();
         }
+    }
+}
+
+impl Partitions {
+    /// Partitions with data in storage, other than this page's own.
+    pub async fn others(&self) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        let mut note = |partition: &str| {
+            if partition != self.own
+                && !partition.is_empty()
+                && !found.iter().any(|p| p == partition)
+            {
+                found.push(partition.to_string());
+            }
+        };
+        if let Some(store) = &self.idb {
+            for key in store.all_keys().await.unwrap_or_default() {
+                if let Some((partition, _)) = key.split_once('/') {
+                    note(partition);
+                }
+            }
+        }
+        if let Some(local) = &self.local {
+            for key in local_storage::all_keys(local) {
+                let mut parts = key.splitn(4, ':');
+                let (namespace, partition, kind) = (parts.next(), parts.next(), parts.next());
+                if namespace == Some(self.namespace.as_str())
+                    && matches!(kind, Some("e" | "s"))
+                    && parts.next().is_some()
+                {
+                    note(partition.unwrap_or_default());
+                }
+            }
+        }
+        found
+    }
+
+    fn local(&self, partition: &str, kind: &str) -> Option<LocalStore> {
+        LocalStore::open(&local_prefix(&self.namespace, partition, kind)).ok()
+    }
+
+    /// Everything `partition` holds, in write order.
+    pub async fn read(&self, partition: &str) -> Result<Vec<StoredEvent>, String> {
+        let mut pairs = Vec::new();
+        if let Some(store) = &self.idb {
+            let stored = store
+                .read_prefix(&idb_prefix(partition))
+                .await
+                .map_err(|e| describe(&e))?;
+            pairs.extend(ChunkLog::load(stored).1);
+        }
+        for kind in ["e", "s"] {
+            if let Some(local) = self.local(partition, kind) {
+                pairs.extend(local.read_all());
+            }
+        }
+        Ok(decode_all(pairs))
+    }
+
+    /// Deletes everything `partition` holds.
+    pub async fn delete(&self, partition: &str) -> Result<(), String> {
+        if let Some(store) = &self.idb {
+            let done = store
+                .delete_prefix(&idb_prefix(partition))
+                .map_err(|e| describe(&e))?;
+            JsFuture::from(done).await.map_err(|e| describe(&e))?;
+        }
+        for kind in ["e", "s"] {
+            if let Some(local) = self.local(partition, kind) {
+                local.clear();
+            }
+        }
+        Ok(())
     }
 }
