@@ -1,11 +1,17 @@
 //! Adoption of orphaned partitions: events persisted by tabs that are gone
 //! (closed, reloaded, crashed) move into this tab's queue, keeping their
 //! `messageId`, and the orphan is deleted only after this tab's own copy is
-//! persisted. Runs at start and whenever the page becomes visible.
+//! persisted. A pass runs at start and whenever the page becomes visible.
+//!
+//! With Web Locks, a partition whose lock another tab holds gets a waiting
+//! lock request: the browser grants it the moment that tab goes away, so
+//! its events are adopted at once rather than at the next pass. Whoever
+//! gets a lock after the partition was adopted finds it empty.
 
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use super::runtime::{self, now_ms, Shared};
+use super::storage::Partitions;
 use super::tabs::{self, Ownership};
 use crate::core::RestoreSource;
 
@@ -15,40 +21,51 @@ pub async fn adopt_orphans(shared: &Shared) {
         return;
     };
     for orphan in partitions.others().await {
-        let lease = match ownership {
-            Ownership::Lease => tabs::Lease::open(&namespace),
-            Ownership::WebLocks => None,
-        };
-        let lock = match ownership {
+        match ownership {
             Ownership::WebLocks => {
-                match tabs::hold(&tabs::lock_name(&namespace, &orphan), true).await {
-                    Some(lock) => Some(lock),
-                    None => continue,
+                let name = tabs::lock_name(&namespace, &orphan);
+                match tabs::hold(&name, true).await {
+                    Some(lock) => {
+                        adopt_one(shared, &partitions, &orphan).await;
+                        lock.release();
+                    }
+                    None => watch(shared, &partitions, orphan, name),
                 }
             }
             Ownership::Lease => {
-                let claimed = match &lease {
-                    Some(lease) => lease.claim(&orphan, &me, now_ms()).await,
-                    None => false,
-                };
-                if !claimed {
+                let Some(lease) = tabs::Lease::open(&namespace) else {
                     continue;
+                };
+                if lease.claim(&orphan, &me, now_ms()).await {
+                    adopt_one(shared, &partitions, &orphan).await;
+                    lease.release(&orphan);
                 }
-                None
             }
-        };
-        adopt_one(shared, &partitions, &orphan).await;
-        if let Some(lease) = &lease {
-            lease.release(&orphan);
-        }
-        if let Some(lock) = lock {
-            lock.release();
         }
     }
     runtime::adoption_finished(shared);
 }
 
-async fn adopt_one(shared: &Shared, partitions: &super::storage::Partitions, orphan: &str) {
+/// Waits for the lock of a live tab's partition, once per partition, and
+/// adopts what that tab leaves behind when it goes away.
+fn watch(shared: &Shared, partitions: &Partitions, partition: String, lock_name: String) {
+    if !runtime::start_watching(shared, &partition) {
+        return;
+    }
+    let shared = shared.clone();
+    let partitions = partitions.clone();
+    spawn_local(async move {
+        if let Some(lock) = tabs::hold(&lock_name, false).await {
+            if !runtime::is_closed(&shared) {
+                adopt_one(&shared, &partitions, &partition).await;
+            }
+            lock.release();
+        }
+        runtime::stop_watching(&shared, &partition);
+    });
+}
+
+async fn adopt_one(shared: &Shared, partitions: &Partitions, orphan: &str) {
     let events = match partitions.read(orphan).await {
         Ok(events) => events,
         Err(message) => {
@@ -60,25 +77,26 @@ async fn adopt_one(shared: &Shared, partitions: &super::storage::Partitions, orp
             return;
         }
     };
-    let count = events.len();
-    let failures_before = {
-        let mut runtime = shared.borrow_mut();
-        let now = now_ms();
-        runtime
-            .queue_mut()
-            .restore(events, RestoreSource::Adopted, now);
-        runtime.queue_mut().persist_now(now);
-        runtime.note_adopted(count);
-        runtime.storage_failures()
-    };
-    // Write this tab's copy now, and wait until it has committed.
-    let last_write = runtime::persist_at_once(shared);
-    if let Some(write) = last_write {
-        let _ = JsFuture::from(write).await;
-    }
-    if shared.borrow().storage_failures() > failures_before {
-        // Our copy may be incomplete: leave the orphan for a later pass.
-        return;
+    if !events.is_empty() {
+        let failures_before = {
+            let mut runtime = shared.borrow_mut();
+            let now = now_ms();
+            let count = events.len();
+            runtime
+                .queue_mut()
+                .restore(events, RestoreSource::Adopted, now);
+            runtime.queue_mut().persist_now(now);
+            runtime.note_adopted(count);
+            runtime.storage_failures()
+        };
+        // Write this tab's copy now, and wait until it has committed.
+        if let Some(write) = runtime::persist_at_once(shared) {
+            let _ = JsFuture::from(write).await;
+        }
+        if shared.borrow().storage_failures() > failures_before {
+            // Our copy may be incomplete: leave the orphan for a later pass.
+            return;
+        }
     }
     if let Err(message) = partitions.delete(orphan).await {
         runtime::report(

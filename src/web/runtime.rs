@@ -85,6 +85,8 @@ pub struct Runtime {
     own_lock: Option<HeldLock>,
     lease_renewal: Option<gloo_timers::callback::Interval>,
     adopting: bool,
+    /// Partitions of live tabs whose lock this tab waits for.
+    watching: Vec<String>,
     adopted_partitions: u64,
     adopted_events: u64,
     closed: bool,
@@ -184,6 +186,7 @@ impl Runtime {
             own_lock: None,
             lease_renewal: None,
             adopting: false,
+            watching: Vec::new(),
             adopted_partitions: 0,
             adopted_events: 0,
             closed: false,
@@ -338,6 +341,24 @@ pub fn adoption_context(shared: &Shared) -> Option<(Partitions, Ownership, Strin
 
 pub fn adoption_finished(shared: &Shared) {
     shared.borrow_mut().adopting = false;
+}
+
+/// Records that this tab waits for `partition`'s lock; false if it already does.
+pub fn start_watching(shared: &Shared, partition: &str) -> bool {
+    let mut runtime = shared.borrow_mut();
+    if runtime.watching.iter().any(|p| p == partition) {
+        return false;
+    }
+    runtime.watching.push(partition.to_string());
+    true
+}
+
+pub fn stop_watching(shared: &Shared, partition: &str) {
+    shared.borrow_mut().watching.retain(|p| p != partition);
+}
+
+pub fn is_closed(shared: &Shared) -> bool {
+    shared.borrow().closed
 }
 
 /// Reports an error to the application.

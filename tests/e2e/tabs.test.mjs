@@ -1,0 +1,124 @@
+// Many tabs and crashed tabs: ownership of persisted events without
+// duplicates or loss, counted at the collector. Each test uses one fresh
+// browser context (one profile): its tabs share storage and Web Locks.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, waitFor } from './harness.mjs';
+
+let h;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
+beforeEach(() => h.collector.reset());
+
+const report = (name, counts) => console.log(`tabs ${name}: ${JSON.stringify(counts)}`);
+const received = () => h.collector.stats().received;
+const duplicates = () => h.collector.stats().duplicates;
+const tagsReceived = (tag) => h.collector.events().filter((e) => e.properties.tab === tag).length;
+
+const trackIn = (page, tag, count) =>
+  page.evaluate(
+    async ([tag, count]) => {
+      await analytics.ready;
+      for (let i = 0; i < count; i++) {
+        analytics.track('Tab Event', { tab: tag, i });
+        if (i % 100 === 99) await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    [tag, count],
+  );
+
+const metricsOf = (page) => page.evaluate(() => analytics.metrics());
+
+/** Kills the page's renderer (DevTools `Page.crash`); resolves once it is gone. */
+async function crash(context, page) {
+  const gone = new Promise((resolve) => page.once('crash', resolve));
+  const cdp = await context.newCDPSession(page);
+  // The command never answers: the renderer dies instead.
+  cdp.send('Page.crash').catch(() => {});
+  await gone;
+}
+
+/** What a tab switch back to the page does: a visibilitychange to visible. */
+const showPage = (page) => page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+
+test('1. two tabs, 1,000 events each, collector up: 2,000 arrive, none twice', async () => {
+  const context = await h.browser.newContext();
+  const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
+  await Promise.all([trackIn(a.page, 'A', 1000), trackIn(b.page, 'B', 1000)]);
+  await waitFor(() => received() === 2000, { what: '2,000 events', timeoutMs: 30_000 });
+  const [ma, mb] = [await metricsOf(a.page), await metricsOf(b.page)];
+  assert.equal(duplicates(), 0);
+  assert.equal(tagsReceived('A'), 1000);
+  assert.equal(tagsReceived('B'), 1000);
+  assert.notEqual(ma.partition, mb.partition);
+  assert.equal(ma.ownership, 'web-locks');
+  assert.equal(ma.adoptedEvents + mb.adoptedEvents, 0, 'a live tab is never adopted');
+  report(1, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B') });
+  await context.close();
+});
+
+test('2. two tabs, collector down, tab A closes: tab B delivers A\'s events, none twice', async () => {
+  const context = await h.browser.newContext();
+  const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
+  h.collector.setFault({ down: true });
+  await Promise.all([trackIn(a.page, 'A', 300), trackIn(b.page, 'B', 300)]);
+  await a.page.waitForTimeout(300);
+  await a.page.close();
+  h.collector.setFault({});
+  await showPage(b.page);
+  await waitFor(() => received() === 600, { what: '600 events', timeoutMs: 60_000 });
+  const mb = await metricsOf(b.page);
+  assert.equal(duplicates(), 0);
+  assert.equal(tagsReceived('A'), 300);
+  assert.equal(tagsReceived('B'), 300);
+  assert.equal(mb.adoptedPartitions, 1);
+  report(2, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B'), adoptedByB: mb.adoptedEvents });
+  await context.close();
+});
+
+test('3. three tabs open at once after a fourth crashed: exactly one adopts its events', async () => {
+  const context = await h.browser.newContext();
+  const crashed = await h.open({}, { context });
+  h.collector.setFault({ status: 503 });
+  await trackIn(crashed.page, 'D', 200);
+  await crashed.page.waitForTimeout(400);
+  await crash(context, crashed.page);
+  h.collector.setFault({});
+  const tabs = await Promise.all([h.open({}, { context }), h.open({}, { context }), h.open({}, { context })]);
+  await Promise.all(tabs.map((t) => t.page.evaluate(() => analytics.ready)));
+  await waitFor(() => received() === 200, { what: '200 events of the crashed tab', timeoutMs: 60_000 });
+  await tabs[0].page.waitForTimeout(500);
+  const adopted = await Promise.all(tabs.map((t) => metricsOf(t.page)));
+  const adopters = adopted.filter((m) => m.adoptedPartitions > 0);
+  assert.equal(adopters.length, 1, JSON.stringify(adopted.map((m) => m.adoptedPartitions)));
+  assert.equal(received(), 200);
+  assert.equal(duplicates(), 0);
+  report(3, { received: received(), duplicates: duplicates(), adoptingTabs: adopters.length, adoptedEvents: adopters[0].adoptedEvents });
+  await context.close();
+});
+
+test('4. crash: 500 events tracked while down survive a renderer crash and arrive from the reopened page', async () => {
+  const context = await h.browser.newContext();
+  const first = await h.open({}, { context });
+  h.collector.setFault({ down: true });
+  await first.page.evaluate(async () => {
+    await analytics.ready;
+    for (let i = 0; i < 500; i++) analytics.track('Before Crash', { tab: 'C', i });
+  });
+  // persistDebounceMs (100 ms) plus a margin.
+  await first.page.waitForTimeout(400);
+  await crash(context, first.page);
+  h.collector.setFault({});
+  const again = await h.open({}, { context });
+  await again.page.evaluate(() => analytics.ready);
+  await waitFor(() => received() === 500, { what: '500 events after the crash', timeoutMs: 60_000 });
+  const m = await metricsOf(again.page);
+  assert.equal(duplicates(), 0);
+  assert.equal(m.adoptedEvents, 500);
+  report(4, { received: received(), duplicates: duplicates(), adoptedEvents: m.adoptedEvents });
+  await context.close();
+});
