@@ -18,11 +18,11 @@ export async function startHarness() {
     site,
     browser,
     /** Opens the test page in a fresh context with `createAnalytics(config)`. */
-    async open(config, { context } = {}) {
+    async open(config, { context, query = '' } = {}) {
       const ctx = context ?? (await browser.newContext());
       const page = await ctx.newPage();
       page.on('pageerror', (error) => console.error('pageerror:', error.message));
-      const url = `${site.url}/?config=${encodeURIComponent(JSON.stringify({ endpoint: collector.endpoint, ...config }))}`;
+      const url = `${site.url}/?config=${encodeURIComponent(JSON.stringify({ endpoint: collector.endpoint, ...config }))}${query}`;
       await page.goto(url);
       return { page, context: ctx, url };
     },
