@@ -27,6 +27,10 @@ export function checkConfig(config) {
       if (typeof value !== 'string') fail(`${key} must be a string, got ${show(value)}`);
       continue;
     }
+    if (key === 'compression') {
+      if (value !== 'gzip' && value !== 'none') fail(`compression must be one of "gzip", "none", got ${show(value)}`);
+      continue;
+    }
     if (key === 'storage') {
       if (!STORAGE_VALUES.includes(value)) {
         fail(`storage must be one of "auto", "indexeddb", "localstorage", "memory", got ${show(value)}`);

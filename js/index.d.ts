@@ -6,6 +6,8 @@ export interface AnalyticsConfig {
   writeKey?: string;
   /** Where the queue is persisted: IndexedDB (`auto`, default) with fallback to localStorage, then memory. */
   storage?: 'auto' | 'indexeddb' | 'localstorage' | 'memory';
+  /** Gzip fetch bodies of 1 KB or more with CompressionStream (`Content-Encoding: gzip`; the collector must accept it and allow the header in CORS). Default `none`. Beacon bodies are never compressed. */
+  compression?: 'gzip' | 'none';
   /** Pending events that start a flush (1–1000, default 20). A trigger, not a cap. */
   flushAt?: number;
   /** Age of the oldest pending event that starts a flush (1–3,600,000 ms, default 5000). */

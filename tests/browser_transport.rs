@@ -25,7 +25,7 @@ fn endpoint(fault: &str) -> String {
 }
 
 async fn send(fault: &str, timeout_ms: u64) -> Delivery {
-    fetch(&endpoint(fault), BODY.to_string(), timeout_ms, false).await
+    fetch(&endpoint(fault), BODY.to_string(), timeout_ms, false, false).await
 }
 
 #[wasm_bindgen_test]
@@ -103,7 +103,7 @@ async fn a_slow_collector_times_out() {
 
 #[wasm_bindgen_test]
 async fn a_malformed_body_is_refused_with_400() {
-    let delivery = fetch(&endpoint("{}"), "not json".to_string(), 5_000, false).await;
+    let delivery = fetch(&endpoint("{}"), "not json".to_string(), 5_000, false, false).await;
     assert_eq!(
         classify(&delivery.as_outcome(), 0),
         Verdict::Rejected { status: 400 }
@@ -113,4 +113,21 @@ async fn a_malformed_body_is_refused_with_400() {
 #[wasm_bindgen_test]
 async fn a_beacon_is_queued() {
     assert_eq!(beacon(&endpoint("{}"), BODY), Some(true));
+}
+
+#[wasm_bindgen_test]
+async fn a_gzipped_body_is_accepted_by_the_collector() {
+    let big = BODY.replace("\"ok\"", &format!("\"{}\"", "k".repeat(2_000)));
+    let compressed = analytics_wasm::web::transport::gzip(&big)
+        .await
+        .expect("CompressionStream");
+    assert!(
+        (compressed.length() as usize) < big.len() / 4,
+        "2 KB of repetition compresses well"
+    );
+    let delivery = fetch(&endpoint("{}"), big, 5_000, false, true).await;
+    assert_eq!(
+        classify(&delivery.as_outcome(), 0),
+        Verdict::Delivered { rejected: vec![] }
+    );
 }

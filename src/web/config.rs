@@ -12,6 +12,9 @@ use crate::core::{Config, ConfigError};
 pub struct Settings {
     pub core: Config,
     pub storage: StoragePreference,
+    /// Gzip fetch bodies (`compression: "gzip"`); off by default because
+    /// not every collector accepts `Content-Encoding: gzip`.
+    pub compress: bool,
 }
 
 /// Largest integer a JS number holds exactly.
@@ -45,6 +48,7 @@ pub fn settings_from_js(value: &JsValue) -> Result<Settings, ConfigError> {
     let mut settings = Settings {
         core: Config::default(),
         storage: StoragePreference::Auto,
+        compress: false,
     };
     let object: &Object = value.unchecked_ref();
     for key in Object::keys(object).iter() {
@@ -68,6 +72,13 @@ pub fn settings_from_js(value: &JsValue) -> Result<Settings, ConfigError> {
                             &field,
                         ))
                     }
+                }
+            }
+            "compression" => {
+                settings.compress = match string_field(&name, &field)?.as_str() {
+                    "gzip" => true,
+                    "none" => false,
+                    _ => return Err(wrong_type(&name, "one of \"gzip\", \"none\"", &field)),
                 }
             }
             _ => {

@@ -61,6 +61,7 @@ enum Work {
 pub struct Runtime {
     queue: ClientEventQueue,
     settings_storage: super::storage::StoragePreference,
+    compress: bool,
     storage: Option<Storage>,
     timer: WakeTimer,
     random: RandomPool,
@@ -166,6 +167,7 @@ impl Runtime {
         Ok(Rc::new(RefCell::new(Runtime {
             queue: ClientEventQueue::new(settings.core, seed)?,
             settings_storage: settings.storage,
+            compress: settings.compress,
             storage: None,
             timer: WakeTimer::default(),
             random,
@@ -587,15 +589,19 @@ fn run(shared: &Shared, work: Vec<Work>) {
                 keepalive,
             } => {
                 let shared = shared.clone();
-                let (endpoint, timeout_ms) = {
+                let (endpoint, timeout_ms, compress) = {
                     let runtime = shared.borrow();
+                    let config = runtime.config();
+                    // Beacon-path bodies stay plain: a keepalive request must leave at once.
                     (
-                        runtime.config().endpoint.clone(),
-                        runtime.config().request_timeout_ms,
+                        config.endpoint.clone(),
+                        config.request_timeout_ms,
+                        runtime.compress && !keepalive,
                     )
                 };
                 spawn_local(async move {
-                    let delivery = transport::fetch(&endpoint, body, timeout_ms, keepalive).await;
+                    let delivery =
+                        transport::fetch(&endpoint, body, timeout_ms, keepalive, compress).await;
                     on_delivery(&shared, batch_id, delivery);
                 });
             }

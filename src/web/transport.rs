@@ -7,6 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use gloo_timers::callback::Timeout;
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
@@ -43,16 +44,67 @@ impl Delivery {
     }
 }
 
-/// POSTs `body` to `endpoint`; `keepalive` lets it outlive the page.
-pub async fn fetch(endpoint: &str, body: String, timeout_ms: u64, keepalive: bool) -> Delivery {
+/// Bodies at least this long are worth compressing.
+pub const COMPRESS_FROM_BYTES: usize = 1024;
+
+/// `body` gzipped with the browser's `CompressionStream`, when it has one.
+pub async fn gzip(body: &str) -> Option<js_sys::Uint8Array> {
+    let global = js_sys::global();
+    let constructor: js_sys::Function = Reflect::get(&global, &"CompressionStream".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let compressor = Reflect::construct(&constructor, &js_sys::Array::of1(&"gzip".into())).ok()?;
+    let blob =
+        web_sys::Blob::new_with_str_sequence(&js_sys::Array::of1(&JsValue::from_str(body))).ok()?;
+    let stream = blob.stream();
+    let pipe_through: js_sys::Function = Reflect::get(&stream, &"pipeThrough".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let compressed = pipe_through.call1(&stream, &compressor).ok()?;
+    let response = Response::new_with_opt_readable_stream(Some(compressed.unchecked_ref())).ok()?;
+    let buffer = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
+    Some(js_sys::Uint8Array::new(&buffer))
+}
+
+/// POSTs `body` to `endpoint`; `keepalive` lets it outlive the page;
+/// `compress` gzips bodies of `COMPRESS_FROM_BYTES` or more (declared with
+/// `Content-Encoding: gzip`, which the collector must accept and allow in
+/// CORS).
+pub async fn fetch(
+    endpoint: &str,
+    body: String,
+    timeout_ms: u64,
+    keepalive: bool,
+    compress: bool,
+) -> Delivery {
     let Some(window) = web_sys::window() else {
         return Delivery::NetworkError;
     };
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
+    let compressed = match compress && body.len() >= COMPRESS_FROM_BYTES {
+        true => gzip(&body).await,
+        false => None,
+    };
+    match compressed {
+        Some(bytes) => {
+            let headers = js_sys::Object::new();
+            let _ = Reflect::set(
+                &headers,
+                &"Content-Type".into(),
+                &"text/plain;charset=UTF-8".into(),
+            );
+            let _ = Reflect::set(&headers, &"Content-Encoding".into(), &"gzip".into());
+            init.set_headers(&headers);
+            init.set_body(&bytes);
+        }
+        None => init.set_body(&JsValue::from_str(&body)),
+    }
+    drop(body);
     if keepalive {
-        let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
+        let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
     }
     let controller = AbortController::new().ok();
     let timed_out = Rc::new(Cell::new(false));
@@ -98,7 +150,7 @@ pub async fn fetch(endpoint: &str, body: String, timeout_ms: u64, keepalive: boo
 /// when the browser has no `sendBeacon`.
 pub fn beacon(endpoint: &str, body: &str) -> Option<bool> {
     let navigator = web_sys::window()?.navigator();
-    let has_beacon = js_sys::Reflect::get(&navigator, &"sendBeacon".into())
+    let has_beacon = Reflect::get(&navigator, &"sendBeacon".into())
         .ok()
         .is_some_and(|f| f.is_function());
     if !has_beacon {

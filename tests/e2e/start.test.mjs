@@ -29,10 +29,22 @@ test('npm start serves the demo and the collector, and stops on Ctrl-C', { timeo
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let exit = null;
+  const exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    }),
+  );
   const browser = await launchBrowser();
   try {
-    await waitFor(() => output.includes('Press Ctrl-C'), { what: 'npm start to print its URLs', timeoutMs: 240_000, intervalMs: 200 });
+    await waitFor(
+      () => {
+        if (exit) throw new Error(`npm start exited early (${JSON.stringify(exit)}):\n${output}`);
+        return output.includes('Press Ctrl-C');
+      },
+      { what: 'npm start to print its URLs', timeoutMs: 240_000, intervalMs: 200 },
+    );
     assert.match(output, new RegExp(`demo: +http://127\\.0\\.0\\.1:${demoPort}/`));
     assert.match(output, new RegExp(`collector: +http://127\\.0\\.0\\.1:${collectorPort}/v1/batch`));
     const page = await browser.newPage();
@@ -44,7 +56,7 @@ test('npm start serves the demo and the collector, and stops on Ctrl-C', { timeo
     await waitFor(async () => (await page.textContent('#metrics')).includes('eventsSent1'), { what: 'metrics shown on the page' });
   } finally {
     await browser.close();
-    process.kill(-child.pid, 'SIGINT');
+    if (!exit) process.kill(-child.pid, 'SIGINT');
   }
   const { code, signal } = await exited;
   assert.ok(code === 0 || signal === 'SIGINT', `exit ${code} ${signal}`);

@@ -49,6 +49,9 @@ const cases = [
   { endpoint, retryBaseMs: 5000, retryMaxMs: 1000 },
   { endpoint, storage: 'cookies' },
   { endpoint, storage: 'memory' },
+  { endpoint, compression: 'gzip' },
+  { endpoint, compression: 'none' },
+  { endpoint, compression: 'brotli' },
 ];
 for (const [name, [min, max]] of Object.entries(NUMERIC_FIELDS)) {
   cases.push({ endpoint, [name]: min }, { endpoint, [name]: max }, { endpoint, [name]: max + 1 });

@@ -1,0 +1,224 @@
+// `npm run bench`: size, main-thread cost, start-up, wire and background
+// cost in headless Chromium, plus the native core benchmark. Prints one
+// table and writes bench/results.json; asserts nothing (machines are noisy).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const LOADS = Number(process.env.BENCH_LOADS ?? 5);
+const results = {};
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const round = (value, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+// ---------- size ----------
+function sizeOf(files) {
+  const bytes = Buffer.concat(files.map((f) => readFileSync(`${root}pkg/${f}`)));
+  return {
+    raw: bytes.length,
+    gzip: gzipSync(bytes, { level: 9 }).length,
+    brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  };
+}
+const JS_FILES = ['analytics_wasm.js', 'index.js', 'config.js', 'config-rules.js'];
+results.size = {
+  wasm: sizeOf(['analytics_wasm_bg.wasm']),
+  js: sizeOf(JS_FILES),
+  // Compressed separately, as a server sends them.
+  total: null,
+};
+results.size.total = {
+  raw: results.size.wasm.raw + results.size.js.raw,
+  gzip: results.size.wasm.gzip + results.size.js.gzip,
+  brotli: results.size.wasm.brotli + results.size.js.brotli,
+};
+
+// Where the wasm bytes go: twiggy on a build that keeps function names.
+function breakdown() {
+  const twiggy = spawnSync('twiggy', ['--version']);
+  if (twiggy.status !== 0) {
+    spawnSync('cargo', ['install', 'twiggy', '--locked'], { stdio: 'inherit' });
+  }
+  const dir = `${root}target/bench-names`;
+  mkdirSync(dir, { recursive: true });
+  execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', dir, '--no-typescript', `${root}target/wasm32-unknown-unknown/release/analytics_wasm.wasm`]);
+  const top = spawnSync('twiggy', ['top', '-n', '60', `${dir}/analytics_wasm_bg.wasm`], { encoding: 'utf8' });
+  if (top.status !== 0) return null;
+  const crates = {};
+  const all = spawnSync('twiggy', ['top', '-n', '100000', '--format', 'csv', `${dir}/analytics_wasm_bg.wasm`], { encoding: 'utf8' });
+  for (const line of all.stdout.split('\n').slice(1)) {
+    const match = line.match(/^"?(.*?)"?,(\d+),/);
+    if (!match) continue;
+    const name = match[1].replace(/^<+/, '');
+    if (name.includes('function names')) continue;
+    const crate = name.startsWith('data segment') ? 'data (.rodata: strings, panic locations)' : name.split('::')[0].replace(/\[.*$/, '');
+    crates[crate] = (crates[crate] ?? 0) + Number(match[2]);
+  }
+  const byCrate = Object.entries(crates).sort((a, b) => b[1] - a[1]).slice(0, 15);
+  writeFileSync(`${root}bench/wasm-breakdown.txt`, `# twiggy top (names kept; before wasm-opt)\n${top.stdout}\n# bytes by crate\n${byCrate.map(([c, b]) => `${String(b).padStart(8)}  ${c}`).join('\n')}\n`);
+  return Object.fromEntries(byCrate.slice(0, 8));
+}
+results.size.byCrate = breakdown();
+
+// ---------- browser ----------
+const PROPERTIES = `(i) => ({ plan: 'pro', price: 49.99, currency: 'EUR', seats: i, trial: false,
+  source: 'pricing-page', tags: ['a', 'b', 'c'], nested: { x: 1, y: 'two' }, experiment: 'checkout-v2', step: 3 })`;
+
+const h = await startHarness();
+try {
+  // track() against JSON.stringify, with IndexedDB and with persistence off.
+  const trackRuns = { indexeddb: [], memory: [] };
+  for (let load = 0; load < LOADS; load++) {
+    for (const storage of ['indexeddb', 'memory']) {
+      const { page, context } = await h.open({ maxQueueEvents: 20_000, storage: storage === 'indexeddb' ? 'auto' : 'memory' });
+      trackRuns[storage].push(
+        await page.evaluate(async (source) => {
+          const properties = eval(source);
+          await analytics.ready;
+          for (let i = 0; i < 500; i++) JSON.stringify(properties(i));
+          let t0 = performance.now();
+          for (let i = 0; i < 10_000; i++) JSON.stringify(properties(i));
+          const stringify = performance.now() - t0;
+          t0 = performance.now();
+          for (let i = 0; i < 10_000; i++) analytics.track('Checkout Step Viewed', properties(i));
+          const track = performance.now() - t0;
+          await analytics.flush();
+          return { stringify, track };
+        }, PROPERTIES),
+      );
+      await context.close();
+    }
+  }
+  const perCall = (runs, key) => (median(runs.map((r) => r[key])) * 1000) / 10_000;
+  results.track = {
+    usPerCall: round(perCall(trackRuns.indexeddb, 'track')),
+    stringifyUsPerCall: round(perCall(trackRuns.indexeddb, 'stringify')),
+    usPerCallPersistenceOff: round(perCall(trackRuns.memory, 'track')),
+  };
+  results.track.ratioToStringify = round(results.track.usPerCall / results.track.stringifyUsPerCall);
+  results.track.persistenceRatio = round(results.track.usPerCall / results.track.usPerCallPersistenceOff);
+
+  // Import to ready: empty queue, and with 1,000 persisted events to adopt.
+  const startup = async (seed) => {
+    const context = await h.browser.newContext();
+    if (seed) {
+      const { page } = await h.open({}, { context });
+      h.collector.setFault({ status: 503 });
+      await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 1000; i++) analytics.track('Seed', { i });
+      });
+      await page.waitForTimeout(400);
+      await page.close();
+    }
+    h.collector.setFault({ status: 503 });
+    const page = await context.newPage();
+    await page.goto(`${h.site.url}/blank.html`);
+    const ms = await page.evaluate(async (endpoint) => {
+      const t0 = performance.now();
+      const { createAnalytics } = await import('/pkg/index.js');
+      const analytics = createAnalytics({ endpoint });
+      await analytics.ready;
+      return { ms: performance.now() - t0, adopted: analytics.metrics().adoptedEvents };
+    }, h.collector.endpoint);
+    h.collector.setFault({});
+    await context.close();
+    return ms;
+  };
+  const empty = [];
+  const seeded = [];
+  for (let load = 0; load < LOADS; load++) {
+    empty.push((await startup(false)).ms);
+    seeded.push(await startup(true));
+  }
+  results.startup = {
+    msEmpty: round(median(empty), 1),
+    msWith1000Persisted: round(median(seeded.map((s) => s.ms)), 1),
+    adoptedEvents: seeded[0].adopted,
+  };
+
+  // Wire and background cost: 10,000 events, with and without gzip.
+  const wire = async (compression) => {
+    h.collector.reset();
+    const { page, context } = await h.open({ maxQueueEvents: 20_000, compression });
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
+    await page.evaluate(() => {
+      window.longTasks = [];
+      new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
+    });
+    await page.evaluate(() => analytics.ready);
+    await page.evaluate((source) => {
+      const properties = eval(source);
+      for (let i = 0; i < 10_000; i++) analytics.track('Wire', properties(i));
+    }, PROPERTIES);
+    const afterLoop = await taskSeconds();
+    await waitFor(() => h.collector.stats().received === 10_000, { timeoutMs: 60_000, what: '10,000 events' });
+    await page.waitForTimeout(300);
+    const background = (await taskSeconds()) - afterLoop;
+    const longTasks = await page.evaluate(() => window.longTasks);
+    const stats = h.collector.stats();
+    await context.close();
+    return {
+      requests: stats.requests,
+      bytesPerEvent: round(stats.bytes / 10_000, 1),
+      backgroundMs: round(background * 1000, 1),
+      longestTaskMs: round(Math.max(0, ...longTasks), 1),
+    };
+  };
+  results.wire = { plain: await wire('none'), gzip: await wire('gzip') };
+  results.wire.compressionRatio = round(results.wire.plain.bytesPerEvent / results.wire.gzip.bytesPerEvent);
+} finally {
+  await h.close();
+}
+
+// ---------- native core ----------
+const divan = spawnSync('cargo', ['bench', '--bench', 'core'], { encoding: 'utf8', cwd: root });
+const medianOf = (name) => {
+  const lines = divan.stdout.split('\n');
+  const at = lines.findIndex((l) => l.includes(name));
+  const row = lines[at + 1] ?? '';
+  const cells = row.split('│').map((c) => c.trim());
+  const parse = (text) => {
+    const match = text?.match(/([\d.]+) (ns|µs|ms|s)/);
+    if (!match) return null;
+    return Number(match[1]) * { ns: 1e-6, µs: 1e-3, ms: 1, s: 1000 }[match[2]];
+  };
+  return parse(cells[2]);
+};
+const trackMs = medianOf('track ');
+const batchMs = medianOf('track_and_batch');
+results.native = {
+  trackNsPerEvent: trackMs && round((trackMs * 1e6) / 10_000, 0),
+  trackEventsPerSecond: trackMs && Math.round(10_000 / (trackMs / 1000)),
+  trackAndBatchNsPerEvent: batchMs && round((batchMs * 1e6) / 10_000, 0),
+  trackAndBatchEventsPerSecond: batchMs && Math.round(10_000 / (batchMs / 1000)),
+};
+
+// ---------- report ----------
+const rows = [
+  ['size: wasm (raw / gzip / brotli)', `${results.size.wasm.raw} / ${results.size.wasm.gzip} / ${results.size.wasm.brotli} B`],
+  ['size: JS (raw / gzip / brotli)', `${results.size.js.raw} / ${results.size.js.gzip} / ${results.size.js.brotli} B`],
+  ['size: total shipped (gzip / brotli)', `${results.size.total.gzip} / ${results.size.total.brotli} B`, 'budget ≤ 16,384 B gzip'],
+  ['track() µs/call (IndexedDB)', results.track.usPerCall],
+  ['JSON.stringify µs/call (floor)', results.track.stringifyUsPerCall],
+  ['track() / stringify', results.track.ratioToStringify, 'budget ≤ 2'],
+  ['track() with / without persistence', results.track.persistenceRatio, 'budget ≤ 1.2'],
+  ['import → ready, empty queue (ms)', results.startup.msEmpty, 'budget ≤ 50'],
+  ['import → ready, 1,000 persisted (ms)', results.startup.msWith1000Persisted],
+  ['wire: requests / bytes per event, plain', `${results.wire.plain.requests} / ${results.wire.plain.bytesPerEvent}`],
+  ['wire: requests / bytes per event, gzip', `${results.wire.gzip.requests} / ${results.wire.gzip.bytesPerEvent}`, 'budget ≤ 50 B, ≥ 4× smaller'],
+  ['wire: compression ratio', results.wire.compressionRatio],
+  ['background main-thread ms after 10k (plain / gzip)', `${results.wire.plain.backgroundMs} / ${results.wire.gzip.backgroundMs}`, 'budget ≤ 200'],
+  ['longest task ms (plain / gzip)', `${results.wire.plain.longestTaskMs} / ${results.wire.gzip.longestTaskMs}`, 'budget ≤ 50'],
+  ['native core: track ns/event (events/s)', `${results.native.trackNsPerEvent} (${results.native.trackEventsPerSecond})`],
+  ['native core: track+batch ns/event (events/s)', `${results.native.trackAndBatchNsPerEvent} (${results.native.trackAndBatchEventsPerSecond})`],
+];
+console.log('\nanalytics-wasm benchmarks (median of %d page loads)\n', LOADS);
+for (const [name, value, budget = ''] of rows) console.log(`${name.padEnd(50)} ${String(value).padEnd(28)} ${budget}`);
+results.measuredAt = new Date().toISOString();
+writeFileSync(`${root}bench/results.json`, JSON.stringify(results, null, 2) + '\n');
+console.log('\nwritten: bench/results.json, bench/wasm-breakdown.txt');
