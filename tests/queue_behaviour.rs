@@ -790,3 +790,16 @@ fn an_event_dropped_before_it_was_persisted_costs_no_storage_delete() {
     );
     assert_eq!(queue.metrics().counters.dropped_overflow, 5);
 }
+
+#[test]
+fn without_persistence_no_event_is_copied_out_for_storage() {
+    let mut h = Harness::new(config());
+    h.queue.set_persistence(false);
+    h.track_many(25);
+    let actions: Vec<Action> = std::iter::from_fn(|| h.queue.poll_action(h.now + 1_000)).collect();
+    assert!(
+        actions.iter().all(|a| matches!(a, Action::Send(_))),
+        "only sends: {actions:?}"
+    );
+    assert_eq!(actions.len(), 1);
+}

@@ -7,6 +7,10 @@
 //! Keys: `c<n>` holds event records (one per line, see `record`), `d<n>`
 //! the ids of chunk `n`'s forgotten events (one per line).
 
+/// Most events in one chunk: small chunks keep tombstones short and the
+/// search for an event's chunk cheap, while one put still carries a batch.
+pub const CHUNK_EVENTS: usize = 250;
+
 /// Puts and deletes to apply, in one transaction.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KvWrite {
@@ -128,11 +132,18 @@ impl ChunkLog {
         None
     }
 
-    /// Writes `(id, record line)`s as one new chunk.
+    /// Writes `(id, record line)`s as new chunks of at most `CHUNK_EVENTS`.
     pub fn append(&mut self, records: &[(String, String)]) -> KvWrite {
-        if records.is_empty() {
-            return KvWrite::default();
+        let mut write = KvWrite::default();
+        for part in records.chunks(CHUNK_EVENTS) {
+            let more = self.append_chunk(part);
+            write.puts.extend(more.puts);
+            write.deletes.extend(more.deletes);
         }
+        write
+    }
+
+    fn append_chunk(&mut self, records: &[(String, String)]) -> KvWrite {
         let n = self.next_chunk;
         self.next_chunk += 1;
         let mut touched = Vec::new();
@@ -230,6 +241,20 @@ mod tests {
         let write = log.append(&[rec("a"), rec("b"), rec("c")]);
         assert_eq!(write.puts.len(), 1);
         assert_eq!(write.puts[0].1.lines().count(), 3);
+    }
+
+    #[test]
+    fn a_large_persist_is_split_into_bounded_chunks() {
+        let mut log = ChunkLog::default();
+        let records: Vec<_> = (0..CHUNK_EVENTS * 2 + 1)
+            .map(|n| rec(&format!("id{n}")))
+            .collect();
+        let write = log.append(&records);
+        assert_eq!(write.puts.len(), 3);
+        assert!(write
+            .puts
+            .iter()
+            .all(|(_, body)| body.lines().count() <= CHUNK_EVENTS));
     }
 
     #[test]

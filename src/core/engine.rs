@@ -128,6 +128,8 @@ pub struct ClientEventQueue {
     clock: Millis,
     /// Sequence numbers tracked but not yet handed out in `Persist`.
     unpersisted: VecDeque<Seq>,
+    /// Whether events are handed out for storage at all.
+    persistence: bool,
     /// When the oldest unpersisted event must be written.
     persist_due: Millis,
     forget: Vec<MessageId>,
@@ -169,6 +171,7 @@ impl ClientEventQueue {
             next_batch_id: 1,
             clock: 0,
             unpersisted: VecDeque::new(),
+            persistence: true,
             persist_due: 0,
             forget: Vec::new(),
             notices: VecDeque::new(),
@@ -249,7 +252,7 @@ impl ClientEventQueue {
             seq,
             id,
             created_at: now,
-            json: json.into_boxed_str(),
+            json,
             attempts: 0,
         });
         self.mark_unpersisted(seq, now);
@@ -257,7 +260,20 @@ impl ClientEventQueue {
         Ok(id)
     }
 
+    /// Turns `Persist`/`Forget` actions on or off: off when the caller
+    /// has nowhere to store events, so none is copied out for nothing.
+    pub fn set_persistence(&mut self, enabled: bool) {
+        self.persistence = enabled;
+        if !enabled {
+            self.unpersisted.clear();
+            self.forget.clear();
+        }
+    }
+
     fn mark_unpersisted(&mut self, seq: Seq, now: Millis) {
+        if !self.persistence {
+            return;
+        }
         if self.unpersisted.is_empty() {
             self.persist_due = now.saturating_add(self.config.persist_debounce_ms);
         }
@@ -309,7 +325,9 @@ impl ClientEventQueue {
             self.counters.events_restored += 1;
             if self.is_expired(entry.created_at_ms, now) {
                 self.counters.dropped_expired += 1;
-                self.forget.push(id);
+                if self.persistence {
+                    self.forget.push(id);
+                }
                 continue;
             }
             let seq = self.take_seq();
@@ -318,7 +336,7 @@ impl ClientEventQueue {
                 id,
                 // A stored time in the future (another clock) counts as now.
                 created_at: entry.created_at_ms.min(now),
-                json: entry.json.into_boxed_str(),
+                json: entry.json,
                 attempts: 0,
             });
             if source == RestoreSource::Adopted {
@@ -547,7 +565,7 @@ impl ClientEventQueue {
             self.circuit.probe_sent();
         }
         let body = self.envelope.body(
-            events.iter().map(|e| &*e.json),
+            events.iter().map(|e| e.json.as_str()),
             event_bytes,
             events.len(),
             now,
@@ -649,7 +667,7 @@ impl ClientEventQueue {
     /// Asks storage to delete `event`, unless it was never handed out in a
     /// `Persist` (then `take_unpersisted` simply no longer finds it).
     fn forget_event(&mut self, seq: Seq, id: MessageId) {
-        if self.unpersisted.binary_search(&seq).is_err() {
+        if self.persistence && self.unpersisted.binary_search(&seq).is_err() {
             self.forget.push(id);
         }
     }

@@ -146,6 +146,13 @@ impl MessageId {
         Some(MessageId(bytes))
     }
 
+    /// The hyphenated lowercase text, without the formatting machinery.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(36);
+        self.push_to(&mut out);
+        out
+    }
+
     pub fn push_to(&self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut text = [b'-'; 36];
@@ -164,9 +171,7 @@ impl MessageId {
 
 impl core::fmt::Display for MessageId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let mut out = String::with_capacity(36);
-        self.push_to(&mut out);
-        f.write_str(&out)
+        f.write_str(&self.to_text())
     }
 }
 
@@ -180,8 +185,9 @@ pub struct QueuedEvent {
     pub seq: Seq,
     pub id: MessageId,
     pub created_at: Millis,
-    /// The complete JSON object as it goes into a batch.
-    pub json: Box<str>,
+    /// The complete JSON object as it goes into a batch. A `String`, not a
+    /// `Box<str>`: shrinking it would cost a copy per event.
+    pub json: String,
     /// Send attempts that did not deliver it.
     pub attempts: u32,
 }
@@ -193,9 +199,9 @@ impl QueuedEvent {
 
     pub fn to_stored(&self) -> StoredEvent {
         StoredEvent {
-            message_id: self.id.to_string(),
+            message_id: self.id.to_text(),
             created_at_ms: self.created_at,
-            json: self.json.to_string(),
+            json: self.json.clone(),
         }
     }
 }

@@ -130,7 +130,7 @@ fn notice_text(notice: &Notice) -> (&'static str, String) {
             message.push_str(" event(s)");
             for rejection in rejected.iter().take(5) {
                 message.push_str("; ");
-                message.push_str(&rejection.id.to_string());
+                rejection.id.push_to(&mut message);
                 message.push_str(": ");
                 message.push_str(&rejection.reason);
             }
@@ -146,7 +146,7 @@ fn notice_text(notice: &Notice) -> (&'static str, String) {
         }
         Notice::EventTooLarge { id } => {
             message.push_str("event ");
-            message.push_str(&id.to_string());
+            id.push_to(&mut message);
             message.push_str(" dropped: the collector answered 413 for it alone");
             ("delivery", message)
         }
@@ -158,7 +158,7 @@ impl Runtime {
         let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
         let mut random = RandomPool::new();
         let anonymous_id = super::local_storage::anonymous_id(|| {
-            MessageId::from_random(random.next_16()).to_string()
+            MessageId::from_random(random.next_16()).to_text()
         });
         let mut context_json =
             String::from("{\"library\":{\"name\":\"analytics-wasm\",\"version\":");
@@ -295,6 +295,8 @@ pub async fn start(shared: Shared) {
             message.push_str(storage.kind());
             work.push(Work::Emit("storage", message));
         }
+        // Nowhere to store events: the core need not copy them out.
+        runtime.queue.set_persistence(storage.kind() != "memory");
         runtime.storage = Some(storage);
         runtime.own_lock = own_lock;
         if ownership == Ownership::Lease {
@@ -463,7 +465,7 @@ pub fn pump(shared: &Shared) {
                     runtime.queue_storage(StorageOp::Write(events), &mut work)
                 }
                 Action::Forget(ids) => {
-                    let ids = ids.iter().map(MessageId::to_string).collect();
+                    let ids = ids.iter().map(MessageId::to_text).collect();
                     runtime.queue_storage(StorageOp::Delete(ids), &mut work);
                 }
                 Action::Notify(notice) => {
