@@ -46,7 +46,7 @@ enum StorageOp {
 
 /// Work that runs JavaScript or starts I/O, done outside the borrow.
 enum Work {
-    /// Apply the queued storage operations in a microtask.
+    /// Apply the queued storage operations in a task of their own.
     ScheduleStorage,
     Emit(&'static str, String),
     Fetch {
@@ -73,8 +73,8 @@ pub struct Runtime {
     batch_events: Vec<(BatchId, usize)>,
     lifecycle: Option<Lifecycle>,
     page_hidden: bool,
-    /// Persist/Forget work of this task, applied together in a microtask so
-    /// a burst of `track()` calls costs one transaction, not one per call.
+    /// Persist/Forget work of this task, applied together in the next task
+    /// so a burst of `track()` calls costs one transaction, not one per call.
     storage_ops: Vec<StorageOp>,
     storage_scheduled: bool,
     last_write: Option<Promise>,
@@ -200,7 +200,7 @@ impl Runtime {
     }
 
     /// Queues a storage operation; a hidden page applies it at once, since
-    /// the document may be torn down before a microtask runs.
+    /// the document may be torn down before a deferred task runs.
     fn queue_storage(&mut self, op: StorageOp, work: &mut Vec<Work>) {
         self.storage_ops.push(op);
         if self.page_hidden {
@@ -371,7 +371,7 @@ pub fn report(shared: &Shared, kind: &'static str, message: String) {
 }
 
 /// Drains the core and applies storage work now rather than in a
-/// microtask; returns the last write, to await its commit.
+/// deferred task; returns the last write, to await its commit.
 pub fn persist_at_once(shared: &Shared) -> Option<Promise> {
     pump(shared);
     let mut work = Vec::new();
@@ -556,12 +556,15 @@ fn run(shared: &Shared, work: Vec<Work>) {
     for item in work {
         match item {
             Work::ScheduleStorage => {
+                // A task of its own, not a microtask: the caller's task (a
+                // burst of track() calls, say) ends before storage work runs.
                 let shared = shared.clone();
-                spawn_local(async move {
+                gloo_timers::callback::Timeout::new(0, move || {
                     let mut work = Vec::new();
                     shared.borrow_mut().apply_storage(&mut work);
                     run(&shared, work);
-                });
+                })
+                .forget();
             }
             Work::Emit(kind, message) => {
                 let emit = shared.borrow().emit.clone();
