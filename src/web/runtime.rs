@@ -28,6 +28,9 @@ use crate::core::{
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
+/// Most events one deferred storage task writes (about 20 ms of work).
+const STORAGE_EVENTS_PER_TASK: usize = 500;
+
 /// The IndexedDB database name and localStorage key prefix.
 const STORAGE_NAMESPACE: &str = "analytics-wasm";
 
@@ -213,6 +216,13 @@ impl Runtime {
 
     /// Applies queued storage operations in order, merging neighbours.
     fn apply_storage(&mut self, work: &mut Vec<Work>) {
+        self.apply_storage_within(usize::MAX, work);
+    }
+
+    /// Applies queued storage operations in order, merging neighbours,
+    /// writing at most `budget` events now; the rest waits for another task
+    /// so a large burst never becomes one long task.
+    fn apply_storage_within(&mut self, budget: usize, work: &mut Vec<Work>) {
         self.storage_scheduled = false;
         let mut merged: Vec<StorageOp> = Vec::new();
         for op in std::mem::take(&mut self.storage_ops) {
@@ -223,13 +233,34 @@ impl Runtime {
             }
         }
         let hiding = self.page_hidden;
-        for op in merged {
+        let mut left = budget;
+        let mut ops = merged.into_iter();
+        for op in ops.by_ref() {
+            let op = match op {
+                StorageOp::Write(mut events) if events.len() > left => {
+                    let rest = events.split_off(left);
+                    self.storage_ops.push(StorageOp::Write(rest));
+                    StorageOp::Write(events)
+                }
+                op => op,
+            };
+            if let StorageOp::Write(events) = &op {
+                left -= events.len();
+            }
             let write = match (&mut self.storage, op) {
                 (Some(storage), StorageOp::Write(events)) => storage.write(&events, hiding),
                 (Some(storage), StorageOp::Delete(ids)) => storage.delete(&ids),
                 (None, _) => Write::Done,
             };
             self.queue_storage_write(write, work);
+            if !self.storage_ops.is_empty() || left == 0 {
+                break;
+            }
+        }
+        self.storage_ops.extend(ops);
+        if !self.storage_ops.is_empty() {
+            self.storage_scheduled = true;
+            work.push(Work::ScheduleStorage);
         }
     }
 
@@ -561,7 +592,9 @@ fn run(shared: &Shared, work: Vec<Work>) {
                 let shared = shared.clone();
                 gloo_timers::callback::Timeout::new(0, move || {
                     let mut work = Vec::new();
-                    shared.borrow_mut().apply_storage(&mut work);
+                    shared
+                        .borrow_mut()
+                        .apply_storage_within(STORAGE_EVENTS_PER_TASK, &mut work);
                     run(&shared, work);
                 })
                 .forget();

@@ -1,16 +1,13 @@
 // The npm package's JS API in real Chromium against the dev collector.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, waitFor } from './harness.mjs';
+import { useHarness, waitFor } from './harness.mjs';
 
+const harness = useHarness();
 let h;
-before(async () => {
-  h = await startHarness();
+beforeEach(() => {
+  h = harness();
 });
-after(async () => {
-  await h?.close();
-});
-beforeEach(() => h.collector.reset());
 
 test('calls made before the wasm is ready are buffered and delivered in call order', async () => {
   const { page, context } = await h.open({}, { query: '&early=5' });
@@ -111,38 +108,6 @@ test('flush resolves with what was sent, what failed and what is pending', async
   await waitFor(() => h.collector.stats().received === 3, { what: '3 events after the backoff' });
   const after = await page.evaluate(() => analytics.flush());
   assert.deepEqual(after, { sent: 0, failed: 0, pending: 0 });
-  await context.close();
-});
-
-test('events persisted while the collector fails arrive after a reload', async () => {
-  const { page, context } = await h.open({ retryBaseMs: 60_000, retryMaxMs: 60_000 });
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ status: 503 });
-  await page.evaluate(async () => {
-    for (let i = 0; i < 20; i++) analytics.track('Survivor', { i });
-    await analytics.flush();
-  });
-  // Reload at once: the IndexedDB write started on pagehide may not commit.
-  h.collector.setFault({});
-  await page.reload();
-  await page.evaluate(() => analytics.ready);
-  const restored = await page.evaluate(() => analytics.metrics());
-  assert.equal(restored.storage, 'indexeddb');
-  assert.equal(restored.eventsRestored, 20);
-  await waitFor(() => h.collector.stats().received === 20, { what: '20 restored events' });
-  assert.equal(h.collector.stats().duplicates, 0);
-  await context.close();
-});
-
-test('closing the page sends what is pending by beacon', async () => {
-  const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
-  await page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 10; i++) analytics.track('Leaving', { i });
-  });
-  await page.close({ runBeforeUnload: true });
-  await waitFor(() => h.collector.stats().received === 10, { what: '10 beaconed events' });
-  assert.ok(h.collector.requests().some((r) => r.mode === 'no-cors'), 'sent by sendBeacon');
   await context.close();
 });
 

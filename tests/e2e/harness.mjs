@@ -1,5 +1,6 @@
 // Shared setup for browser end-to-end tests: a dev collector, a static server
 // for the test page and the built package, and Debian's Chromium.
+import { before, after, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
@@ -32,4 +33,20 @@ export async function startHarness() {
       await collector.close();
     },
   };
+}
+
+/**
+ * Starts one harness for the calling test file, resets the collector before
+ * each test and stops everything after the last; returns a getter.
+ */
+export function useHarness() {
+  let harness;
+  before(async () => {
+    harness = await startHarness();
+  });
+  after(async () => {
+    await harness?.close();
+  });
+  beforeEach(() => harness.collector.reset());
+  return () => harness;
 }

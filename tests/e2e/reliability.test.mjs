@@ -1,18 +1,15 @@
 // The reliability suite: what browsers and networks do to events, in real
 // Chromium against the dev collector. Every scenario asserts exact counts at
 // the collector and in metrics(), and prints them (`scenario N: …`).
-import { test, before, after, beforeEach } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, waitFor } from './harness.mjs';
+import { useHarness, waitFor } from './harness.mjs';
 
+const harness = useHarness();
 let h;
-before(async () => {
-  h = await startHarness();
+beforeEach(() => {
+  h = harness();
 });
-after(async () => {
-  await h?.close();
-});
-beforeEach(() => h.collector.reset());
 
 const report = (scenario, counts) => console.log(`scenario ${scenario}: ${JSON.stringify(counts)}`);
 const received = () => h.collector.stats().received;

@@ -1,18 +1,15 @@
 // Many tabs and crashed tabs: ownership of persisted events without
 // duplicates or loss, counted at the collector. Each test uses one fresh
 // browser context (one profile): its tabs share storage and Web Locks.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, waitFor } from './harness.mjs';
+import { useHarness, waitFor } from './harness.mjs';
 
+const harness = useHarness();
 let h;
-before(async () => {
-  h = await startHarness();
+beforeEach(() => {
+  h = harness();
 });
-after(async () => {
-  await h?.close();
-});
-beforeEach(() => h.collector.reset());
 
 const report = (name, counts) => console.log(`tabs ${name}: ${JSON.stringify(counts)}`);
 const received = () => h.collector.stats().received;
@@ -61,20 +58,23 @@ test('1. two tabs, 1,000 events each, collector up: 2,000 arrive, none twice', a
   await context.close();
 });
 
-test('2. two tabs, collector down, tab A closes: tab B delivers A\'s events, none twice', async () => {
+test('2. two tabs, collector down, tab A closes: tab B delivers A\'s 700 events, none twice', async () => {
   const context = await h.browser.newContext();
-  const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
+  // Room for both tabs' events in B's queue (beyond maxQueueEvents the oldest are dropped).
+  const config = { maxQueueEvents: 2000 };
+  const [a, b] = await Promise.all([h.open(config, { context }), h.open(config, { context })]);
   h.collector.setFault({ down: true });
-  await Promise.all([trackIn(a.page, 'A', 300), trackIn(b.page, 'B', 300)]);
+  // 700 per tab: more than one deferred storage task writes at once.
+  await Promise.all([trackIn(a.page, 'A', 700), trackIn(b.page, 'B', 700)]);
   await a.page.waitForTimeout(300);
   await a.page.close();
   h.collector.setFault({});
   await showPage(b.page);
-  await waitFor(() => received() === 600, { what: '600 events', timeoutMs: 60_000 });
+  await waitFor(() => received() === 1400, { what: '1,400 events', timeoutMs: 60_000 });
   const mb = await metricsOf(b.page);
   assert.equal(duplicates(), 0);
-  assert.equal(tagsReceived('A'), 300);
-  assert.equal(tagsReceived('B'), 300);
+  assert.equal(tagsReceived('A'), 700);
+  assert.equal(tagsReceived('B'), 700);
   assert.equal(mb.adoptedPartitions, 1);
   report(2, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B'), adoptedByB: mb.adoptedEvents });
   await context.close();
