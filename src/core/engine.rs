@@ -7,7 +7,7 @@
 //! `next_wakeup()`. Nothing here reads a clock, draws randomness it was not
 //! given, or performs I/O.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::circuit::{CircuitBreaker, Permit};
 use super::config::{Config, ConfigError};
@@ -17,6 +17,7 @@ use super::metrics::{Counters, Metrics};
 use super::outcome::{classify, Rejection, SendOutcome, Verdict};
 use super::pending::PendingQueue;
 use super::retry::{Jitter, RetryPolicy};
+use super::sort_keys;
 use super::time::Millis;
 use super::wire::Envelope;
 
@@ -290,14 +291,8 @@ impl ClientEventQueue {
     ) -> RestoreReport {
         let now = self.tick(now);
         let mut report = RestoreReport::default();
-        let mut seen: BTreeSet<MessageId> = self.pending.iter().map(|e| e.id).collect();
-        seen.extend(
-            self.in_flight
-                .iter()
-                .flat_map(|b| b.events.iter().map(|e| e.id)),
-        );
         let limit = self.max_event_bytes();
-        let mut accepted = Vec::with_capacity(stored.len());
+        let mut candidates = Vec::with_capacity(stored.len());
         for entry in stored {
             let id = MessageId::parse(&entry.message_id);
             let valid = id.is_some()
@@ -305,21 +300,50 @@ impl ClientEventQueue {
                 && is_object_text(&entry.json)
                 && entry.json.contains(entry.message_id.as_str());
             match id {
-                Some(id) if valid => {
-                    if seen.insert(id) {
-                        accepted.push((id, entry));
-                    } else {
-                        report.duplicates += 1;
-                    }
-                }
+                Some(id) if valid => candidates.push((id, entry)),
                 _ => {
                     self.counters.restore_corrupt += 1;
                     report.corrupt_ids.push(entry.message_id);
                 }
             }
         }
-        // Oldest first, so drop-oldest and the age trigger see them rightly.
-        accepted.sort_by_key(|(_, entry)| entry.created_at_ms);
+        // Duplicates (of held events, or within the input, first kept) found
+        // by sorting keys, which costs far less wasm than a set would.
+        let mut held: Vec<(u128, usize)> = self
+            .pending
+            .iter()
+            .chain(self.in_flight.iter().flat_map(|b| b.events.iter()))
+            .map(|e| (e.id.as_u128(), 0))
+            .collect();
+        sort_keys(&mut held);
+        let mut by_id: Vec<(u128, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(index, (id, _))| (id.as_u128(), index))
+            .collect();
+        sort_keys(&mut by_id);
+        let mut duplicate = vec![false; candidates.len()];
+        for (position, &(id, index)) in by_id.iter().enumerate() {
+            let repeats_earlier = position > 0 && by_id[position - 1].0 == id;
+            let already_held = held.binary_search_by(|(h, _)| h.cmp(&id)).is_ok();
+            duplicate[index] = repeats_earlier || already_held;
+        }
+        // Oldest first, so drop-oldest and the age trigger see them rightly;
+        // ties keep storage order.
+        let mut by_age: Vec<(u128, usize)> = candidates
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !duplicate[*index])
+            .map(|(index, (_, entry))| (u128::from(entry.created_at_ms), index))
+            .collect();
+        report.duplicates = candidates.len() - by_age.len();
+        sort_keys(&mut by_age);
+        let mut slots: Vec<Option<(MessageId, StoredEvent)>> =
+            candidates.into_iter().map(Some).collect();
+        let accepted: Vec<(MessageId, StoredEvent)> = by_age
+            .iter()
+            .filter_map(|(_, index)| slots[*index].take())
+            .collect();
         report.accepted = accepted.len();
         for (id, entry) in accepted {
             self.counters.events_restored += 1;

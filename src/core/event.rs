@@ -146,6 +146,11 @@ impl MessageId {
         Some(MessageId(bytes))
     }
 
+    /// The id as one number, for sorting.
+    pub fn as_u128(&self) -> u128 {
+        u128::from_be_bytes(self.0)
+    }
+
     /// The hyphenated lowercase text, without the formatting machinery.
     pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(36);

@@ -36,3 +36,9 @@ pub use event::{EventInput, EventKind, MessageId, StoredEvent, TrackError};
 pub use metrics::{Counters, Metrics};
 pub use outcome::{Rejection, SendOutcome};
 pub use time::Millis;
+
+/// Sorts `(key, index)` pairs. Every sort in the core goes through this one
+/// monomorphization: each distinct sort instantiation costs kilobytes of wasm.
+pub(crate) fn sort_keys(keys: &mut [(u128, usize)]) {
+    keys.sort_unstable();
+}

@@ -45,9 +45,19 @@ fn parse_u64(text: &str) -> Option<u64> {
 }
 
 /// Sorts decoded records into write order and drops the ordinals.
-pub fn into_write_order(mut records: Vec<(u64, StoredEvent)>) -> Vec<StoredEvent> {
-    records.sort_by_key(|(ordinal, _)| *ordinal);
-    records.into_iter().map(|(_, event)| event).collect()
+pub fn into_write_order(records: Vec<(u64, StoredEvent)>) -> Vec<StoredEvent> {
+    let mut order: Vec<(u128, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(index, (ordinal, _))| (u128::from(*ordinal), index))
+        .collect();
+    super::sort_keys(&mut order);
+    let mut slots: Vec<Option<StoredEvent>> =
+        records.into_iter().map(|(_, event)| Some(event)).collect();
+    order
+        .iter()
+        .filter_map(|(_, index)| slots[*index].take())
+        .collect()
 }
 
 #[cfg(test)]
