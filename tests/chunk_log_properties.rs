@@ -3,20 +3,12 @@
 //! removed, and the store is empty once every event is removed.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use analytics_wasm::core::chunks::{ChunkLog, KvWrite};
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
-
-/// A fixed seed, so CI runs the same cases every time; set
-/// `PROPTEST_RNG_SEED` to explore others.
-fn seed() -> RngSeed {
-    let fixed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok());
-    RngSeed::Fixed(fixed.unwrap_or(20261123))
-}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -43,7 +35,7 @@ fn apply(store: &mut BTreeMap<String, String>, write: KvWrite) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2_000, rng_seed: seed(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2_000, rng_seed: common::fixed_seed(20261123), ..ProptestConfig::default() })]
 
     #[test]
     fn a_reload_finds_exactly_the_events_not_removed(ops in proptest::collection::vec(op(), 1..60)) {

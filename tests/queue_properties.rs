@@ -19,16 +19,6 @@ use std::collections::{HashMap, HashSet};
 use analytics_wasm::core::{Config, RestoreSource, SendOutcome, Transport};
 use common::*;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
-
-/// A fixed seed, so CI runs the same cases every time; set
-/// `PROPTEST_RNG_SEED` to explore others.
-fn seed() -> RngSeed {
-    let fixed = std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok());
-    RngSeed::Fixed(fixed.unwrap_or(20261122))
-}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -390,7 +380,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(10_000),
         max_shrink_iters: 2_000,
-        rng_seed: seed(),
+        rng_seed: common::fixed_seed(20261122),
         ..ProptestConfig::default()
     })]
 

@@ -271,3 +271,12 @@ impl Harness {
         self.sent.iter().flat_map(|r| ids_in(&r.body)).collect()
     }
 }
+
+/// A fixed proptest seed (`default` unless `PROPTEST_RNG_SEED` is set), so
+/// CI runs the same cases every time.
+pub fn fixed_seed(default: u64) -> proptest::test_runner::RngSeed {
+    let chosen = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    proptest::test_runner::RngSeed::Fixed(chosen.unwrap_or(default))
+}
