@@ -148,3 +148,48 @@ test('nothing is sent while the browser is offline; going online resumes', async
   await waitFor(() => h.collector.stats().received === 10, { what: '10 events after going online' });
   await context.close();
 });
+
+test('a 401 pauses sending, is reported as an auth error, keeps every event, and flush() resumes', async () => {
+  const { page, context } = await h.open({});
+  await page.evaluate(() => analytics.ready);
+  h.collector.setFault({ status: 401 });
+  const paused = await page.evaluate(async () => {
+    for (let i = 0; i < 20; i++) analytics.track('Auth', { i });
+    await analytics.flush();
+    for (let i = 20; i < 25; i++) analytics.track('Auth', { i });
+    await new Promise((r) => setTimeout(r, 300));
+    return { metrics: analytics.metrics(), errors: window.errors };
+  });
+  assert.equal(paused.metrics.authPaused, true);
+  assert.equal(paused.metrics.pending, 25, 'nothing dropped');
+  assert.equal(h.collector.stats().requests, 1, 'no request after the 401');
+  assert.ok(paused.errors.some((e) => e.type === 'auth' && e.message.includes('401')));
+  h.collector.setFault({});
+  const resumed = await page.evaluate(() => analytics.flush());
+  assert.equal(resumed.sent, 25);
+  assert.equal(h.collector.stats().received, 25);
+  await context.close();
+});
+
+test('shutdown flushes, persists what is left, detaches, and leaves the rest to another tab', async () => {
+  const context = await h.browser.newContext();
+  const { page } = await h.open({}, { context });
+  await page.evaluate(() => analytics.ready);
+  h.collector.setFault({ status: 503 });
+  const after = await page.evaluate(async () => {
+    for (let i = 0; i < 5; i++) analytics.track('Before Shutdown', { i });
+    await analytics.shutdown();
+    analytics.track('After Shutdown', {});
+    document.dispatchEvent(new Event('visibilitychange'));
+    return analytics.metrics();
+  });
+  assert.equal(after.eventsTracked, 5, 'calls after shutdown are no-ops');
+  h.collector.setFault({});
+  const other = await h.open({}, { context });
+  await other.page.evaluate(() => analytics.ready);
+  await waitFor(() => h.collector.stats().received === 5, { what: 'the 5 events, from the other tab' });
+  const adopted = await other.page.evaluate(() => analytics.metrics().adoptedEvents);
+  assert.equal(adopted, 5, 'shutdown released the partition');
+  assert.ok(h.collector.events().every((e) => e.event === 'Before Shutdown'));
+  await context.close();
+});
