@@ -122,3 +122,27 @@ test('4. crash: 500 events tracked while down survive a renderer crash and arriv
   report(4, { received: received(), duplicates: duplicates(), adoptedEvents: m.adoptedEvents });
   await context.close();
 });
+
+test('5. without Web Locks the lease decides: a closed tab\'s events are adopted once its lease expires', async () => {
+  const context = await h.browser.newContext();
+  await context.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'locks', { configurable: true, get: () => undefined });
+  });
+  const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
+  h.collector.setFault({ down: true });
+  await Promise.all([trackIn(a.page, 'A', 50), trackIn(b.page, 'B', 50)]);
+  assert.equal((await metricsOf(b.page)).ownership, 'lease');
+  await a.page.waitForTimeout(300);
+  await a.page.close();
+  h.collector.setFault({});
+  // A live lease is renewed every 2 s; A's stops, and expires after 10 s.
+  await b.page.waitForTimeout(10_500);
+  await showPage(b.page);
+  await waitFor(() => received() === 100, { what: '100 events', timeoutMs: 30_000 });
+  const mb = await metricsOf(b.page);
+  assert.equal(duplicates(), 0);
+  assert.equal(tagsReceived('A'), 50);
+  assert.equal(mb.adoptedEvents, 50);
+  report(5, { received: received(), duplicates: duplicates(), ownership: mb.ownership, adoptedByB: mb.adoptedEvents });
+  await context.close();
+});
