@@ -106,8 +106,10 @@ test('flush resolves with what was sent, what failed and what is pending', async
   assert.equal(metrics.lastError, 'send failed: the collector answered 503');
   assert.ok(metrics.nextRetryAt >= Date.now() - 1_000, 'a retry is scheduled');
   await waitFor(() => h.collector.stats().received === 3, { what: '3 events after the backoff' });
+  // The page hears the response a moment after the collector answers it.
+  await waitFor(async () => (await page.evaluate(() => analytics.metrics())).eventsSent === 3, { what: 'the page to settle' });
   const after = await page.evaluate(() => analytics.flush());
-  assert.deepEqual(after, { sent: 0, failed: 0, pending: 0 });
+  assert.deepEqual(after, { sent: 0, failed: 0, pending: 0 }, 'nothing left to flush');
   await context.close();
 });
 
