@@ -38,6 +38,19 @@ impl LocalStore {
         })
     }
 
+    /// The keys starting with `prefix` in a localStorage already probed.
+    pub fn under(storage: web_sys::Storage, prefix: &str) -> Self {
+        LocalStore {
+            storage,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// The localStorage behind this store.
+    pub fn storage(&self) -> &web_sys::Storage {
+        &self.storage
+    }
+
     /// Every `(messageId, record)` stored under the prefix.
     pub fn read_all(&self) -> Vec<(String, String)> {
         all_keys(&self.storage)

@@ -179,9 +179,13 @@ impl Storage {
                 Backend::IndexedDb(store, _) => Some(store.clone()),
                 _ => None,
             },
-            local: match &self.backend {
-                Backend::Memory => None,
-                _ => local_storage::usable().ok(),
+            // The localStorage this page already probed: no probe write (and
+            // no `storage` event in other tabs) per adoption pass.
+            local: match (&self.backend, &self.spill) {
+                (Backend::LocalStorage(store), _) | (_, Some(store)) => {
+                    Some(store.storage().clone())
+                }
+                _ => None,
             },
             namespace: self.namespace.clone(),
             own: self.partition.clone(),
@@ -286,7 +290,11 @@ impl Partitions {
     }
 
     fn local(&self, partition: &str, kind: &str) -> Option<LocalStore> {
-        LocalStore::open(&local_prefix(&self.namespace, partition, kind)).ok()
+        let storage = self.local.clone()?;
+        Some(LocalStore::under(
+            storage,
+            &local_prefix(&self.namespace, partition, kind),
+        ))
     }
 
     /// Everything `partition` holds, in write order.
