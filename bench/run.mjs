@@ -22,7 +22,7 @@ function sizeOf(files) {
     brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
   };
 }
-const JS_FILES = ['analytics_wasm.js', 'index.js', 'config.js', 'config-rules.js'];
+const JS_FILES = ['analytics_wasm.js', 'index.js', 'config.js', 'config-rules.js', 'context.js', 'identity.js', 'page-store.js', 'session.js'];
 results.size = {
   wasm: sizeOf(['analytics_wasm_bg.wasm']),
   js: sizeOf(JS_FILES),

@@ -3,6 +3,30 @@
 import { NUMERIC_FIELDS } from './config-rules.js';
 
 const STRING_FIELDS = new Set(['endpoint', 'writeKey']);
+const BOOLEAN_FIELDS = new Set(['debug', 'optOutByDefault', 'respectPrivacySignals']);
+
+// Fields the JS entry owns (identity, sessions, consent); the wasm never sees them.
+// name: [min, max, default]
+const PAGE_NUMERIC_FIELDS = { sessionTimeoutMs: [60_000, 86_400_000, 1_800_000] };
+export const PAGE_FIELDS = ['sessionTimeoutMs', 'cookieDomain', 'optOutByDefault', 'respectPrivacySignals'];
+
+/** The page-level settings, with defaults. */
+export function pageSettings(config) {
+  return {
+    sessionTimeoutMs: config.sessionTimeoutMs ?? PAGE_NUMERIC_FIELDS.sessionTimeoutMs[2],
+    cookieDomain: config.cookieDomain ?? null,
+    optOutByDefault: config.optOutByDefault === true,
+    respectPrivacySignals: config.respectPrivacySignals === true,
+    debug: config.debug === true,
+  };
+}
+
+/** The config the wasm engine checks and uses: without the page-level fields. */
+export function engineConfig(config) {
+  const engine = { ...config };
+  for (const field of PAGE_FIELDS) delete engine[field];
+  return engine;
+}
 const STORAGE_VALUES = ['auto', 'indexeddb', 'localstorage', 'memory'];
 
 const show = (value) => {
@@ -27,6 +51,16 @@ export function checkConfig(config) {
       if (typeof value !== 'string') fail(`${key} must be a string, got ${show(value)}`);
       continue;
     }
+    if (BOOLEAN_FIELDS.has(key)) {
+      if (typeof value !== 'boolean') fail(`${key} must be a boolean, got ${show(value)}`);
+      continue;
+    }
+    if (key === 'cookieDomain') {
+      if (typeof value !== 'string' || !/^\.?[a-z0-9.-]{1,253}$/i.test(value)) {
+        fail(`cookieDomain must be a domain name such as "example.com", got ${show(value)}`);
+      }
+      continue;
+    }
     if (key === 'compression') {
       if (value !== 'gzip' && value !== 'none') fail(`compression must be one of "gzip", "none", got ${show(value)}`);
       continue;
@@ -37,7 +71,7 @@ export function checkConfig(config) {
       }
       continue;
     }
-    const rule = NUMERIC_FIELDS[key];
+    const rule = NUMERIC_FIELDS[key] ?? PAGE_NUMERIC_FIELDS[key];
     if (!rule) fail(`unknown config field "${key}"`);
     if (!Number.isSafeInteger(value) || value < 0) fail(`${key} must be a non-negative integer, got ${show(value)}`);
     const [min, max] = rule;

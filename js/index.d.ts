@@ -40,14 +40,24 @@ export interface AnalyticsConfig {
   persistDebounceMs?: number;
   /** A send not answered within this is a timeout (1000–300,000 ms, default 10,000). */
   requestTimeoutMs?: number;
+  /** A session ends after this long without an event (60,000–86,400,000 ms, default 1,800,000: 30 minutes). */
+  sessionTimeoutMs?: number;
+  /** Also keep `anonymousId` and `userId` in cookies on this domain (e.g. `example.com`), so every subdomain sees the same visitor. Default: localStorage only. */
+  cookieDomain?: string;
+  /** Start opted out until `optIn()` is called (a consent banner). A choice made earlier with `optIn()`/`optOut()` is remembered and wins. Default false. */
+  optOutByDefault?: boolean;
+  /** Treat Do Not Track or Global Privacy Control as an opt-out that `optIn()` cannot override. Default false. */
+  respectPrivacySignals?: boolean;
+  /** Log every decision (queued, batched, sent, retried, dropped and why) with `console.debug`. Default false; costs nothing when off. */
+  debug?: boolean;
 }
 
 /** A plain JSON-serializable object. See the README for how other values are handled. */
 export type Properties = Record<string, unknown>;
 
 export interface AnalyticsError {
-  /** `config`, `load`, `input` (a refused event), `delivery`, `auth` or `storage`. */
-  type: 'config' | 'load' | 'input' | 'delivery' | 'auth' | 'storage';
+  /** `config`, `load`, `input` (a refused event), `delivery`, `auth`, `storage` or `plugin` (a plugin threw). */
+  type: 'config' | 'load' | 'input' | 'delivery' | 'auth' | 'storage' | 'plugin';
   message: string;
 }
 
@@ -85,17 +95,89 @@ export interface Metrics {
   lastError: string | null;
   /** The storage backend in use, or null before `ready`. */
   storage: 'indexeddb' | 'localstorage' | 'memory' | null;
+  /** null on the server. */
   anonymousId: string | null;
+  userId: string | null;
+  /** The current session's id (its start, epoch ms), or null on the server. */
+  sessionId: number | null;
+  optedOut: boolean;
+}
+
+/** The `context` sent with every event; computed once per page view and by `page()`. */
+export interface EventContext {
+  library: { name: 'analytics-wasm'; version: string };
+  page: { path: string; referrer: string; search: string; title: string; url: string };
+  userAgent: string;
+  locale: string;
+  timezone?: string;
+  screen: { width: number; height: number; density: number } | null;
+  sessionId: number;
+  [key: string]: unknown;
+}
+
+/** An event as plugins see it. The name and body fields depend on `type`. */
+export interface PluginEvent {
+  type: 'track' | 'identify' | 'page' | 'group' | 'alias';
+  /** track: the event name. */
+  event?: string;
+  /** page: the page name. */
+  name?: string;
+  /** group: the group id. */
+  groupId?: string;
+  /** alias: the id being aliased. */
+  previousId?: string;
+  /** track and page. */
+  properties?: Properties;
+  /** identify and group. */
+  traits?: Properties;
+  userId: string | null;
+  anonymousId: string;
+  context: EventContext;
+  /** When the call was made (ISO 8601); informational, changing it has no effect. */
+  timestamp: string;
+}
+
+export interface Plugin {
+  name: string;
+  /**
+   * Runs synchronously before an event is queued, in the order plugins were added.
+   * Return the event (or a replacement of the same type), or nothing to keep it with
+   * your changes; return `null` or `false` to drop it. A plugin that throws is reported
+   * as an `error` of type `plugin` and skipped; the event continues.
+   */
+  beforeSend(event: PluginEvent): PluginEvent | null | false | void;
+}
+
+export interface User {
+  userId: string | null;
+  anonymousId: string | null;
+  traits: Properties;
 }
 
 export interface Analytics {
   /** Resolves when the wasm is loaded and persisted events are restored. Never rejects. */
   readonly ready: Promise<void>;
   track(event: string, properties?: Properties): void;
+  /** Sets (and persists) the userId for later events and merges `traits`; a different userId starts from no traits. */
   identify(userId: string, traits?: Properties): void;
+  /** Anonymous traits: merges them without a userId. */
+  identify(traits: Properties): void;
+  /** Refreshes the page context (url, path, referrer, title), then records a page event. */
   page(name?: string, properties?: Properties): void;
+  /** Sets (and persists) the group and merges its traits. */
   group(groupId: string, traits?: Properties): void;
-  alias(userId: string, previousId: string): void;
+  /** Links `previousId` (default: the current userId, else the anonymousId) to `userId`, which becomes the userId. */
+  alias(userId: string, previousId?: string): void;
+  /** Logout: forgets userId, traits and group, makes a new anonymousId and starts a new session. */
+  reset(): void;
+  /** Who events are attributed to now. */
+  user(): User;
+  /** Stops queuing and sending, deletes persisted events, and remembers the choice (in every tab). */
+  optOut(): Promise<void>;
+  /** Undoes optOut() (or optOutByDefault) and remembers it; ignored while a privacy signal is honoured. */
+  optIn(): void;
+  /** Adds a before-send plugin; returns the client for chaining. */
+  use(plugin: Plugin): Analytics;
   /** Sends everything pending; resolves once it is settled or re-queued. */
   flush(): Promise<FlushResult>;
   metrics(): Metrics;

@@ -1,14 +1,19 @@
 // analytics-wasm: the JavaScript entry. createAnalytics() returns at once;
 // the wasm loads lazily and calls made meanwhile are buffered and replayed in
 // order. On the server (no window) every call is a no-op.
+//
+// The wasm owns the queue (batching, storage, retries, tabs). This entry owns
+// what lives in the page anyway: identity, sessions, context, consent and
+// plugins, so an opted-out visitor never even downloads the wasm.
 import init, { Analytics as Engine } from './analytics_wasm.js';
-import { checkConfig } from './config.js';
+import { checkConfig, engineConfig, pageSettings } from './config.js';
+import { pageContext } from './context.js';
+import { Identity } from './identity.js';
+import { createPageStore } from './page-store.js';
+import { SessionClock } from './session.js';
 
-const TRACK = 0;
-const IDENTIFY = 1;
-const PAGE = 2;
-const GROUP = 3;
-const ALIAS = 4;
+const KINDS = { track: 0, identify: 1, page: 2, group: 3, alias: 4 };
+const CONSENT = 'aw:consent';
 
 const inBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
 
@@ -34,31 +39,84 @@ function tolerantReplacer() {
 
 const describe = (value) => (Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`);
 
+/** Do Not Track or Global Privacy Control is on. */
+const privacySignal = () => navigator.doNotTrack === '1' || window.doNotTrack === '1' || navigator.globalPrivacyControl === true;
+
 const EMPTY_METRICS = Object.freeze({
   eventsTracked: 0, eventsRestored: 0, eventsSent: 0, droppedOverflow: 0, droppedRejected: 0,
   droppedTooLarge: 0, droppedExpired: 0, restoreCorrupt: 0, batchesSent: 0, batchesFailed: 0,
   retries: 0, bytesSent: 0, pending: 0, pendingBytes: 0, inFlight: 0, inFlightBatches: 0,
   circuitState: 'closed', nextRetryAt: null, authPaused: false, online: true, lastError: null,
-  storage: null, anonymousId: null,
+  storage: null,
 });
 
+// The name, and the field holding it, of each kind of call in a plugin's event.
+const NAME_FIELD = { track: 'event', identify: null, page: 'name', group: 'groupId', alias: 'previousId' };
+const BODY_FIELD = { track: 'properties', identify: 'traits', page: 'properties', group: 'traits', alias: null };
+
 class Analytics {
+  #config;
+  #settings;
   #engine = null;
+  #starting = null;
   #buffer = [];
   #listeners = new Set();
+  #plugins = [];
   #closed = false;
+  #optedOut = false;
+  #store;
+  #identity;
+  #session;
+  #context;
+  #contextJson;
+  #contextSession;
+  #engineContext = null;
 
   constructor(config) {
-    this.ready = inBrowser ? this.#start({ ...config }) : Promise.resolve();
+    this.#config = engineConfig(config);
+    this.#settings = pageSettings(config);
+    this.ready = Promise.resolve();
+    if (!inBrowser) return;
+    this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
+    this.#identity = new Identity(this.#store);
+    this.#session = new SessionClock(this.#store, this.#settings.sessionTimeoutMs);
+    this.#refreshContext(this.#session.touch(Date.now()));
+    const choice = this.#store.get(CONSENT);
+    this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
+    // Another tab's optOut()/optIn() applies here too.
+    window.addEventListener('storage', (event) => {
+      if (event.key !== CONSENT) return;
+      if (event.newValue === 'out') this.#applyOptOut();
+      else if (event.newValue === 'in') this.#applyOptIn();
+    });
+    if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
+    else this.ready = this.#start();
   }
 
-  async #start(config) {
+  #blockedBySignal() {
+    return this.#settings.respectPrivacySignals && privacySignal();
+  }
+
+  #start() {
+    this.#starting ??= this.#load().finally(() => {
+      this.#starting = null;
+    });
+    return this.#starting;
+  }
+
+  async #load() {
     try {
       await loadWasm();
-      const engine = new Engine(config, (type, message) => this.#emit(type, message));
+      if (this.#closed || this.#optedOut) return;
+      const engine = new Engine(this.#config, (type, message) => this.#emit(type, message));
       await engine.start();
+      if (this.#closed || this.#optedOut) {
+        await engine.discard();
+        return;
+      }
       this.#engine = engine;
-      for (const call of this.#buffer) engine.record(...call);
+      this.#engineContext = null;
+      for (const call of this.#buffer) this.#send(...call);
       this.#buffer = [];
     } catch (error) {
       this.#closed = true;
@@ -67,6 +125,11 @@ class Analytics {
   }
 
   #emit(type, message) {
+    if (type === 'debug') {
+      if (this.#settings.debug) console.debug(`[analytics-wasm] ${message}`);
+      return;
+    }
+    if (this.#settings.debug) console.debug(`[analytics-wasm] ${type} error: ${message}`);
     const error = { type, message };
     if (this.#listeners.size === 0) {
       console.warn(`[analytics-wasm] ${type}: ${message}`);
@@ -79,6 +142,16 @@ class Analytics {
         // A throwing listener must not stop the others or the queue.
       }
     }
+  }
+
+  #debug(message) {
+    if (this.#settings.debug) console.debug(`[analytics-wasm] ${message}`);
+  }
+
+  #refreshContext(sessionId) {
+    this.#context = pageContext(sessionId);
+    this.#contextSession = sessionId;
+    this.#contextJson = JSON.stringify(this.#context);
   }
 
   #serialize(properties) {
@@ -99,32 +172,172 @@ class Analytics {
     }
   }
 
-  #record(kind, name, properties, userId) {
-    if (!inBrowser || this.#closed) return;
-    const json = this.#serialize(properties);
+  /** False when the call must do nothing: on the server, closed, or opted out. */
+  #active() {
+    if (!inBrowser || this.#closed) return false;
+    if (this.#optedOut) {
+      this.#debug('ignored: opted out');
+      return false;
+    }
+    return true;
+  }
+
+  #record(type, name, body) {
+    const now = Date.now();
+    const sessionId = this.#session.touch(now);
+    if (sessionId !== this.#contextSession) {
+      this.#context.sessionId = sessionId;
+      this.#contextSession = sessionId;
+      this.#contextJson = JSON.stringify(this.#context);
+    }
+    let userId = this.#identity.userId ?? '';
+    let anonymousId = this.#identity.anonymousId;
+    let contextJson = this.#contextJson;
+    if (this.#plugins.length > 0) {
+      const event = this.#runPlugins(type, name, body, userId, anonymousId, now);
+      if (event === null) return;
+      name = text(NAME_FIELD[type] && event[NAME_FIELD[type]]);
+      body = BODY_FIELD[type] ? event[BODY_FIELD[type]] : undefined;
+      userId = text(event.userId);
+      anonymousId = text(event.anonymousId);
+      contextJson = this.#serialize(event.context);
+      if (contextJson === null) return;
+    }
+    const json = BODY_FIELD[type] === null ? '' : this.#serialize(body);
     if (json === null) return;
-    if (this.#engine) this.#engine.record(kind, name, json, userId, 0);
-    else this.#buffer.push([kind, name, json, userId, Date.now()]);
+    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0);
+    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now]);
+  }
+
+  #send(kind, name, json, userId, anonymousId, contextJson, at) {
+    if (contextJson !== this.#engineContext) {
+      this.#engine.setContext(contextJson);
+      this.#engineContext = contextJson;
+    }
+    this.#engine.record(kind, name, json, userId, anonymousId, at);
+  }
+
+  /** The event as plugins see it, after each plugin in order; null if one dropped it. */
+  #runPlugins(type, name, body, userId, anonymousId, now) {
+    let event = { type, userId: userId || null, anonymousId, context: JSON.parse(this.#contextJson), timestamp: new Date(now).toISOString() };
+    if (NAME_FIELD[type]) event[NAME_FIELD[type]] = name;
+    if (BODY_FIELD[type]) event[BODY_FIELD[type]] = body ?? {};
+    for (const plugin of this.#plugins) {
+      let result;
+      try {
+        result = plugin.beforeSend(event);
+      } catch (error) {
+        this.#emit('plugin', `plugin "${plugin.name}" threw (${error?.message ?? error}); skipped, the event continues`);
+        continue;
+      }
+      if (result === null || result === false) {
+        this.#debug(`dropped by plugin "${plugin.name}": ${type} ${name}`);
+        return null;
+      }
+      if (result !== undefined) {
+        if (typeof result !== 'object' || result.type !== type) {
+          this.#emit('plugin', `plugin "${plugin.name}" returned ${describe(result)}, not the ${type} event; skipped`);
+          continue;
+        }
+        event = result;
+      }
+    }
+    return event;
   }
 
   track(event, properties) {
-    this.#record(TRACK, text(event), properties, '');
+    if (this.#active()) this.#record('track', text(event), properties);
   }
 
   identify(userId, traits) {
-    this.#record(IDENTIFY, '', traits, text(userId));
+    if (!this.#active()) return;
+    if (userId !== null && typeof userId === 'object') [userId, traits] = [null, userId];
+    if (traits != null && (typeof traits !== 'object' || Array.isArray(traits))) {
+      this.#emit('input', `traits must be a plain object, got ${describe(traits)}; event dropped`);
+      return;
+    }
+    this.#identity.identify(userId == null || userId === '' ? null : text(userId), traits);
+    this.#record('identify', '', this.#identity.traits);
   }
 
   page(name, properties) {
-    this.#record(PAGE, text(name), properties, '');
+    if (!this.#active()) return;
+    this.#refreshContext(this.#session.touch(Date.now()));
+    this.#record('page', text(name), properties);
   }
 
   group(groupId, traits) {
-    this.#record(GROUP, text(groupId), traits, '');
+    if (!this.#active()) return;
+    if (traits != null && (typeof traits !== 'object' || Array.isArray(traits))) {
+      this.#emit('input', `traits must be a plain object, got ${describe(traits)}; event dropped`);
+      return;
+    }
+    this.#identity.group(text(groupId), traits);
+    this.#record('group', text(groupId), this.#identity.groupTraits);
   }
 
   alias(userId, previousId) {
-    this.#record(ALIAS, text(previousId), undefined, text(userId));
+    if (!this.#active()) return;
+    const previous = previousId ?? this.#identity.userId ?? this.#identity.anonymousId;
+    this.#identity.identify(text(userId), undefined);
+    this.#record('alias', text(previous), undefined);
+  }
+
+  /** Logout: forgets the user, traits and group, and starts a new anonymous visitor and session. */
+  reset() {
+    if (!inBrowser) return;
+    this.#identity.reset();
+    this.#session.end();
+    this.#refreshContext(this.#session.touch(Date.now()));
+  }
+
+  /** Who events are attributed to now. */
+  user() {
+    if (!inBrowser) return { userId: null, anonymousId: null, traits: {} };
+    const { userId, anonymousId, traits } = this.#identity;
+    return { userId, anonymousId, traits: { ...traits } };
+  }
+
+  optOut() {
+    if (!inBrowser) return Promise.resolve();
+    this.#store.set(CONSENT, 'out');
+    return this.#applyOptOut();
+  }
+
+  #applyOptOut() {
+    if (this.#optedOut && !this.#engine) return Promise.resolve();
+    this.#optedOut = true;
+    const dropped = this.#buffer.length;
+    this.#buffer = [];
+    const engine = this.#engine;
+    this.#engine = null;
+    this.#debug(`opted out: ${dropped} buffered call(s) dropped`);
+    return engine ? engine.discard() : Promise.resolve();
+  }
+
+  optIn() {
+    if (!inBrowser) return;
+    if (this.#blockedBySignal()) {
+      this.#debug('optIn() ignored: Do Not Track / Global Privacy Control is on and respectPrivacySignals is set');
+      return;
+    }
+    this.#store.set(CONSENT, 'in');
+    this.#applyOptIn();
+  }
+
+  #applyOptIn() {
+    if (!this.#optedOut || this.#blockedBySignal()) return;
+    this.#optedOut = false;
+    if (!this.#closed) this.ready = this.#start();
+  }
+
+  /** Adds a plugin: `{ name, beforeSend(event) }`, run in the order added. */
+  use(plugin) {
+    if (plugin === null || typeof plugin !== 'object' || typeof plugin.beforeSend !== 'function') {
+      throw new TypeError('analytics-wasm use(): a plugin is an object with a beforeSend(event) function');
+    }
+    this.#plugins.push({ name: text(plugin.name) || `plugin ${this.#plugins.length + 1}`, beforeSend: plugin.beforeSend.bind(plugin) });
+    return this;
   }
 
   on(type, listener) {
@@ -134,8 +347,14 @@ class Analytics {
   }
 
   metrics() {
-    if (this.#engine) return JSON.parse(this.#engine.metrics());
-    return { ...EMPTY_METRICS, pending: this.#buffer.length };
+    const base = this.#engine ? JSON.parse(this.#engine.metrics()) : { ...EMPTY_METRICS, pending: this.#buffer.length };
+    return {
+      ...base,
+      anonymousId: this.#identity?.anonymousId ?? null,
+      userId: this.#identity?.userId ?? null,
+      sessionId: this.#session?.id ?? null,
+      optedOut: this.#optedOut,
+    };
   }
 
   async flush() {

@@ -16,8 +16,9 @@ wasm-bindgen --target web --out-dir pkg --no-typescript \
   pkg/analytics_wasm_bg.wasm -o pkg/analytics_wasm_bg.wasm
 
 cargo run --quiet --example config_rules > pkg/config-rules.js
-cp js/index.js js/index.d.ts js/config.js pkg/
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+cp js/index.js js/index.d.ts js/config.js js/identity.js js/page-store.js js/session.js pkg/
+sed "s/__VERSION__/$version/" js/context.js > pkg/context.js
 node -e '
   const fs = require("fs");
   const manifest = JSON.parse(fs.readFileSync("js/package.json", "utf8"));
@@ -25,4 +26,4 @@ node -e '
   fs.writeFileSync("pkg/package.json", JSON.stringify(manifest, null, 2) + "\n");
 ' "$version"
 
-node scripts/sizes.mjs pkg/analytics_wasm_bg.wasm pkg/analytics_wasm.js pkg/index.js pkg/config.js pkg/config-rules.js
+node scripts/sizes.mjs pkg/analytics_wasm_bg.wasm pkg/analytics_wasm.js pkg/index.js pkg/config.js pkg/config-rules.js pkg/context.js pkg/identity.js pkg/page-store.js pkg/session.js

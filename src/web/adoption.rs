@@ -21,29 +21,66 @@ pub async fn adopt_orphans(shared: &Shared) {
         return;
     };
     for orphan in partitions.others().await {
-        match ownership {
-            Ownership::WebLocks => {
-                let name = tabs::lock_name(&namespace, &orphan);
-                match tabs::hold(&name, true).await {
-                    Some(lock) => {
-                        adopt_one(shared, &partitions, &orphan).await;
-                        lock.release();
-                    }
-                    None => watch(shared, &partitions, orphan, name),
-                }
+        match claim(ownership, &namespace, &orphan, &me).await {
+            Some(claimed) => {
+                adopt_one(shared, &partitions, &orphan).await;
+                claimed.release(&orphan);
             }
-            Ownership::Lease => {
-                let Some(lease) = tabs::Lease::open(&namespace) else {
-                    continue;
-                };
-                if lease.claim(&orphan, &me, now_ms()).await {
-                    adopt_one(shared, &partitions, &orphan).await;
-                    lease.release(&orphan);
-                }
+            None if ownership == Ownership::WebLocks => {
+                let lock_name = tabs::lock_name(&namespace, &orphan);
+                watch(shared, &partitions, orphan, lock_name)
             }
+            None => {}
         }
     }
     runtime::adoption_finished(shared);
+}
+
+/// Deletes every partition no live tab owns, unread: after an opt-out,
+/// events a closed tab left behind must not be sent either. Live tabs
+/// clear their own when they hear of the opt-out.
+pub async fn delete_orphans(
+    partitions: &Partitions,
+    ownership: Ownership,
+    namespace: &str,
+    me: &str,
+) {
+    for orphan in partitions.others().await {
+        if let Some(claimed) = claim(ownership, namespace, &orphan, me).await {
+            let _ = partitions.delete(&orphan).await;
+            claimed.release(&orphan);
+        }
+    }
+}
+
+/// The right to read and delete a partition no live tab owns.
+enum Claimed {
+    Lock(tabs::HeldLock),
+    Lease(tabs::Lease),
+}
+
+impl Claimed {
+    fn release(self, partition: &str) {
+        match self {
+            Claimed::Lock(lock) => lock.release(),
+            Claimed::Lease(lease) => lease.release(partition),
+        }
+    }
+}
+
+async fn claim(ownership: Ownership, namespace: &str, orphan: &str, me: &str) -> Option<Claimed> {
+    match ownership {
+        Ownership::WebLocks => tabs::hold(&tabs::lock_name(namespace, orphan), true)
+            .await
+            .map(Claimed::Lock),
+        Ownership::Lease => {
+            let lease = tabs::Lease::open(namespace)?;
+            lease
+                .claim(orphan, me, now_ms())
+                .await
+                .then_some(Claimed::Lease(lease))
+        }
+    }
 }
 
 /// Waits for the lock of a live tab's partition, once per partition, and

@@ -36,8 +36,40 @@ impl Analytics {
     /// Records one call. `kind`: 0 track, 1 identify, 2 page, 3 group,
     /// 4 alias. `json` is the serialized properties or traits; `at` the
     /// call's time in epoch ms when it was buffered, else 0.
-    pub fn record(&self, kind: u8, name: &str, json: &str, user_id: &str, at: f64) {
-        runtime::record(&self.shared, kind, name, json, user_id, at);
+    pub fn record(
+        &self,
+        kind: u8,
+        name: &str,
+        json: &str,
+        user_id: &str,
+        anonymous_id: &str,
+        at: f64,
+    ) {
+        let call = runtime::Call {
+            kind,
+            name,
+            json,
+            user_id,
+            anonymous_id,
+            at,
+        };
+        runtime::record(&self.shared, call);
+    }
+
+    /// Sets the `context` object (JSON text) sent with every later event.
+    #[wasm_bindgen(js_name = setContext)]
+    pub fn set_context(&self, json: &str) {
+        runtime::set_context(&self.shared, json);
+    }
+
+    /// Opt-out: stops sending and deletes every persisted event no live
+    /// tab owns, this page's included. The instance is closed afterwards.
+    pub fn discard(&self) -> Promise {
+        let shared = self.shared.clone();
+        future_to_promise(async move {
+            runtime::discard(shared).await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     pub fn flush(&self) -> Promise {

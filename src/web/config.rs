@@ -15,6 +15,8 @@ pub struct Settings {
     /// Gzip fetch bodies (`compression: "gzip"`); off by default because
     /// not every collector accepts `Content-Encoding: gzip`.
     pub compress: bool,
+    /// Log each queue decision through the `debug` channel (`debug: true`).
+    pub debug: bool,
 }
 
 /// Largest integer a JS number holds exactly.
@@ -49,6 +51,7 @@ pub fn settings_from_js(value: &JsValue) -> Result<Settings, ConfigError> {
         core: Config::default(),
         storage: StoragePreference::Auto,
         compress: false,
+        debug: false,
     };
     let object: &Object = value.unchecked_ref();
     for key in Object::keys(object).iter() {
@@ -80,6 +83,11 @@ pub fn settings_from_js(value: &JsValue) -> Result<Settings, ConfigError> {
                     "none" => false,
                     _ => return Err(wrong_type(&name, "one of \"gzip\", \"none\"", &field)),
                 }
+            }
+            "debug" => {
+                settings.debug = field
+                    .as_bool()
+                    .ok_or_else(|| wrong_type(&name, "a boolean", &field))?
             }
             _ => {
                 let number = field

@@ -81,23 +81,3 @@ impl LocalStore {
         }
     }
 }
-
-const ANONYMOUS_ID_KEY: &str = "aw:anonymousId";
-
-/// The visitor's persisted `anonymousId`, created by `make` on first use.
-/// Kept in memory only when localStorage is unavailable.
-pub fn anonymous_id(make: impl FnOnce() -> String) -> String {
-    let storage = web_sys::window().and_then(|window| window.local_storage().ok().flatten());
-    let stored = storage
-        .as_ref()
-        .and_then(|storage| storage.get_item(ANONYMOUS_ID_KEY).ok().flatten())
-        .filter(|id| !id.is_empty() && id.len() <= 128);
-    if let Some(id) = stored {
-        return id;
-    }
-    let id = make();
-    if let Some(storage) = storage {
-        let _ = storage.set_item(ANONYMOUS_ID_KEY, &id);
-    }
-    id
-}

@@ -68,9 +68,10 @@ pub struct Runtime {
     storage: Option<Storage>,
     timer: WakeTimer,
     random: RandomPool,
+    /// The page's `context` object as JSON, set by the JS entry.
     context_json: String,
-    anonymous_id: String,
-    user_id: Option<String>,
+    /// Log each decision through `emit("debug", …)`.
+    debug: bool,
     emit: Function,
     flushes: Vec<FlushWaiter>,
     batch_events: Vec<(BatchId, usize)>,
@@ -159,10 +160,7 @@ fn notice_text(notice: &Notice) -> (&'static str, String) {
 impl Runtime {
     pub fn new(settings: Settings, emit: Function) -> Result<Shared, crate::core::ConfigError> {
         let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-        let mut random = RandomPool::new();
-        let anonymous_id = super::local_storage::anonymous_id(|| {
-            MessageId::from_random(random.next_16()).to_text()
-        });
+        let random = RandomPool::new();
         let mut context_json =
             String::from("{\"library\":{\"name\":\"analytics-wasm\",\"version\":");
         push_string(&mut context_json, env!("CARGO_PKG_VERSION"));
@@ -175,8 +173,7 @@ impl Runtime {
             timer: WakeTimer::default(),
             random,
             context_json,
-            anonymous_id,
-            user_id: None,
+            debug: settings.debug,
             emit,
             flushes: Vec::new(),
             batch_events: Vec::new(),
@@ -452,33 +449,66 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
 
 /// Records one call (`track`, `identify`, …). Never throws: a refused event
 /// is reported to the error listeners.
-pub fn record(shared: &Shared, kind: u8, name: &str, json: &str, user_id: &str, at: f64) {
-    let error = {
+/// One call of the JS API, with the identity the JS entry holds for it.
+pub struct Call<'a> {
+    pub kind: u8,
+    pub name: &'a str,
+    pub json: &'a str,
+    pub user_id: &'a str,
+    pub anonymous_id: &'a str,
+    /// Epoch ms of a call buffered before start, else 0.
+    pub at: f64,
+}
+
+pub fn record(shared: &Shared, call: Call<'_>) {
+    let (result, debug, overflow_before) = {
         let mut runtime = shared.borrow_mut();
         if runtime.closed {
             return;
         }
-        let kind = kind_from_code(kind);
-        if matches!(kind, EventKind::Identify | EventKind::Alias) && !user_id.is_empty() {
-            runtime.user_id = Some(user_id.to_string());
-        }
+        let overflow_before = match runtime.debug {
+            true => runtime.queue.metrics().counters.dropped_overflow,
+            false => 0,
+        };
         let random = runtime.random.next_16();
         let runtime = &mut *runtime;
         let input = EventInput {
-            kind,
-            name: (!name.is_empty()).then_some(name),
-            user_id: runtime.user_id.as_deref(),
-            anonymous_id: &runtime.anonymous_id,
-            properties_json: (!json.is_empty()).then_some(json),
+            kind: kind_from_code(call.kind),
+            name: (!call.name.is_empty()).then_some(call.name),
+            user_id: (!call.user_id.is_empty()).then_some(call.user_id),
+            anonymous_id: call.anonymous_id,
+            properties_json: (!call.json.is_empty()).then_some(call.json),
             context_json: Some(&runtime.context_json),
-            timestamp: (at > 0.0).then_some(at as u64),
+            timestamp: (call.at > 0.0).then_some(call.at as u64),
         };
-        runtime.queue.track(&input, random, now_ms()).err()
+        let result = runtime.queue.track(&input, random, now_ms());
+        (result, runtime.debug, overflow_before)
     };
-    if let Some(error) = error {
-        run(shared, vec![Work::Emit("input", error.message())]);
+    match result {
+        Err(error) => run(shared, vec![Work::Emit("input", error.message())]),
+        Ok(id) if debug => {
+            let metrics = shared.borrow().queue.metrics();
+            let mut message = String::from("queued ");
+            id.push_to(&mut message);
+            message.push_str(" (");
+            push_u64(&mut message, metrics.pending);
+            message.push_str(" pending)");
+            let overflow = metrics.counters.dropped_overflow - overflow_before;
+            if overflow > 0 {
+                message.push_str("; dropped the ");
+                push_u64(&mut message, overflow);
+                message.push_str(" oldest: queue full (maxQueueEvents/maxQueueBytes)");
+            }
+            run(shared, vec![Work::Emit("debug", message)]);
+        }
+        Ok(_) => {}
     }
     pump(shared);
+}
+
+/// The `context` sent with every later event (JSON object text).
+pub fn set_context(shared: &Shared, json: &str) {
+    shared.borrow_mut().context_json = json.to_string();
 }
 
 /// Drains the core's actions, carries them out, and re-arms the timer.
@@ -509,6 +539,17 @@ pub fn pump(shared: &Shared) {
                         Transport::Beacon => transport::beacon(&endpoint, &request.body),
                         Transport::Fetch => None,
                     };
+                    if runtime.debug {
+                        let by = match (request.transport, beacon) {
+                            (Transport::Fetch, _) => "fetch",
+                            (Transport::Beacon, Some(true)) => "sendBeacon",
+                            (Transport::Beacon, Some(false)) => "sendBeacon (refused)",
+                            (Transport::Beacon, None) => "fetch keepalive",
+                        };
+                        let line =
+                            describe_send(request.batch_id, request.events, request.body.len(), by);
+                        work.push(Work::Emit("debug", line));
+                    }
                     match beacon {
                         Some(accepted) => {
                             let outcome = if accepted {
@@ -516,13 +557,15 @@ pub fn pump(shared: &Shared) {
                             } else {
                                 SendOutcome::BeaconRefused
                             };
-                            settle_locked(
+                            if let Some(line) = settle_locked(
                                 &mut runtime,
                                 request.batch_id,
                                 request.events,
                                 outcome,
                                 now,
-                            );
+                            ) {
+                                work.push(Work::Emit("debug", line));
+                            }
                         }
                         None => {
                             runtime
@@ -566,21 +609,64 @@ pub fn pump(shared: &Shared) {
 }
 
 /// Reports an outcome to the core and credits it to waiting flushes.
+/// Returns the debug line for it when `debug` is on.
 fn settle_locked(
     runtime: &mut Runtime,
     batch_id: BatchId,
     events: usize,
     outcome: SendOutcome<'_>,
     now: u64,
-) {
-    let sent_before = runtime.queue.metrics().counters.events_sent;
+) -> Option<String> {
+    let before = runtime.queue.metrics().counters;
     runtime.queue.on_send_result(batch_id, outcome, now);
-    let sent = runtime.queue.metrics().counters.events_sent - sent_before;
+    let metrics = runtime.queue.metrics();
+    let after = &metrics.counters;
+    let sent = after.events_sent - before.events_sent;
     let failed = (events as u64).saturating_sub(sent);
     for waiter in &mut runtime.flushes {
         waiter.sent += sent;
         waiter.failed += failed;
     }
+    if !runtime.debug {
+        return None;
+    }
+    let dropped = (after.dropped_rejected - before.dropped_rejected)
+        + (after.dropped_too_large - before.dropped_too_large);
+    let mut message = String::from("batch ");
+    push_u64(&mut message, batch_id);
+    message.push_str(": ");
+    push_u64(&mut message, sent);
+    message.push_str(" sent, ");
+    push_u64(&mut message, dropped);
+    message.push_str(" dropped (rejected), ");
+    push_u64(&mut message, failed.saturating_sub(dropped));
+    message.push_str(" re-queued");
+    if let Some(at) = metrics.next_retry_at {
+        message.push_str("; retry in ");
+        push_u64(&mut message, at.saturating_sub(now));
+        message.push_str(" ms");
+    }
+    if let Some(error) = &metrics.last_error {
+        if failed > 0 {
+            message.push_str(" (");
+            message.push_str(error);
+            message.push(')');
+        }
+    }
+    Some(message)
+}
+
+/// The debug line for a batch leaving.
+fn describe_send(batch_id: BatchId, events: usize, bytes: usize, transport: &str) -> String {
+    let mut message = String::from("batch ");
+    push_u64(&mut message, batch_id);
+    message.push_str(": sending ");
+    push_u64(&mut message, events as u64);
+    message.push_str(" event(s), ");
+    push_u64(&mut message, bytes as u64);
+    message.push_str(" bytes, by ");
+    message.push_str(transport);
+    message
 }
 
 fn run(shared: &Shared, work: Vec<Work>) {
@@ -657,7 +743,7 @@ fn describe_write_error(error: &JsValue) -> String {
 }
 
 fn on_delivery(shared: &Shared, batch_id: BatchId, delivery: Delivery) {
-    {
+    let debug_line = {
         let mut runtime = shared.borrow_mut();
         let Some(index) = runtime
             .batch_events
@@ -673,7 +759,10 @@ fn on_delivery(shared: &Shared, batch_id: BatchId, delivery: Delivery) {
             events,
             delivery.as_outcome(),
             now_ms(),
-        );
+        )
+    };
+    if let Some(line) = debug_line {
+        run(shared, vec![Work::Emit("debug", line)]);
     }
     pump(shared);
 }
@@ -701,11 +790,59 @@ pub async fn shutdown(shared: Shared) {
     if let Some(write) = last_write {
         let _ = JsFuture::from(write).await;
     }
-    let mut runtime = shared.borrow_mut();
+    // What is left persisted becomes adoptable by other tabs.
+    detach(&mut shared.borrow_mut());
+}
+
+/// Opt-out: nothing more is sent, and everything persisted is deleted:
+/// this page's partition and every partition no live tab owns. Events in
+/// flight may still arrive; their results are ignored. Closes the runtime.
+pub async fn discard(shared: Shared) {
+    let (partitions, ownership, own, discarded, waiters) = {
+        let mut runtime = shared.borrow_mut();
+        if runtime.closed {
+            return;
+        }
+        runtime.closed = true;
+        runtime.timer.clear();
+        runtime.storage_ops.clear();
+        let metrics = runtime.queue.metrics();
+        (
+            runtime.storage.as_ref().map(Storage::partitions),
+            runtime.ownership,
+            runtime.partition.clone(),
+            metrics.pending + metrics.in_flight,
+            std::mem::take(&mut runtime.flushes),
+        )
+    };
+    let mut work: Vec<Work> = waiters
+        .into_iter()
+        .map(|waiter| {
+            let result = js_sys::JSON::parse(r#"{"sent":0,"failed":0,"pending":0}"#);
+            Work::Resolve(waiter.resolve, result.unwrap_or(JsValue::NULL))
+        })
+        .collect();
+    if shared.borrow().debug {
+        let mut line = String::from("opted out: ");
+        push_u64(&mut line, discarded);
+        line.push_str(" event(s) discarded, persisted events deleted");
+        work.push(Work::Emit("debug", line));
+    }
+    run(&shared, work);
+    if let Some(partitions) = partitions {
+        if let Err(message) = partitions.delete(&own).await {
+            report(&shared, "storage", storage_error(&message));
+        }
+        super::adoption::delete_orphans(&partitions, ownership, STORAGE_NAMESPACE, &own).await;
+    }
+    detach(&mut shared.borrow_mut());
+}
+
+/// Lets go of the page: listeners, timer, this partition's lock, storage.
+fn detach(runtime: &mut Runtime) {
     runtime.closed = true;
     runtime.lifecycle = None;
     runtime.timer.clear();
-    // What is left persisted becomes adoptable by other tabs.
     if let Some(lock) = runtime.own_lock.take() {
         lock.release();
     }
@@ -772,8 +909,6 @@ pub fn metrics_json(shared: &Shared) -> String {
         Some(storage) => push_string(&mut out, storage.kind()),
         None => out.push_str("null"),
     }
-    out.push_str(",\"anonymousId\":");
-    push_string(&mut out, &runtime.anonymous_id);
     out.push_str(",\"ownership\":");
     push_string(&mut out, runtime.ownership.name());
     out.push_str(",\"partition\":");

@@ -28,7 +28,7 @@ after(() => {
 
 test('the packed tarball holds the entry, types, glue and wasm', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['index.js', 'index.d.ts', 'config.js', 'config-rules.js', 'analytics_wasm.js', 'analytics_wasm_bg.wasm', 'package.json']) {
+  for (const file of ['index.js', 'index.d.ts', 'config.js', 'config-rules.js', 'context.js', 'identity.js', 'page-store.js', 'session.js', 'analytics_wasm.js', 'analytics_wasm_bg.wasm', 'package.json']) {
     assert.ok(listing.includes(`package/${file}`), `${file} missing from ${listing.join(', ')}`);
   }
 });

@@ -1,0 +1,86 @@
+// Who the visitor is: an anonymousId made once (a UUID v4), the userId and
+// traits from identify(), the group from group(). All persisted, so they
+// survive reloads; reset() forgets them and makes a new anonymousId.
+const ANONYMOUS_ID = 'aw:anonymousId';
+const USER_ID = 'aw:userId';
+const TRAITS = 'aw:traits';
+const GROUP_ID = 'aw:groupId';
+const GROUP_TRAITS = 'aw:groupTraits';
+
+function uuid() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  // randomUUID needs a secure context; getRandomValues does not.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function readObject(store, key) {
+  try {
+    const value = JSON.parse(store.get(key) ?? 'null');
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+const validId = (id) => typeof id === 'string' && id.length > 0 && id.length <= 256;
+
+export class Identity {
+  #store;
+
+  constructor(store) {
+    this.#store = store;
+    this.anonymousId = store.get(ANONYMOUS_ID);
+    if (!validId(this.anonymousId)) this.#newAnonymousId();
+    else store.set(ANONYMOUS_ID, this.anonymousId); // mirror into the cookie, if any
+    const userId = store.get(USER_ID);
+    this.userId = validId(userId) ? userId : null;
+    this.traits = readObject(store, TRAITS);
+    const groupId = store.get(GROUP_ID);
+    this.groupId = validId(groupId) ? groupId : null;
+    this.groupTraits = readObject(store, GROUP_TRAITS);
+  }
+
+  #newAnonymousId() {
+    this.anonymousId = uuid();
+    this.#store.set(ANONYMOUS_ID, this.anonymousId);
+  }
+
+  /** A new userId forgets the previous user's traits; traits merge otherwise. */
+  identify(userId, traits) {
+    if (userId != null && userId !== this.userId) {
+      if (this.userId !== null) this.traits = {};
+      this.userId = userId;
+      this.#store.set(USER_ID, userId);
+    }
+    if (traits) {
+      this.traits = { ...this.traits, ...traits };
+      this.#store.set(TRAITS, JSON.stringify(this.traits));
+    }
+  }
+
+  group(groupId, traits) {
+    if (groupId !== this.groupId) {
+      this.groupTraits = {};
+      this.groupId = groupId;
+      this.#store.set(GROUP_ID, groupId);
+    }
+    if (traits) {
+      this.groupTraits = { ...this.groupTraits, ...traits };
+      this.#store.set(GROUP_TRAITS, JSON.stringify(this.groupTraits));
+    }
+  }
+
+  /** Logout: no user, no traits, no group, and a new anonymous visitor. */
+  reset() {
+    this.userId = null;
+    this.traits = {};
+    this.groupId = null;
+    this.groupTraits = {};
+    for (const key of [USER_ID, TRAITS, GROUP_ID, GROUP_TRAITS]) this.#store.remove(key);
+    this.#newAnonymousId();
+  }
+}

@@ -1,0 +1,72 @@
+// Small page-level state (identity, session, consent) kept in localStorage,
+// falling back to memory where localStorage throws (blocked, private modes).
+// With `cookieDomain`, the visitor's ids are also kept in cookies on that
+// domain, read first, so every subdomain sees the same visitor.
+const COOKIE_KEYS = { 'aw:anonymousId': 'aw_anonymous_id', 'aw:userId': 'aw_user_id' };
+const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
+
+function readCookie(name) {
+  for (const part of document.cookie.split('; ')) {
+    const eq = part.indexOf('=');
+    if (part.slice(0, eq) === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1));
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+function writeCookie(name, value, domain) {
+  const secure = location.protocol === 'https:' ? '; Secure' : '';
+  const age = value === null ? 0 : COOKIE_MAX_AGE_S;
+  document.cookie = `${name}=${encodeURIComponent(value ?? '')}; Domain=${domain}; Path=/; Max-Age=${age}; SameSite=Lax${secure}`;
+}
+
+export function createPageStore({ cookieDomain } = {}) {
+  const memory = new Map();
+  let local = null;
+  try {
+    local = window.localStorage;
+  } catch {
+    // Blocked storage: memory only.
+  }
+  return {
+    get(key) {
+      const cookie = cookieDomain && COOKIE_KEYS[key];
+      if (cookie) {
+        const value = readCookie(cookie);
+        if (value) return value;
+      }
+      try {
+        const value = local?.getItem(key);
+        if (value != null) return value;
+      } catch {
+        // Fall through to memory.
+      }
+      return memory.get(key) ?? null;
+    },
+    set(key, value) {
+      memory.set(key, value);
+      const cookie = cookieDomain && COOKIE_KEYS[key];
+      if (cookie) writeCookie(cookie, value, cookieDomain);
+      try {
+        local?.setItem(key, value);
+      } catch {
+        // Quota or blocked: memory keeps it for this page.
+      }
+    },
+    remove(key) {
+      memory.delete(key);
+      const cookie = cookieDomain && COOKIE_KEYS[key];
+      if (cookie) writeCookie(cookie, null, cookieDomain);
+      try {
+        local?.removeItem(key);
+      } catch {
+        // Nothing to remove.
+      }
+    },
+  };
+}
