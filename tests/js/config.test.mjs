@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { initSync, Analytics } from '../../pkg/analytics_wasm.js';
-import { checkConfig } from '../../pkg/config.js';
+import { checkConfig, engineConfig, PAGE_FIELDS } from '../../pkg/config.js';
 import { NUMERIC_FIELDS } from '../../pkg/config-rules.js';
 
 initSync({ module: readFileSync(new URL('../../pkg/analytics_wasm_bg.wasm', import.meta.url)) });
@@ -52,6 +52,9 @@ const cases = [
   { endpoint, compression: 'gzip' },
   { endpoint, compression: 'none' },
   { endpoint, compression: 'brotli' },
+  { endpoint, debug: true },
+  { endpoint, debug: 'yes' },
+  { endpoint, debug: 1 },
 ];
 for (const [name, [min, max]] of Object.entries(NUMERIC_FIELDS)) {
   cases.push({ endpoint, [name]: min }, { endpoint, [name]: max }, { endpoint, [name]: max + 1 });
@@ -62,6 +65,21 @@ test('the JS check and the Rust core give the same verdict and message for every
   for (const config of cases) {
     assert.equal(jsVerdict(config), rustVerdict(config), JSON.stringify(config));
   }
+});
+
+test('the page-level fields are checked in JS and never reach the wasm', () => {
+  const config = { endpoint, sessionTimeoutMs: 60_000, cookieDomain: 'example.com', optOutByDefault: true, respectPrivacySignals: false, debug: true };
+  assert.equal(jsVerdict(config), 'ok');
+  assert.deepEqual(engineConfig(config), { endpoint, debug: true });
+  assert.equal(rustVerdict(engineConfig(config)), 'ok');
+  assert.deepEqual([...PAGE_FIELDS].sort(), ['cookieDomain', 'optOutByDefault', 'respectPrivacySignals', 'sessionTimeoutMs']);
+});
+
+test('bad page-level fields are named with what is allowed', () => {
+  assert.equal(jsVerdict({ endpoint, sessionTimeoutMs: 1000 }), 'sessionTimeoutMs must be between 60000 and 86400000, got 1000');
+  assert.equal(jsVerdict({ endpoint, sessionTimeoutMs: '30m' }), 'sessionTimeoutMs must be a non-negative integer, got "30m"');
+  assert.equal(jsVerdict({ endpoint, optOutByDefault: 'true' }), 'optOutByDefault must be a boolean, got "true"');
+  assert.equal(jsVerdict({ endpoint, cookieDomain: 'a b; path=/' }), 'cookieDomain must be a domain name such as "example.com", got "a b; path=/"');
 });
 
 test('a bad field is named with its allowed range', () => {

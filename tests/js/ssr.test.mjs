@@ -16,6 +16,23 @@ test('the package imports and runs in Node without a window', async () => {
   await analytics.shutdown();
 });
 
+test('identity, consent and plugins are harmless no-ops on the server', async () => {
+  const analytics = createAnalytics({ endpoint: 'https://collector.example/v1/batch', optOutByDefault: true, cookieDomain: 'example.com' });
+  let ran = false;
+  analytics.use({ name: 'spy', beforeSend: (event) => { ran = true; return event; } });
+  analytics.group('acme', { size: 1 });
+  analytics.alias('user-2');
+  analytics.reset();
+  analytics.optIn();
+  await analytics.optOut();
+  analytics.track('After');
+  assert.deepEqual(analytics.user(), { userId: null, anonymousId: null, traits: {} });
+  assert.equal(ran, false, 'no event exists on the server for a plugin to see');
+  const metrics = analytics.metrics();
+  assert.equal(metrics.anonymousId, null);
+  assert.equal(metrics.sessionId, null);
+});
+
 test('bad config still throws on the server, naming the field', () => {
   assert.throws(() => createAnalytics({ endpoint: 'ftp://x' }), /endpoint must start with https:\/\/, http:\/\/ or \//);
 });
