@@ -1,13 +1,16 @@
 // A consumer's view: `npm pack` the built package, install the tarball into
-// a throwaway Vite app, production-build it, serve it on 127.0.0.1, click in
-// Chromium, and check the events at a local collector.
+// throwaway apps (Vite, webpack 5, and a server-rendered app), production-build
+// them, serve them on 127.0.0.1, use them in Chromium, and check the events at
+// a local collector.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import webpack from 'webpack';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { launchBrowser, waitFor } from '../support/browser.mjs';
@@ -33,36 +36,116 @@ test('the packed tarball holds the entry, types, glue and wasm', () => {
   }
 });
 
-test('a Vite production build of an app using the package delivers events', async () => {
-  const app = join(work, 'vite-app');
-  cpSync(join(root, 'tests/consumer/vite-app'), app, { recursive: true });
+/** Copies a fixture app and installs the packed tarball into it, as a user would. */
+function installApp(name) {
+  const app = join(work, name);
+  cpSync(join(root, 'tests/consumer', name), app, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
   manifest.dependencies = { 'analytics-wasm': `file:${tarball}` };
   writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--silent'], { cwd: app, stdio: 'pipe' });
-  execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: app, stdio: 'pipe' });
-  const assets = readdirSync(join(app, 'dist/assets'));
-  assert.ok(assets.some((f) => f.endsWith('.wasm')), `the wasm was bundled as an asset: ${assets}`);
+  return app;
+}
 
+/** A webpack 5 production build of `entry` into `outDir/main.js`. */
+function webpackBuild(app, entry, outDir) {
+  return new Promise((resolve, reject) => {
+    webpack({ mode: 'production', context: app, entry, output: { path: outDir, filename: 'main.js', publicPath: 'auto' } }, (error, stats) => {
+      if (error) return reject(error);
+      if (stats.hasErrors()) return reject(new Error(stats.toString({ all: false, errors: true })));
+      resolve(stats);
+    });
+  });
+}
+
+async function clickBuyAndCheck(dir, writeKey) {
   const collector = await startCollector();
-  const site = await serveDirectory(join(app, 'dist'));
+  const site = await serveDirectory(dir);
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
     await page.goto(`${site.url}/?endpoint=${encodeURIComponent(collector.endpoint)}`);
     await page.click('#buy');
     const events = await waitFor(() => collector.events().length >= 2 && collector.events(), { what: 'page and track events' });
-    const [pageEvent, order] = events;
-    assert.equal(pageEvent.type, 'page');
-    assert.equal(order.type, 'track');
-    assert.equal(order.event, 'Order Completed');
-    assert.deepEqual(order.properties, { orderId: 'o-1', total: 42.5, items: [{ sku: 'a' }] });
-    assert.match(order.messageId, /^[0-9a-f-]{36}$/);
-    assert.equal(collector.stats().duplicates, 0);
-    assert.equal(collector.stats().malformed, 0);
+    return { events, stats: collector.stats() };
   } finally {
     await browser.close();
     await site.close();
+    await collector.close();
+  }
+}
+
+test('a Vite production build of an app using the package delivers events', async () => {
+  const app = installApp('vite-app');
+  execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: app, stdio: 'pipe' });
+  const assets = readdirSync(join(app, 'dist/assets'));
+  assert.ok(assets.some((f) => f.endsWith('.wasm')), `the wasm was bundled as an asset: ${assets}`);
+  const { events, stats } = await clickBuyAndCheck(join(app, 'dist'));
+  const [pageEvent, order] = events;
+  assert.equal(pageEvent.type, 'page');
+  assert.equal(order.type, 'track');
+  assert.equal(order.event, 'Order Completed');
+  assert.deepEqual(order.properties, { orderId: 'o-1', total: 42.5, items: [{ sku: 'a' }] });
+  assert.match(order.messageId, /^[0-9a-f-]{36}$/);
+  assert.equal(stats.duplicates, 0);
+  assert.equal(stats.malformed, 0);
+});
+
+test('a webpack 5 production build of an app using the package delivers events', async () => {
+  const app = installApp('webpack-app');
+  const dist = join(app, 'dist');
+  await webpackBuild(app, './src/main.js', dist);
+  cpSync(join(app, 'index.html'), join(dist, 'index.html'));
+  const files = readdirSync(dist);
+  assert.ok(files.some((f) => f.endsWith('.wasm')), `webpack emitted the wasm as an asset: ${files}`);
+  const { events, stats } = await clickBuyAndCheck(dist);
+  const [pageEvent, order] = events;
+  assert.equal(pageEvent.type, 'page');
+  assert.equal(order.event, 'Order Completed');
+  assert.deepEqual(order.properties, { orderId: 'o-2', total: 10 });
+  assert.equal(order.context.library.name, 'analytics-wasm');
+  assert.equal(stats.duplicates, 0);
+});
+
+test('a server-side render calls the package in Node without throwing, and only the browser sends events', async () => {
+  const app = installApp('ssr-app');
+  const dist = join(app, 'dist');
+  await webpackBuild(app, './client.js', dist);
+  const { renderPage } = await import(pathToFileURL(join(app, 'render.mjs')).href);
+  const collector = await startCollector();
+  const client = readFileSync(join(dist, 'main.js'));
+  const wasmName = readdirSync(dist).find((f) => f.endsWith('.wasm'));
+  const renders = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/main.js') return res.end(client);
+    if (url.pathname === `/${wasmName}`) {
+      res.setHeader('Content-Type', 'application/wasm');
+      return res.end(readFileSync(join(dist, wasmName)));
+    }
+    if (url.pathname !== '/') {
+      res.statusCode = 404;
+      return res.end();
+    }
+    const rendered = await renderPage({ endpoint: collector.endpoint, clientScript: '/main.js' });
+    renders.push(rendered.flushed);
+    res.setHeader('Content-Type', 'text/html');
+    res.end(rendered.html);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/?endpoint=${encodeURIComponent(collector.endpoint)}`);
+    const events = await waitFor(() => collector.events().length >= 1 && collector.events(), { what: 'the hydrated event' });
+    await page.evaluate(() => window.analytics.flush());
+    assert.deepEqual(renders, [{ sent: 0, failed: 0, pending: 0 }], 'the server render ran once and sent nothing');
+    assert.deepEqual(collector.events().map((e) => e.event), ['Hydrated']);
+    assert.deepEqual(events[0].properties, { app: 'rendered on the server' });
+    assert.match(events[0].context.userAgent, /Chrome/, 'sent from the browser');
+  } finally {
+    await browser.close();
+    await new Promise((resolve) => server.close(resolve));
     await collector.close();
   }
 });
