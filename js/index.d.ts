@@ -95,6 +95,14 @@ export interface Metrics {
   lastError: string | null;
   /** The storage backend in use, or null before `ready`. */
   storage: 'indexeddb' | 'localstorage' | 'memory' | null;
+  /** How tabs agree who owns persisted events: Web Locks, or the localStorage lease fallback. Absent before `ready`. */
+  ownership?: 'web-locks' | 'lease';
+  /** This page load's storage partition. Absent before `ready`. */
+  partition?: string;
+  /** Partitions of closed tabs whose events this tab took over. Absent before `ready`. */
+  adoptedPartitions?: number;
+  /** Events taken over from closed tabs. Absent before `ready`. */
+  adoptedEvents?: number;
   /** null on the server. */
   anonymousId: string | null;
   userId: string | null;
