@@ -142,7 +142,7 @@ try {
   // Wire and background cost: 10,000 events, with and without gzip.
   const wire = async (compression) => {
     h.collector.reset();
-    const { page, context } = await h.open({ maxQueueEvents: 20_000, compression });
+    const { page, context } = await h.open({ maxQueueEvents: 20_000, maxQueueBytes: 50_000_000, compression });
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
     const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
