@@ -62,6 +62,12 @@ export class Identity {
     }
   }
 
+  /** The same person under a new id: traits stay. */
+  alias(userId) {
+    this.userId = userId;
+    this.#store.set(USER_ID, userId);
+  }
+
   group(groupId, traits) {
     if (groupId !== this.groupId) {
       this.groupTraits = {};

@@ -279,7 +279,7 @@ class Analytics {
   alias(userId, previousId) {
     if (!this.#active()) return;
     const previous = previousId ?? this.#identity.userId ?? this.#identity.anonymousId;
-    this.#identity.identify(text(userId), undefined);
+    this.#identity.alias(text(userId));
     this.#record('alias', text(previous), undefined);
   }
 

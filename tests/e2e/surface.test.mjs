@@ -88,7 +88,7 @@ test('reset() forgets userId, traits and group and makes a new anonymousId, pers
 
 test('group persists the group and merges its traits; alias links the current userId by default', async () => {
   const { page, context } = await h.open({});
-  await flushed(page, "analytics.identify('user-1'); analytics.group('acme', { size: 10 }); analytics.group('acme', { plan: 'team' }); analytics.alias('user-1-new');");
+  await flushed(page, "analytics.identify('user-1', { plan: 'pro' }); analytics.group('acme', { size: 10 }); analytics.group('acme', { plan: 'team' }); analytics.alias('user-1-new');");
   const events = await waitFor(() => h.collector.events().length >= 4 && h.collector.events(), { what: '4 events' });
   const [, first, second, alias] = events;
   assert.equal(first.groupId, 'acme');
@@ -96,7 +96,7 @@ test('group persists the group and merges its traits; alias links the current us
   assert.equal(alias.type, 'alias');
   assert.equal(alias.previousId, 'user-1');
   assert.equal(alias.userId, 'user-1-new');
-  assert.equal(await page.evaluate(() => analytics.user().userId), 'user-1-new');
+  assert.deepEqual(await page.evaluate(() => analytics.user()), { userId: 'user-1-new', anonymousId: alias.anonymousId, traits: { plan: 'pro' } }, 'the same person: traits stay');
   await context.close();
 });
 
