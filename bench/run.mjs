@@ -72,7 +72,7 @@ try {
   const trackRuns = { indexeddb: [], memory: [] };
   for (let load = 0; load < LOADS; load++) {
     for (const storage of ['indexeddb', 'memory']) {
-      const { page, context } = await h.open({ maxQueueEvents: 20_000, storage: storage === 'indexeddb' ? 'auto' : 'memory' });
+      const { page, context } = await h.open({ maxQueueEvents: 20_000, maxQueueBytes: 50_000_000, storage: storage === 'indexeddb' ? 'auto' : 'memory' });
       trackRuns[storage].push(
         await page.evaluate(async (source) => {
           const properties = eval(source);
@@ -85,7 +85,15 @@ try {
           for (let i = 0; i < 10_000; i++) analytics.track('Checkout Step Viewed', properties(i));
           const track = performance.now() - t0;
           await analytics.flush();
-          return { stringify, track };
+          // The same again once V8 has had time to optimise the hot wasm
+          // (it starts every function in its baseline compiler): the cost
+          // a page that tracks steadily pays, next to a fresh page's.
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          t0 = performance.now();
+          for (let i = 0; i < 10_000; i++) analytics.track('Checkout Step Viewed', properties(i));
+          const trackWarm = performance.now() - t0;
+          await analytics.flush();
+          return { stringify, track, trackWarm };
         }, PROPERTIES),
       );
       await context.close();
@@ -97,7 +105,11 @@ try {
     stringifyUsPerCall: round(perCall(trackRuns.indexeddb, 'stringify')),
     usPerCallPersistenceOff: round(perCall(trackRuns.memory, 'track')),
   };
+  results.track.usPerCallWarm = round(perCall(trackRuns.indexeddb, 'trackWarm'));
+  results.track.usPerCallWarmPersistenceOff = round(perCall(trackRuns.memory, 'trackWarm'));
   results.track.ratioToStringify = round(results.track.usPerCall / results.track.stringifyUsPerCall);
+  results.track.ratioToStringifyWarm = round(results.track.usPerCallWarm / results.track.stringifyUsPerCall);
+  results.track.persistenceRatioWarm = round(results.track.usPerCallWarm / results.track.usPerCallWarmPersistenceOff);
   results.track.persistenceRatio = round(results.track.usPerCall / results.track.usPerCallPersistenceOff);
 
   // Import to ready: empty queue, and with 1,000 persisted events to adopt.
@@ -205,10 +217,10 @@ const rows = [
   ['size: wasm (raw / gzip / brotli)', `${results.size.wasm.raw} / ${results.size.wasm.gzip} / ${results.size.wasm.brotli} B`],
   ['size: JS (raw / gzip / brotli)', `${results.size.js.raw} / ${results.size.js.gzip} / ${results.size.js.brotli} B`],
   ['size: total shipped (gzip / brotli)', `${results.size.total.gzip} / ${results.size.total.brotli} B`, 'budget ≤ 16,384 B gzip'],
-  ['track() µs/call (IndexedDB)', results.track.usPerCall],
+  ['track() µs/call, fresh page / warm (IndexedDB)', `${results.track.usPerCall} / ${results.track.usPerCallWarm}`],
   ['JSON.stringify µs/call (floor)', results.track.stringifyUsPerCall],
-  ['track() / stringify', results.track.ratioToStringify, 'budget ≤ 2'],
-  ['track() with / without persistence', results.track.persistenceRatio, 'budget ≤ 1.2'],
+  ['track() / stringify, fresh page / warm', `${results.track.ratioToStringify} / ${results.track.ratioToStringifyWarm}`, 'budget ≤ 2'],
+  ['track() with / without persistence, fresh / warm', `${results.track.persistenceRatio} / ${results.track.persistenceRatioWarm}`, 'budget ≤ 1.2'],
   ['import → ready, empty queue (ms)', results.startup.msEmpty, 'budget ≤ 50'],
   ['import → ready, 1,000 persisted (ms)', results.startup.msWith1000Persisted],
   ['wire: requests / bytes per event, plain', `${results.wire.plain.requests} / ${results.wire.plain.bytesPerEvent}`],

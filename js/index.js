@@ -71,6 +71,8 @@ class Analytics {
   #contextJson;
   #contextSession;
   #engineContext = null;
+  #engineUserId = null;
+  #engineAnonymousId = null;
 
   constructor(config) {
     this.#config = engineConfig(config);
@@ -116,6 +118,8 @@ class Analytics {
       }
       this.#engine = engine;
       this.#engineContext = null;
+      this.#engineUserId = null;
+      this.#engineAnonymousId = null;
       for (const call of this.#buffer) this.#send(...call);
       this.#buffer = [];
     } catch (error) {
@@ -209,12 +213,18 @@ class Analytics {
     else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now]);
   }
 
+  // Context and ids cross into the wasm only when they change, not per call.
   #send(kind, name, json, userId, anonymousId, contextJson, at) {
     if (contextJson !== this.#engineContext) {
       this.#engine.setContext(contextJson);
       this.#engineContext = contextJson;
     }
-    this.#engine.record(kind, name, json, userId, anonymousId, at);
+    if (userId !== this.#engineUserId || anonymousId !== this.#engineAnonymousId) {
+      this.#engine.setIdentity(userId, anonymousId);
+      this.#engineUserId = userId;
+      this.#engineAnonymousId = anonymousId;
+    }
+    this.#engine.record(kind, name, json, at);
   }
 
   /** The event as plugins see it, after each plugin in order; null if one dropped it. */

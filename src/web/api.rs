@@ -36,24 +36,20 @@ impl Analytics {
     /// Records one call. `kind`: 0 track, 1 identify, 2 page, 3 group,
     /// 4 alias. `json` is the serialized properties or traits; `at` the
     /// call's time in epoch ms when it was buffered, else 0.
-    pub fn record(
-        &self,
-        kind: u8,
-        name: &str,
-        json: &str,
-        user_id: &str,
-        anonymous_id: &str,
-        at: f64,
-    ) {
+    pub fn record(&self, kind: u8, name: &str, json: &str, at: f64) {
         let call = runtime::Call {
             kind,
             name,
             json,
-            user_id,
-            anonymous_id,
             at,
         };
         runtime::record(&self.shared, call);
+    }
+
+    /// Sets who later events are attributed to (`user_id` empty: nobody).
+    #[wasm_bindgen(js_name = setIdentity)]
+    pub fn set_identity(&self, user_id: &str, anonymous_id: &str) {
+        runtime::set_identity(&self.shared, user_id, anonymous_id);
     }
 
     /// Sets the `context` object (JSON text) sent with every later event.

@@ -68,8 +68,11 @@ pub struct Runtime {
     storage: Option<Storage>,
     timer: WakeTimer,
     random: RandomPool,
-    /// The page's `context` object as JSON, set by the JS entry.
+    /// The page's `context` object as JSON, and the ids of later events,
+    /// set by the JS entry when they change.
     context_json: String,
+    anonymous_id: String,
+    user_id: Option<String>,
     /// Log each decision through `emit("debug", …)`.
     debug: bool,
     emit: Function,
@@ -173,6 +176,8 @@ impl Runtime {
             timer: WakeTimer::default(),
             random,
             context_json,
+            anonymous_id: String::new(),
+            user_id: None,
             debug: settings.debug,
             emit,
             flushes: Vec::new(),
@@ -449,18 +454,17 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
 
 /// Records one call (`track`, `identify`, …). Never throws: a refused event
 /// is reported to the error listeners.
-/// One call of the JS API, with the identity the JS entry holds for it.
+/// One call of the JS API.
 pub struct Call<'a> {
     pub kind: u8,
     pub name: &'a str,
     pub json: &'a str,
-    pub user_id: &'a str,
-    pub anonymous_id: &'a str,
     /// Epoch ms of a call buffered before start, else 0.
     pub at: f64,
 }
 
 pub fn record(shared: &Shared, call: Call<'_>) {
+    let now = now_ms();
     let (result, debug, overflow_before) = {
         let mut runtime = shared.borrow_mut();
         if runtime.closed {
@@ -475,13 +479,13 @@ pub fn record(shared: &Shared, call: Call<'_>) {
         let input = EventInput {
             kind: kind_from_code(call.kind),
             name: (!call.name.is_empty()).then_some(call.name),
-            user_id: (!call.user_id.is_empty()).then_some(call.user_id),
-            anonymous_id: call.anonymous_id,
+            user_id: runtime.user_id.as_deref(),
+            anonymous_id: &runtime.anonymous_id,
             properties_json: (!call.json.is_empty()).then_some(call.json),
             context_json: Some(&runtime.context_json),
             timestamp: (call.at > 0.0).then_some(call.at as u64),
         };
-        let result = runtime.queue.track(&input, random, now_ms());
+        let result = runtime.queue.track(&input, random, now);
         (result, runtime.debug, overflow_before)
     };
     match result {
@@ -503,7 +507,15 @@ pub fn record(shared: &Shared, call: Call<'_>) {
         }
         Ok(_) => {}
     }
-    pump(shared);
+    pump_at(shared, now);
+}
+
+/// Who later events are attributed to; the JS entry calls it only when
+/// that changes, so `track()` does not carry two ids across each call.
+pub fn set_identity(shared: &Shared, user_id: &str, anonymous_id: &str) {
+    let mut runtime = shared.borrow_mut();
+    runtime.user_id = (!user_id.is_empty()).then(|| user_id.to_string());
+    runtime.anonymous_id = anonymous_id.to_string();
 }
 
 /// The `context` sent with every later event (JSON object text).
@@ -513,13 +525,17 @@ pub fn set_context(shared: &Shared, json: &str) {
 
 /// Drains the core's actions, carries them out, and re-arms the timer.
 pub fn pump(shared: &Shared) {
+    pump_at(shared, now_ms());
+}
+
+/// `pump` with the time the caller already read.
+fn pump_at(shared: &Shared, now: u64) {
     let mut work = Vec::new();
     {
         let mut runtime = shared.borrow_mut();
         if runtime.closed || runtime.storage.is_none() {
             return;
         }
-        let now = now_ms();
         while let Some(action) = runtime.queue.poll_action(now) {
             match action {
                 Action::Persist(events) => {
