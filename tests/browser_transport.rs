@@ -118,7 +118,7 @@ async fn a_beacon_is_queued() {
 #[wasm_bindgen_test]
 async fn a_gzipped_body_is_accepted_by_the_collector() {
     let big = BODY.replace("\"ok\"", &format!("\"{}\"", "k".repeat(2_000)));
-    let compressed = analytics_wasm::web::transport::gzip(&big)
+    let compressed = analytics_wasm::web::transport::gzip(&big.as_bytes().into())
         .await
         .expect("CompressionStream");
     assert!(

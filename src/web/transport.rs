@@ -48,15 +48,14 @@ impl Delivery {
 pub const COMPRESS_FROM_BYTES: usize = 1024;
 
 /// `body` gzipped with the browser's `CompressionStream`, when it has one.
-pub async fn gzip(body: &str) -> Option<js_sys::Uint8Array> {
+pub async fn gzip(body: &js_sys::Uint8Array) -> Option<js_sys::Uint8Array> {
     let global = js_sys::global();
     let constructor: js_sys::Function = Reflect::get(&global, &"CompressionStream".into())
         .ok()?
         .dyn_into()
         .ok()?;
     let compressor = Reflect::construct(&constructor, &js_sys::Array::of1(&"gzip".into())).ok()?;
-    let blob =
-        web_sys::Blob::new_with_str_sequence(&js_sys::Array::of1(&JsValue::from_str(body))).ok()?;
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(body)).ok()?;
     let stream = blob.stream();
     let pipe_through: js_sys::Function = Reflect::get(&stream, &"pipeThrough".into())
         .ok()?
@@ -84,25 +83,29 @@ pub async fn fetch(
     };
     let init = RequestInit::new();
     init.set_method("POST");
-    let compressed = match compress && body.len() >= COMPRESS_FROM_BYTES {
-        true => gzip(&body).await,
+    // Bytes, not a JS string: one copy out of wasm memory, where a string
+    // would be decoded to UTF-16 and encoded back to UTF-8 by fetch.
+    let plain = js_sys::Uint8Array::from(body.as_bytes());
+    let worth_compressing = compress && body.len() >= COMPRESS_FROM_BYTES;
+    drop(body);
+    let compressed = match worth_compressing {
+        true => gzip(&plain).await,
         false => None,
     };
+    let headers = js_sys::Object::new();
+    let _ = Reflect::set(
+        &headers,
+        &"Content-Type".into(),
+        &"text/plain;charset=UTF-8".into(),
+    );
     match compressed {
         Some(bytes) => {
-            let headers = js_sys::Object::new();
-            let _ = Reflect::set(
-                &headers,
-                &"Content-Type".into(),
-                &"text/plain;charset=UTF-8".into(),
-            );
             let _ = Reflect::set(&headers, &"Content-Encoding".into(), &"gzip".into());
-            init.set_headers(&headers);
             init.set_body(&bytes);
         }
-        None => init.set_body(&JsValue::from_str(&body)),
+        None => init.set_body(&plain),
     }
-    drop(body);
+    init.set_headers(&headers);
     if keepalive {
         let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
     }
