@@ -24,6 +24,10 @@ $('flush').onclick = async () => {
   errors.unshift(`${new Date().toLocaleTimeString()} flush(): ${JSON.stringify(result)}`);
 };
 $('reload').onclick = () => location.reload();
+$('identify').onclick = () => analytics.identify('demo-user', { plan: 'pro' });
+$('reset').onclick = () => analytics.reset();
+$('opt-out').onclick = () => analytics.optOut();
+$('opt-in').onclick = () => analytics.optIn();
 
 const fault = (body) =>
   fetch(`${collectorUrl}/control/fault`, { method: 'POST', body: JSON.stringify(body) }).catch(() => {});
@@ -55,7 +59,7 @@ const items = (list, texts) =>
     }),
   );
 
-const METRICS = ['storage', 'pending', 'inFlight', 'eventsTracked', 'eventsRestored', 'eventsSent', 'droppedOverflow', 'droppedRejected', 'droppedTooLarge', 'droppedExpired', 'batchesSent', 'batchesFailed', 'retries', 'circuitState', 'nextRetryAt', 'online', 'authPaused', 'lastError'];
+const METRICS = ['anonymousId', 'userId', 'sessionId', 'optedOut', 'storage', 'pending', 'inFlight', 'eventsTracked', 'eventsRestored', 'eventsSent', 'droppedOverflow', 'droppedRejected', 'droppedTooLarge', 'droppedExpired', 'batchesSent', 'batchesFailed', 'retries', 'circuitState', 'nextRetryAt', 'online', 'authPaused', 'lastError'];
 
 async function refresh() {
   const m = analytics.metrics();

@@ -54,6 +54,11 @@ test('npm start serves the demo and the collector, and stops on Ctrl-C', { timeo
     const stats = async () => (await fetch(`http://127.0.0.1:${collectorPort}/v1/stats`)).json();
     await waitFor(async () => (await stats()).received >= 1, { what: 'the demo event at the collector' });
     await waitFor(async () => (await page.textContent('#metrics')).includes('eventsSent1'), { what: 'metrics shown on the page' });
+    await page.click('#identify');
+    await page.click('#flush');
+    await waitFor(async () => (await page.textContent('#metrics')).includes('userIddemo-user'), { what: 'the identified user shown on the page' });
+    const events = async () => (await (await fetch(`http://127.0.0.1:${collectorPort}/v1/events?last=5`)).json()).events;
+    await waitFor(async () => (await events()).some((e) => e.type === 'identify' && e.userId === 'demo-user'), { what: 'the identify event at the collector' });
   } finally {
     await browser.close();
     if (!exit) process.kill(-child.pid, 'SIGINT');
