@@ -2,15 +2,45 @@
 // (and again by page()), never per event.
 export const LIBRARY = { name: 'analytics-wasm', version: '__VERSION__' };
 
-export function pageContext(sessionId) {
+const TIMEZONE = 'aw:timezone';
+
+function currentTimezone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The visitor's IANA timezone. The first Intl.DateTimeFormat of a page
+ * costs 30-100 ms of main thread (ICU start-up, measured in Chromium), so
+ * the answer is remembered in localStorage and reused; `onChange` hears of
+ * a new one when `recheck` asks for it to be computed again when idle.
+ */
+export function rememberedTimezone(store, recheck, onChange) {
+  const remembered = store.get(TIMEZONE);
+  if (!remembered) {
+    const timezone = currentTimezone();
+    if (timezone) store.set(TIMEZONE, timezone);
+    return timezone;
+  }
+  if (recheck) {
+    const idle = window.requestIdleCallback ?? ((run) => setTimeout(run, 1));
+    idle(() => {
+      const timezone = currentTimezone();
+      if (timezone && timezone !== remembered) {
+        store.set(TIMEZONE, timezone);
+        onChange(timezone);
+      }
+    }, { timeout: 5000 });
+  }
+  return remembered;
+}
+
+export function pageContext(sessionId, timezone) {
   const { href, pathname, search } = location;
   const screenInfo = typeof screen === 'undefined' ? null : { width: screen.width, height: screen.height, density: window.devicePixelRatio };
-  let timezone;
-  try {
-    timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  } catch {
-    timezone = undefined;
-  }
   return {
     library: LIBRARY,
     page: { path: pathname, referrer: document.referrer, search, title: document.title, url: href },

@@ -7,7 +7,7 @@
 // plugins, so an opted-out visitor never even downloads the wasm.
 import init, { Analytics as Engine } from './analytics_wasm.js';
 import { checkConfig, engineConfig, pageSettings } from './config.js';
-import { pageContext } from './context.js';
+import { pageContext, rememberedTimezone } from './context.js';
 import { Identity } from './identity.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
@@ -69,6 +69,7 @@ class Analytics {
   #session;
   #context;
   #contextJson;
+  #timezone;
   #contextSession;
   #engineContext = null;
   #engineUserId = null;
@@ -82,7 +83,15 @@ class Analytics {
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
     this.#identity = new Identity(this.#store);
     this.#session = new SessionClock(this.#store, this.#settings.sessionTimeoutMs);
-    this.#refreshContext(this.#session.touch(Date.now()));
+    const now = Date.now();
+    const sessionId = this.#session.touch(now);
+    // A remembered timezone is checked again once per session, when idle.
+    this.#timezone = rememberedTimezone(this.#store, sessionId === now, (timezone) => {
+      this.#timezone = timezone;
+      this.#context.timezone = timezone;
+      this.#contextJson = JSON.stringify(this.#context);
+    });
+    this.#refreshContext(sessionId);
     const choice = this.#store.get(CONSENT);
     this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
     // Another tab's optOut()/optIn() applies here too.
@@ -153,7 +162,7 @@ class Analytics {
   }
 
   #refreshContext(sessionId) {
-    this.#context = pageContext(sessionId);
+    this.#context = pageContext(sessionId, this.#timezone);
     this.#contextSession = sessionId;
     this.#contextJson = JSON.stringify(this.#context);
   }

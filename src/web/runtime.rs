@@ -311,14 +311,20 @@ pub async fn start(shared: Shared) {
             runtime.ownership,
         )
     };
-    // Own the partition before writing anything to it.
-    let own_lock = match ownership {
+    // Own the partition before writing anything to it. The lock is
+    // requested first and storage opened while the browser grants it: the
+    // partition is new, so no other tab reads it before it holds data.
+    let lock_request = match ownership {
         Ownership::WebLocks => {
-            tabs::hold(&tabs::lock_name(STORAGE_NAMESPACE, &partition), false).await
+            tabs::request(&tabs::lock_name(STORAGE_NAMESPACE, &partition), false)
         }
         Ownership::Lease => None,
     };
     let (storage, problems) = Storage::open(preference, STORAGE_NAMESPACE, &partition).await;
+    let own_lock = match lock_request {
+        Some(request) => request.granted().await,
+        None => None,
+    };
     let mut work = Vec::new();
     {
         let mut runtime = shared.borrow_mut();

@@ -78,6 +78,32 @@ fn deferred() -> (Promise, Function) {
 /// Takes the lock `name`: waits for it, or with `if_available` gives up at
 /// once (`None`) when another tab holds it.
 pub async fn hold(name: &str, if_available: bool) -> Option<HeldLock> {
+    request(name, if_available)?.granted().await
+}
+
+/// A lock request made and not yet answered: the request leaves at once, so
+/// the caller can do other work while the browser grants it.
+pub struct LockRequest {
+    granted: Promise,
+    release: Function,
+}
+
+impl LockRequest {
+    /// The lock, once granted; `None` if it was not available.
+    pub async fn granted(self) -> Option<HeldLock> {
+        let got = JsFuture::from(self.granted)
+            .await
+            .ok()?
+            .as_bool()
+            .unwrap_or(false);
+        got.then_some(HeldLock {
+            release: self.release,
+        })
+    }
+}
+
+/// Requests the lock `name` (see `hold`); `None` without Web Locks.
+pub fn request(name: &str, if_available: bool) -> Option<LockRequest> {
     let locks = lock_manager()?;
     let (held_for, release) = deferred();
     let (granted, grant) = deferred();
@@ -102,12 +128,7 @@ pub async fn hold(name: &str, if_available: bool) -> Option<HeldLock> {
         .dyn_into()
         .ok()?;
     let _ = request.call3(&locks, &JsValue::from_str(name), &options, &callback);
-    let got = JsFuture::from(granted)
-        .await
-        .ok()?
-        .as_bool()
-        .unwrap_or(false);
-    got.then_some(HeldLock { release })
+    Some(LockRequest { granted, release })
 }
 
 /// Waits `ms` milliseconds.

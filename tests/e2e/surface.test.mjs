@@ -177,6 +177,32 @@ test('context holds library, page, userAgent, locale, timezone and screen; page(
   await context.close();
 });
 
+test('the timezone is remembered, and checked again when idle at the start of a session', async () => {
+  const { page, context } = await h.open({});
+  const real = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  assert.equal(await page.evaluate(() => localStorage.getItem('aw:timezone')), real);
+  // The visitor travelled: a stale timezone is remembered, and a new session starts.
+  await page.evaluate(() => {
+    localStorage.setItem('aw:timezone', 'Etc/Stale');
+    localStorage.removeItem('aw:session');
+  });
+  // `early=1`: one event tracked in the task that creates the client.
+  const { page: again } = await h.open({}, { context, query: '&early=1' });
+  await again.evaluate(async () => {
+    await analytics.ready;
+    await new Promise((resolve) => requestIdleCallback(resolve, { timeout: 5000 }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    analytics.track('After Idle');
+    await analytics.flush();
+  });
+  const events = await waitFor(() => h.collector.events().length >= 2 && h.collector.events(), { what: '2 events' });
+  assert.equal(events[0].event, 'Early');
+  assert.equal(events[0].context.timezone, 'Etc/Stale', 'the remembered value is used at once');
+  assert.equal(events[1].context.timezone, real, 'the idle check corrected it');
+  assert.equal(await again.evaluate(() => localStorage.getItem('aw:timezone')), real);
+  await context.close();
+});
+
 test('optOut() clears the queue and what is persisted, sends nothing, and is remembered across reloads', async () => {
   h.collector.setFault({ status: 503 });
   const { page, context } = await h.open({ flushAt: 1000 });
