@@ -75,6 +75,8 @@ pub struct Runtime {
     user_id: Option<String>,
     /// Log each decision through `emit("debug", …)`.
     debug: bool,
+    /// Expired drops already logged (they happen in restore and batching).
+    expired_logged: u64,
     emit: Function,
     flushes: Vec<FlushWaiter>,
     batch_events: Vec<(BatchId, usize)>,
@@ -179,6 +181,7 @@ impl Runtime {
             anonymous_id: String::new(),
             user_id: None,
             debug: settings.debug,
+            expired_logged: 0,
             emit,
             flushes: Vec::new(),
             batch_events: Vec::new(),
@@ -541,6 +544,16 @@ fn pump_at(shared: &Shared, now: u64) {
         let mut runtime = shared.borrow_mut();
         if runtime.closed || runtime.storage.is_none() {
             return;
+        }
+        if runtime.debug {
+            let expired = runtime.queue.metrics().counters.dropped_expired;
+            if expired > runtime.expired_logged {
+                let mut line = String::from("dropped ");
+                push_u64(&mut line, expired - runtime.expired_logged);
+                line.push_str(" event(s) older than maxEventAgeMs");
+                work.push(Work::Emit("debug", line));
+                runtime.expired_logged = expired;
+            }
         }
         while let Some(action) = runtime.queue.poll_action(now) {
             match action {

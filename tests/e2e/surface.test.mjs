@@ -345,6 +345,34 @@ test('use() refuses something that is not a plugin, naming what one is', async (
   await context.close();
 });
 
+test('debug: an event dropped for its age is logged with the reason', async () => {
+  const context = await h.browser.newContext();
+  // A closed tab left an event 8 days old in localStorage (the record form of src/core/record.rs).
+  await context.addInitScript(() => {
+    if (sessionStorage.getItem('seeded')) return;
+    sessionStorage.setItem('seeded', '1');
+    const id = '00000000-0000-4000-8000-000000000001';
+    const old = Date.now() - 8 * 24 * 3600 * 1000;
+    const json = JSON.stringify({ type: 'track', event: 'Old', properties: {}, messageId: id, anonymousId: 'a', timestamp: new Date(old).toISOString() });
+    localStorage.setItem(`analytics-wasm:deadbeefdeadbeef:e:${id}`, `0\t${id}\t${old}\t${json}`);
+  });
+  const { page } = await h.open({ debug: true, storage: 'localstorage' }, { context });
+  const lines = [];
+  page.on('console', (message) => {
+    if (message.type() === 'debug') lines.push(message.text());
+  });
+  const metrics = await page.evaluate(async () => {
+    await analytics.ready;
+    analytics.track('New');
+    await analytics.flush();
+    return analytics.metrics();
+  });
+  assert.equal(metrics.droppedExpired, 1);
+  assert.match(lines.join('\n'), /dropped 1 event\(s\) older than maxEventAgeMs/);
+  assert.deepEqual(h.collector.events().map((e) => e.event), ['New']);
+  await context.close();
+});
+
 test('debug: true logs each decision to the console; off by default it logs nothing', async () => {
   h.collector.setFault({ status: 503 });
   const { page, context } = await h.open({ debug: true, retryBaseMs: 50 });
