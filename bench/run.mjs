@@ -43,7 +43,7 @@ function breakdown() {
   }
   const dir = `${root}target/bench-names`;
   mkdirSync(dir, { recursive: true });
-  execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', dir, '--no-typescript', `${root}target/wasm32-unknown-unknown/release/analytics_wasm.wasm`]);
+  execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', dir, '--no-typescript', `${root}target/shipped/analytics_wasm.wasm`]);
   const top = spawnSync('twiggy', ['top', '-n', '60', `${dir}/analytics_wasm_bg.wasm`], { encoding: 'utf8' });
   if (top.status !== 0) return null;
   const crates = {};
