@@ -244,7 +244,7 @@ test('optOut() clears the queue and what is persisted, sends nothing, and is rem
   await context.close();
 });
 
-test('optOut() in one tab stops and clears the other open tabs', async () => {
+test('optOut() in one tab stops and clears the other open tabs, and optIn() resumes them', async () => {
   h.collector.setFault({ status: 503 });
   const { page: first, context } = await h.open({ flushAt: 1000 });
   const second = await reopen(context, { flushAt: 1000 });
@@ -264,6 +264,16 @@ test('optOut() in one tab stops and clears the other open tabs', async () => {
   });
   await settle(300);
   assert.equal(h.collector.events().length, 0);
+  // And optIn() in one tab lets the others send again.
+  await first.evaluate(() => analytics.optIn());
+  await waitFor(async () => !(await second.evaluate(() => analytics.metrics().optedOut)), { what: 'the second tab to hear of the opt-in' });
+  await second.evaluate(async () => {
+    await analytics.ready;
+    analytics.track('After Opt-In');
+    await analytics.flush();
+  });
+  await waitFor(() => h.collector.events().length >= 1, { what: 'the event tracked after opting in' });
+  assert.deepEqual(h.collector.events().map((e) => e.event), ['After Opt-In']);
   await context.close();
 });
 
