@@ -2,7 +2,9 @@
 // cost in headless Chromium, plus the native core benchmark. Prints one
 // table and writes bench/results.json; asserts nothing (machines are noisy).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
@@ -61,6 +63,34 @@ function breakdown() {
   return Object.fromEntries(byCrate.slice(0, 8));
 }
 results.size.byCrate = breakdown();
+
+// What an app ships once its bundler has minified us: the consumer Vite app
+// (tests/consumer/vite-app, a few lines of its own) built for production.
+async function bundledByVite() {
+  const { build } = await import('vite');
+  const outDir = mkdtempSync(join(tmpdir(), 'analytics-wasm-bench-vite-'));
+  try {
+    await build({
+      root: `${root}tests/consumer/vite-app`,
+      logLevel: 'warn',
+      resolve: { alias: { 'analytics-wasm': `${root}pkg/index.js` } },
+      build: { outDir, emptyOutDir: true },
+    });
+    const assets = readdirSync(join(outDir, 'assets'));
+    const measure = (suffix) => {
+      const bytes = Buffer.concat(assets.filter((f) => f.endsWith(suffix)).map((f) => readFileSync(join(outDir, 'assets', f))));
+      return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
+    };
+    return { js: measure('.js'), wasm: measure('.wasm') };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+results.size.bundledByVite = await bundledByVite();
+results.size.bundledByVite.total = {
+  gzip: results.size.bundledByVite.js.gzip + results.size.bundledByVite.wasm.gzip,
+  brotli: results.size.bundledByVite.js.brotli + results.size.bundledByVite.wasm.brotli,
+};
 
 // ---------- browser ----------
 const PROPERTIES = `(i) => ({ plan: 'pro', price: 49.99, currency: 'EUR', seats: i, trial: false,
@@ -226,6 +256,7 @@ const rows = [
   ['size: wasm (raw / gzip / brotli)', `${results.size.wasm.raw} / ${results.size.wasm.gzip} / ${results.size.wasm.brotli} B`],
   ['size: JS (raw / gzip / brotli)', `${results.size.js.raw} / ${results.size.js.gzip} / ${results.size.js.brotli} B`],
   ['size: total shipped (gzip / brotli)', `${results.size.total.gzip} / ${results.size.total.brotli} B`, 'budget ≤ 16,384 B gzip'],
+  ['size: in a Vite production app, JS gzip + wasm gzip', `${results.size.bundledByVite.js.gzip} + ${results.size.bundledByVite.wasm.gzip} = ${results.size.bundledByVite.total.gzip} B (brotli ${results.size.bundledByVite.total.brotli})`, 'budget ≤ 16,384 B gzip'],
   ['track() µs/call, fresh page / warm (IndexedDB)', `${results.track.usPerCall} / ${results.track.usPerCallWarm}`],
   ['JSON.stringify µs/call (floor)', results.track.stringifyUsPerCall],
   ['track() / stringify, fresh page / warm', `${results.track.ratioToStringify} / ${results.track.ratioToStringifyWarm}`, 'budget ≤ 2'],
