@@ -82,6 +82,71 @@ fn line_id(line: &str) -> Option<&str> {
     line.split('\t').nth(1).filter(|id| !id.is_empty())
 }
 
+/// Marks a chunk body whose first line is the ending every record shares.
+const SHARED_ENDING: char = '\u{1}';
+/// Shorter shared endings are not worth a line of their own.
+const MIN_SHARED_ENDING: usize = 64;
+
+/// The bytes every line ends with, cut at a character boundary.
+fn shared_ending(lines: &[String]) -> &str {
+    let Some(first) = lines.first() else {
+        return "";
+    };
+    let mut len = first.len();
+    for line in &lines[1..] {
+        let common = first
+            .bytes()
+            .rev()
+            .zip(line.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        len = len.min(common);
+    }
+    let mut start = first.len() - len;
+    while !first.is_char_boundary(start) {
+        start += 1;
+    }
+    &first[start..]
+}
+
+/// A chunk body: the records, one per line. Events of one page view all end
+/// with the same `context` (most of each record's bytes), so when the lines
+/// share a long ending it is stored once, on a first line marked
+/// `SHARED_ENDING`, and cut from every line.
+fn chunk_body(lines: &[String]) -> String {
+    let ending = shared_ending(lines);
+    if ending.len() < MIN_SHARED_ENDING || lines.len() < 2 {
+        return join_lines(lines);
+    }
+    let mut out = String::with_capacity(
+        ending.len()
+            + 2
+            + lines
+                .iter()
+                .map(|l| l.len() - ending.len() + 1)
+                .sum::<usize>(),
+    );
+    out.push(SHARED_ENDING);
+    out.push_str(ending);
+    for line in lines {
+        out.push('\n');
+        out.push_str(&line[..line.len() - ending.len()]);
+    }
+    out
+}
+
+/// The record lines of a chunk body written by `chunk_body`.
+fn body_lines(body: &str) -> Vec<String> {
+    match body.strip_prefix(SHARED_ENDING) {
+        Some(rest) => {
+            let mut lines = rest.split('\n');
+            let ending = lines.next().unwrap_or_default();
+            lines.map(|line| [line, ending].concat()).collect()
+        }
+        None => body.lines().map(str::to_string).collect(),
+    }
+}
+
 fn join_lines(lines: &[String]) -> String {
     let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for line in lines {
@@ -126,8 +191,8 @@ impl ChunkLog {
                 live: Vec::new(),
                 forgotten,
             };
-            for (index, line) in body.lines().enumerate() {
-                let id = match line_id(line) {
+            for (index, line) in body_lines(&body).into_iter().enumerate() {
+                let id = match line_id(&line) {
                     Some(id) => id.to_string(),
                     None => {
                         let mut id = numbered_key('c', n);
@@ -139,7 +204,7 @@ impl ChunkLog {
                 // Each id is live in one chunk at most: `append` tombstones
                 // an older copy in the same transaction that writes the new.
                 if !chunk.forgotten.contains(&id) {
-                    live_records.push((id.clone(), line.to_string()));
+                    live_records.push((id.clone(), line));
                     chunk.live.push(id);
                 }
             }
@@ -210,7 +275,7 @@ impl ChunkLog {
             live.push(id.clone());
         }
         let mut write = KvWrite {
-            puts: vec![(numbered_key('c', n), join_lines(&lines))],
+            puts: vec![(numbered_key('c', n), chunk_body(&lines))],
             deletes: Vec::new(),
         };
         self.settle(touched, &mut write);
@@ -349,6 +414,32 @@ mod tests {
         assert_eq!(log.len(), 2);
         apply(&mut store, log.remove(&["a".to_string()]));
         assert_eq!(reload(&store).1, ["b"]);
+    }
+
+    #[test]
+    fn a_context_shared_by_a_chunk_is_stored_once_and_restored_on_every_line() {
+        let context = format!(",\"context\":{{\"page\":\"{}\"}}}}", "p".repeat(300));
+        let line = |id: &str| format!("0\t{id}\t1\t{{\"event\":\"{id}\"{context}");
+        let records: Vec<(String, String)> = ["a", "b", "c"]
+            .iter()
+            .map(|id| (id.to_string(), line(id)))
+            .collect();
+        let mut store = BTreeMap::new();
+        let mut log = ChunkLog::default();
+        let write = log.append(&records);
+        let body = &write.puts[0].1;
+        assert_eq!(body.matches(&context).count(), 1, "{body}");
+        assert!(body.len() < records.iter().map(|(_, l)| l.len()).sum::<usize>() / 2);
+        apply(&mut store, write);
+        let (_, live) = ChunkLog::load(store.into_iter().collect());
+        assert_eq!(live, records);
+    }
+
+    #[test]
+    fn lines_without_a_long_shared_ending_are_stored_as_they_are() {
+        let mut log = ChunkLog::default();
+        let write = log.append(&[rec("a"), rec("b")]);
+        assert!(!write.puts[0].1.starts_with(SHARED_ENDING));
     }
 
     #[test]
