@@ -11,12 +11,10 @@ cd "$(dirname "$0")/.."
 # less gzip, because std's panic formatting machinery is left out. A panic
 # was already an uncaught trap with nothing printed (panic = "abort", and
 # stderr goes nowhere on wasm32-unknown-unknown), so nothing observable is
-# lost. scripts/setup.sh installs the toolchain; without it the stable
+# lost. scripts/setup.sh installs the toolchain (pinned in scripts/lib/size-toolchain.sh); without it the stable
 # build is used, and this says so.
-SIZE_TOOLCHAIN=nightly-2026-05-20
-size_sysroot=$(rustup run "$SIZE_TOOLCHAIN" rustc --print sysroot 2>/dev/null || true)
-if [ -n "$size_sysroot" ] && [ -d "$size_sysroot/lib/rustlib/src/rust/library" ] \
-  && [ -d "$size_sysroot/lib/rustlib/wasm32-unknown-unknown" ]; then
+source scripts/lib/size-toolchain.sh
+if size_toolchain_ready; then
   echo "wasm: $SIZE_TOOLCHAIN, -Z build-std, panic=immediate-abort"
   RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
     cargo "+$SIZE_TOOLCHAIN" build -Z build-std=std,panic_abort \

@@ -11,16 +11,14 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown
 
 step "The pinned nightly for the size-optimised wasm (see scripts/build.sh)"
-size_toolchain=$(awk -F= '/^SIZE_TOOLCHAIN=/ { print $2; exit }' scripts/build.sh)
-size_sysroot=$(rustup run "$size_toolchain" rustc --print sysroot 2>/dev/null || true)
-if [ -n "$size_sysroot" ] && [ -d "$size_sysroot/lib/rustlib/src/rust/library" ] \
-  && [ -d "$size_sysroot/lib/rustlib/wasm32-unknown-unknown" ]; then
-  echo "$size_toolchain already installed"
+source scripts/lib/size-toolchain.sh
+if size_toolchain_ready; then
+  echo "$SIZE_TOOLCHAIN already installed"
 else
   # About 15 s and 770 MB; the build falls back to stable if this fails.
-  rustup toolchain install "$size_toolchain" --profile minimal --component rust-src \
+  rustup toolchain install "$SIZE_TOOLCHAIN" --profile minimal --component rust-src \
     --target wasm32-unknown-unknown --no-self-update \
-    || echo "warning: could not install $size_toolchain; the wasm will be built with stable"
+    || echo "warning: could not install $SIZE_TOOLCHAIN; the wasm will be built with stable"
 fi
 
 step "wasm-bindgen CLI matching Cargo.lock"
