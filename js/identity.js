@@ -35,7 +35,6 @@ export class Identity {
     this.#store = store;
     this.anonymousId = store.get(ANONYMOUS_ID);
     if (!validId(this.anonymousId)) this.#newAnonymousId();
-    else store.set(ANONYMOUS_ID, this.anonymousId); // mirror into the cookie, if any
     const userId = store.get(USER_ID);
     this.userId = validId(userId) ? userId : null;
     this.traits = readObject(store, TRAITS);

@@ -88,8 +88,7 @@ class Analytics {
     // A remembered timezone is checked again once per session, when idle.
     this.#timezone = rememberedTimezone(this.#store, sessionId === now, (timezone) => {
       this.#timezone = timezone;
-      this.#context.timezone = timezone;
-      this.#contextJson = JSON.stringify(this.#context);
+      this.#setContextField('timezone', timezone);
     });
     this.#refreshContext(sessionId);
     const choice = this.#store.get(CONSENT);
@@ -167,6 +166,20 @@ class Analytics {
     this.#contextJson = JSON.stringify(this.#context);
   }
 
+  /** Sets one field of the page context (session or timezone), keeping its JSON in step. */
+  #setContextField(field, value) {
+    this.#context[field] = value;
+    if (field === 'sessionId') this.#contextSession = value;
+    this.#contextJson = JSON.stringify(this.#context);
+  }
+
+  /** False, after reporting it, when traits are not a plain object. */
+  #traitsOk(traits) {
+    if (traits == null || (typeof traits === 'object' && !Array.isArray(traits))) return true;
+    this.#emit('input', `traits must be a plain object, got ${describe(traits)}; event dropped`);
+    return false;
+  }
+
   #serialize(properties) {
     if (properties == null) return '{}';
     if (typeof properties !== 'object' || Array.isArray(properties)) {
@@ -198,11 +211,7 @@ class Analytics {
   #record(type, name, body) {
     const now = Date.now();
     const sessionId = this.#session.touch(now);
-    if (sessionId !== this.#contextSession) {
-      this.#context.sessionId = sessionId;
-      this.#contextSession = sessionId;
-      this.#contextJson = JSON.stringify(this.#context);
-    }
+    if (sessionId !== this.#contextSession) this.#setContextField('sessionId', sessionId);
     let userId = this.#identity.userId ?? '';
     let anonymousId = this.#identity.anonymousId;
     let contextJson = this.#contextJson;
@@ -271,10 +280,7 @@ class Analytics {
   identify(userId, traits) {
     if (!this.#active()) return;
     if (userId !== null && typeof userId === 'object') [userId, traits] = [null, userId];
-    if (traits != null && (typeof traits !== 'object' || Array.isArray(traits))) {
-      this.#emit('input', `traits must be a plain object, got ${describe(traits)}; event dropped`);
-      return;
-    }
+    if (!this.#traitsOk(traits)) return;
     this.#identity.identify(userId == null || userId === '' ? null : text(userId), traits);
     this.#record('identify', '', this.#identity.traits);
   }
@@ -286,11 +292,7 @@ class Analytics {
   }
 
   group(groupId, traits) {
-    if (!this.#active()) return;
-    if (traits != null && (typeof traits !== 'object' || Array.isArray(traits))) {
-      this.#emit('input', `traits must be a plain object, got ${describe(traits)}; event dropped`);
-      return;
-    }
+    if (!this.#active() || !this.#traitsOk(traits)) return;
     this.#identity.group(text(groupId), traits);
     this.#record('group', text(groupId), this.#identity.groupTraits);
   }

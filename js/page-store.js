@@ -42,7 +42,11 @@ export function createPageStore({ cookieDomain } = {}) {
       }
       try {
         const value = local?.getItem(key);
-        if (value != null) return value;
+        if (value != null) {
+          // Kept before cookieDomain was set: give the other subdomains the same visitor.
+          if (cookie) writeCookie(cookie, value, cookieDomain);
+          return value;
+        }
       } catch {
         // Fall through to memory.
       }
