@@ -215,6 +215,12 @@ impl ChunkLog {
         (log, live_records)
     }
 
+    /// Whether the index, with `adding` more entries, holds so many stale
+    /// ones (forgotten ids) that it is worth rebuilding.
+    fn index_too_stale(&self, adding: usize) -> bool {
+        self.index.len() + adding > 2 * self.len() + CHUNK_EVENTS
+    }
+
     /// The index of exactly the live ids.
     fn rebuild_index(&mut self) {
         self.index.clear();
@@ -286,7 +292,7 @@ impl ChunkLog {
             live,
             forgotten: Vec::new(),
         });
-        if self.index.len() + added.len() > 2 * self.len() + CHUNK_EVENTS {
+        if self.index_too_stale(added.len()) {
             self.rebuild_index();
         } else {
             super::sort_keys(&mut added);
@@ -300,7 +306,7 @@ impl ChunkLog {
         let touched = ids.iter().filter_map(|id| self.take_live(id)).collect();
         let mut write = KvWrite::default();
         self.settle(touched, &mut write);
-        if self.index.len() > 2 * self.len() + CHUNK_EVENTS {
+        if self.index_too_stale(0) {
             self.rebuild_index();
         }
         write
