@@ -72,7 +72,7 @@ async fn indexed_db_round_trips_key_values_under_a_prefix() {
 
 #[wasm_bindgen_test]
 async fn another_tab_reads_a_partition_in_write_order_and_deletes_it() {
-    let (mut first, problems) = Storage::open(StoragePreference::Auto, "test-order", "tab1").await;
+    let (first, problems) = Storage::open(StoragePreference::Auto, "test-order", "tab1").await;
     assert_eq!(first.kind(), "indexeddb");
     assert!(problems.is_empty());
     settle(first.write(&[event(3), event(1)], false)).await;
@@ -88,7 +88,7 @@ async fn another_tab_reads_a_partition_in_write_order_and_deletes_it() {
 
 #[wasm_bindgen_test]
 async fn a_persist_of_many_events_is_one_indexed_db_record() {
-    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-chunked", "tab").await;
+    let (storage, _) = Storage::open(StoragePreference::Auto, "test-chunked", "tab").await;
     let events: Vec<StoredEvent> = (10..60).map(event).collect();
     settle(storage.write(&events, false)).await;
     let store = IndexedDbStore::open("test-chunked").await.unwrap();
@@ -118,7 +118,7 @@ async fn a_persist_of_many_events_is_one_indexed_db_record() {
 
 #[wasm_bindgen_test]
 async fn local_storage_partitions_round_trip_events() {
-    let (mut storage, _) = Storage::open(StoragePreference::LocalStorage, "test-ls", "tab1").await;
+    let (storage, _) = Storage::open(StoragePreference::LocalStorage, "test-ls", "tab1").await;
     assert_eq!(storage.kind(), "localstorage");
     settle(storage.write(&[event(1), event(2)], false)).await;
     settle(storage.delete(&[event(1).message_id])).await;
@@ -147,7 +147,7 @@ async fn corrupt_records_come_back_as_refusable_entries() {
 
 #[wasm_bindgen_test]
 async fn an_indexed_db_write_on_a_closed_database_is_reported() {
-    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-closed", "tab").await;
+    let (storage, _) = Storage::open(StoragePreference::Auto, "test-closed", "tab").await;
     assert_eq!(storage.kind(), "indexeddb");
     storage.close();
     // Refused at once or by the transaction: either way a value, not a throw.
@@ -163,7 +163,7 @@ async fn an_indexed_db_write_on_a_closed_database_is_reported() {
 
 #[wasm_bindgen_test]
 async fn writes_while_hiding_are_spilled_and_read_with_the_partition() {
-    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-spill", "tab").await;
+    let (storage, _) = Storage::open(StoragePreference::Auto, "test-spill", "tab").await;
     // As if the page died before IndexedDB committed: only the spill holds it.
     let write = storage.write(&[event(7)], true);
     let spill = LocalStore::open("test-spill:tab:s:").unwrap();
@@ -183,7 +183,7 @@ async fn writes_while_hiding_are_spilled_and_read_with_the_partition() {
 
 #[wasm_bindgen_test]
 async fn a_forgotten_event_leaves_the_spill_too() {
-    let (mut storage, _) = Storage::open(StoragePreference::Auto, "test-spill-forget", "tab").await;
+    let (storage, _) = Storage::open(StoragePreference::Auto, "test-spill-forget", "tab").await;
     settle(storage.write(&[event(8)], true)).await;
     let spill = LocalStore::open("test-spill-forget:tab:s:").unwrap();
     assert_eq!(

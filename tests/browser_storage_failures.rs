@@ -40,8 +40,7 @@ async fn falls_back_to_memory_when_no_storage_works() {
          window.__setItem = Storage.prototype.setItem; \
          Storage.prototype.setItem = function () { throw new DOMException('denied', 'SecurityError'); };",
     );
-    let (mut storage, problems) =
-        Storage::open(StoragePreference::Auto, "test-memory", "tab").await;
+    let (storage, problems) = Storage::open(StoragePreference::Auto, "test-memory", "tab").await;
     eval("delete window.indexedDB; Storage.prototype.setItem = window.__setItem;");
     assert_eq!(storage.kind(), "memory");
     assert_eq!(problems.len(), 2, "{problems:?}");
@@ -49,8 +48,7 @@ async fn falls_back_to_memory_when_no_storage_works() {
 }
 
 async fn a_quota_error_is_reported_not_thrown() {
-    let (mut storage, _) =
-        Storage::open(StoragePreference::LocalStorage, "test-quota", "tab").await;
+    let (storage, _) = Storage::open(StoragePreference::LocalStorage, "test-quota", "tab").await;
     eval(
         "window.__setItem = Storage.prototype.setItem; \
          Storage.prototype.setItem = function () { throw new DOMException('quota full', 'QuotaExceededError'); };",

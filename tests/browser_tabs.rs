@@ -3,6 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use analytics_wasm::web::tabs::{self, Lease, Ownership, LEASE_EXPIRY_MS};
+use analytics_wasm::web::timer;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -20,7 +21,7 @@ async fn a_held_lock_cannot_be_taken_if_available_until_released() {
         "held by another owner"
     );
     held.release();
-    tabs::sleep(10).await;
+    timer::sleep(10).await;
     let again = tabs::hold("test-lock-a", true).await;
     assert!(again.is_some(), "free once released");
     again.unwrap().release();
@@ -30,7 +31,7 @@ async fn a_held_lock_cannot_be_taken_if_available_until_released() {
 async fn a_waiting_request_is_granted_when_the_holder_lets_go() {
     let held = tabs::hold("test-lock-b", false).await.expect("granted");
     wasm_bindgen_futures::spawn_local(async move {
-        tabs::sleep(50).await;
+        timer::sleep(50).await;
         held.release();
     });
     let granted = tabs::hold("test-lock-b", false).await;

@@ -544,19 +544,54 @@ fn an_event_larger_than_any_batch_is_refused_with_size_and_limit() {
 // ---------- page lifecycle ----------
 
 #[test]
-fn page_hidden_persists_then_sends_everything_by_beacon() {
+fn page_hidden_sends_everything_by_beacon_before_writing_storage() {
     let mut h = Harness::new(config());
     let ids = h.track_many(5);
     h.queue.on_page_hidden(h.now);
     let first = h.queue.poll_action(h.now);
+    let Some(Action::Send(beacon)) = first else {
+        panic!("the beacon comes first, got {first:?}");
+    };
+    assert_eq!(beacon.transport, Transport::Beacon);
+    assert_eq!(ids_in(&beacon.body), ids);
     assert!(
-        matches!(first, Some(Action::Persist(ref events)) if events.len() == 5),
-        "persist comes first"
+        matches!(h.queue.poll_action(h.now), Some(Action::Persist(ref events)) if events.len() == 5),
+        "then the events are written, in case the beacon is refused"
     );
-    let sends = h.pump();
-    assert_eq!(sends.len(), 1);
-    assert_eq!(sends[0].transport, Transport::Beacon);
-    assert_eq!(ids_in(&sends[0].body), ids);
+}
+
+#[test]
+fn a_beacon_queued_before_the_write_leaves_nothing_to_write() {
+    let mut h = Harness::new(config());
+    h.track_many(5);
+    h.queue.on_page_hidden(h.now);
+    let Some(Action::Send(beacon)) = h.queue.poll_action(h.now) else {
+        panic!("a beacon first");
+    };
+    h.queue
+        .on_send_result(beacon.batch_id, SendOutcome::BeaconQueued, h.now);
+    let rest: Vec<Action> = std::iter::from_fn(|| h.queue.poll_action(h.now)).collect();
+    assert_eq!(
+        rest,
+        Vec::new(),
+        "no write and no delete for delivered events"
+    );
+    assert_eq!(h.queue.metrics().counters.events_sent, 5);
+}
+
+#[test]
+fn page_hidden_after_a_failure_writes_storage_first() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(503));
+    h.now += 120_000;
+    h.track_many(3);
+    h.queue.on_page_hidden(h.now);
+    assert!(
+        matches!(h.queue.poll_action(h.now), Some(Action::Persist(_))),
+        "no beacon can go: the write comes first"
+    );
 }
 
 #[test]
@@ -648,6 +683,103 @@ fn a_refused_beacon_keeps_its_events_and_they_go_by_fetch_instead() {
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].transport, Transport::Fetch);
     assert_eq!(ids_in(&retry[0].body), ids_in(&beacon.body));
+}
+
+#[test]
+fn page_unload_sends_the_events_of_fetches_in_flight_again_by_beacon() {
+    let mut h = Harness::new(config());
+    let in_flight = h.track_many(20);
+    let fetch = h.pump().remove(0);
+    assert_eq!(fetch.transport, Transport::Fetch);
+    let pending = h.track_many(10);
+    h.queue.on_page_unload(h.now);
+    let sends = h.pump();
+    assert!(sends.iter().all(|r| r.transport == Transport::Beacon));
+    let beaconed: Vec<String> = sends.iter().flat_map(|r| ids_in(&r.body)).collect();
+    let expected: Vec<String> = in_flight.into_iter().chain(pending).collect();
+    assert_eq!(
+        beaconed, expected,
+        "the aborted batch first, same messageIds, in order"
+    );
+    let m = h.queue.metrics();
+    assert_eq!((m.in_flight, m.counters.batches_failed), (30, 0));
+}
+
+#[test]
+fn page_unload_keeps_beacons_in_flight_and_abandons_only_fetches() {
+    let mut h = Harness::new(config());
+    h.track_many(3);
+    h.queue.on_page_hidden(h.now);
+    let beacon = h.pump().remove(0);
+    assert_eq!(beacon.transport, Transport::Beacon);
+    h.queue.on_page_unload(h.now);
+    assert!(
+        h.pump().is_empty(),
+        "a beacon outlives the page: nothing to resend"
+    );
+    h.settle(beacon.batch_id, SendOutcome::BeaconQueued);
+    assert_eq!(h.queue.metrics().counters.events_sent, 3);
+}
+
+#[test]
+fn the_abort_of_a_batch_abandoned_at_unload_is_ignored() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let fetch = h.pump().remove(0);
+    h.queue.on_page_unload(h.now);
+    let beacons = h.pump();
+    assert!(
+        !h.queue
+            .on_send_result(fetch.batch_id, SendOutcome::NetworkError, h.now),
+        "the abandoned batch is no longer in flight"
+    );
+    let m = h.queue.metrics();
+    assert_eq!(m.counters.batches_failed, 0);
+    assert_eq!(m.last_error, None);
+    for beacon in beacons {
+        h.settle(beacon.batch_id, SendOutcome::BeaconQueued);
+    }
+    h.pump();
+    assert_eq!(h.queue.metrics().counters.events_sent, 20);
+    assert!(h.storage.is_empty(), "delivered once, by beacon");
+}
+
+#[test]
+fn page_unload_after_a_failure_still_sends_no_beacon() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(503));
+    h.now += 120_000;
+    h.track_many(20);
+    h.pump();
+    h.queue.on_page_unload(h.now);
+    let sends = h.pump();
+    assert!(
+        sends.iter().all(|r| r.transport == Transport::Fetch),
+        "a collector that failed last gets no unobservable beacon"
+    );
+    assert_eq!(h.storage.len(), 40, "persisted for the next page");
+}
+
+#[test]
+fn a_probe_abandoned_at_unload_lets_another_probe_go() {
+    let mut h = Harness::new(Config {
+        circuit_failure_threshold: 1,
+        ..config()
+    });
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(503));
+    h.now += 120_000;
+    let probe = h.pump().remove(0);
+    assert_eq!(probe.events, 1, "half-open: one probe event");
+    h.queue.on_page_unload(h.now);
+    let after = h.pump();
+    assert!(
+        !after.is_empty(),
+        "the abandoned probe does not leave the circuit waiting for it"
+    );
 }
 
 #[test]

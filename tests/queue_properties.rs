@@ -22,11 +22,23 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Track { property_bytes: usize },
-    Advance { ms: u64 },
-    Settle { pick: usize, outcome: Outcome },
+    Track {
+        property_bytes: usize,
+    },
+    Advance {
+        ms: u64,
+    },
+    Settle {
+        pick: usize,
+        outcome: Outcome,
+    },
     Flush,
     PageHidden,
+    /// `pagehide`: the browser aborts fetches in flight; the collector may
+    /// or may not have received them (`arrived`).
+    PageUnload {
+        arrived: bool,
+    },
     PageVisible,
     Online(bool),
     Crash,
@@ -68,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (any::<usize>(), outcome()).prop_map(|(pick, outcome)| Op::Settle { pick, outcome }),
         1 => Just(Op::Flush),
         1 => Just(Op::PageHidden),
+        1 => any::<bool>().prop_map(|arrived| Op::PageUnload { arrived }),
         1 => Just(Op::PageVisible),
         1 => any::<bool>().prop_map(Op::Online),
         1 => Just(Op::Crash),
@@ -114,6 +127,9 @@ struct World {
     tracked_at: HashMap<String, u64>,
     refused: u64,
     received: HashSet<String>,
+    /// Events of fetches aborted at unload that reached the collector: the
+    /// queue sends them again (same messageId), so they may arrive twice.
+    received_before_abort: HashSet<String>,
     lost_in_crash: HashSet<String>,
     /// Drops counted by queues that crashed, plus evictions a crash settled.
     earlier_drops: u64,
@@ -134,6 +150,7 @@ impl World {
             tracked_at: HashMap::new(),
             refused: 0,
             received: HashSet::new(),
+            received_before_abort: HashSet::new(),
             lost_in_crash: HashSet::new(),
             earlier_drops: 0,
             restarts: 0,
@@ -141,7 +158,7 @@ impl World {
     }
 
     fn apply(&mut self, op: Op) {
-        let hides = matches!(op, Op::PageHidden);
+        let hides = matches!(op, Op::PageHidden | Op::PageUnload { .. });
         match op {
             Op::Track { property_bytes } => {
                 let properties = format!(r#"{{"p":"{}"}}"#, "x".repeat(property_bytes));
@@ -159,6 +176,7 @@ impl World {
             Op::Settle { pick, outcome } => self.settle(pick, outcome),
             Op::Flush => self.h.queue.flush(self.h.now),
             Op::PageHidden => self.h.queue.on_page_hidden(self.h.now),
+            Op::PageUnload { arrived } => self.unload(arrived),
             Op::PageVisible => self.h.queue.on_page_visible(self.h.now),
             Op::Online(online) => self.h.queue.set_online(online, self.h.now),
             Op::Crash => self.crash(),
@@ -233,9 +251,34 @@ impl World {
 
     fn receive(&mut self, ids: &[String]) {
         for id in ids {
+            let again = !self.received.insert(id.clone());
             assert!(
-                self.received.insert(id.clone()),
+                !again || self.received_before_abort.remove(id),
                 "collector received {id} twice"
+            );
+        }
+    }
+
+    /// The page hides for unload: its fetches are aborted, never settled.
+    fn unload(&mut self, arrived: bool) {
+        self.h.queue.on_page_unload(self.h.now);
+        let (aborted, kept) = std::mem::take(&mut self.h.open)
+            .into_iter()
+            .partition(|r| r.transport == Transport::Fetch);
+        self.h.open = kept;
+        for request in aborted {
+            let ids = ids_in(&request.body);
+            if arrived {
+                self.receive(&ids);
+                self.received_before_abort.extend(ids);
+            }
+            assert!(
+                !self.h.queue.on_send_result(
+                    request.batch_id,
+                    SendOutcome::NetworkError,
+                    self.h.now
+                ),
+                "an aborted fetch's late outcome is ignored"
             );
         }
     }
@@ -367,10 +410,20 @@ impl World {
         let accepted = self.index_of.len() as u64;
         let total_drops = self.earlier_drops + drops(&self.h);
         let refused_and_counted = self.refused;
-        assert!(self.received.is_disjoint(&self.lost_in_crash));
+        // An aborted fetch the collector did receive, whose copy the queue
+        // then dropped or lost in a crash, ended two ways, both true: the
+        // queue's way is the one counted.
+        let delivered_by_queue: HashSet<&String> = self
+            .received
+            .iter()
+            .filter(|id| !self.received_before_abort.contains(*id))
+            .collect();
+        assert!(delivered_by_queue
+            .iter()
+            .all(|id| !self.lost_in_crash.contains(*id)));
         assert_eq!(
             accepted + refused_and_counted,
-            self.received.len() as u64 + self.lost_in_crash.len() as u64 + total_drops,
+            delivered_by_queue.len() as u64 + self.lost_in_crash.len() as u64 + total_drops,
             "an event ended in no way or in two ways"
         );
     }

@@ -392,6 +392,32 @@ impl ClientEventQueue {
         self.persist_due = now;
     }
 
+    /// The page is being unloaded (`pagehide`): it is hidden, and the
+    /// browser is about to abort every `fetch` in flight, so whether those
+    /// arrived can never be known. Their events go back to the front of the
+    /// queue in order, to leave by beacon with the pending ones under the
+    /// same `messageId`s (a collector that did receive an aborted request
+    /// drops the copies). The abort is not a collector failure: it opens no
+    /// circuit and does not stop beacons. An outcome reported later for an
+    /// abandoned batch is ignored, like any unknown batch.
+    pub fn on_page_unload(&mut self, now: Millis) {
+        self.on_page_hidden(now);
+        let (abandoned, kept): (Vec<InFlightBatch>, Vec<InFlightBatch>) =
+            std::mem::take(&mut self.in_flight)
+                .into_iter()
+                .partition(|batch| batch.transport == Transport::Fetch);
+        self.in_flight = kept;
+        for mut batch in abandoned {
+            if batch.probe {
+                self.circuit.on_inconclusive();
+            }
+            let held = batch.events.split_off(batch.evicted);
+            // Evicted while in flight, and now never known to be delivered.
+            self.counters.dropped_overflow += batch.events.len() as u64;
+            self.requeue(held);
+        }
+    }
+
     /// Persists everything unpersisted at the next `poll_action` (shutdown).
     pub fn persist_now(&mut self, now: Millis) {
         let now = self.tick(now);
@@ -415,7 +441,20 @@ impl ClientEventQueue {
         let now = self.tick(now);
         self.drop_expired_front(now);
         if !self.unpersisted.is_empty() && now >= self.persist_due {
-            return Some(Action::Persist(self.take_unpersisted()));
+            // A hidden page's beacons go before its writes: the page may be
+            // gone within the storage call (Firefox can run the rest of a
+            // closing tab's unload inside it), and an event a beacon takes
+            // needs no write at all once the beacon is queued.
+            if matches!(self.gate(now), Gate::Open(Transport::Beacon, _)) {
+                if let Some(request) = self.try_send(now) {
+                    return Some(Action::Send(request));
+                }
+            }
+            // Events settled before their write was due need none.
+            let events = self.take_unpersisted();
+            if !events.is_empty() {
+                return Some(Action::Persist(events));
+            }
         }
         if let Some(notice) = self.notices.pop_front() {
             return Some(Action::Notify(notice));

@@ -1,6 +1,12 @@
 //! IndexedDB as a key-value store of strings (the chunked event log of
 //! `core::chunks` lives in it). Each write is one transaction; the page
 //! never waits for it.
+//!
+//! Every transaction is committed explicitly once its requests are made.
+//! Left to commit on its own, a transaction started in `pagehide` waits for
+//! the page to run again: WebKit then keeps it open for as long as the page
+//! sits in the back/forward cache, and every later reader of the store, the
+//! next page of the origin included, waits behind it.
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::closure::Closure;
@@ -29,6 +35,15 @@ fn request_done(request: &IdbRequest) -> JsFuture {
         request.set_onsuccess(Some(&resolve));
         request.set_onerror(Some(&reject));
     }))
+}
+
+/// Commits once the requests made so far finish (see the module docs).
+/// Browsers without `commit()` commit on their own; nothing to do there.
+fn commit(transaction: &IdbTransaction) {
+    // web-sys marks it deprecated; it is IndexedDB 3, in Chromium 76+,
+    // Firefox 74+ and Safari 15+.
+    #[allow(deprecated)]
+    let _ = transaction.commit();
 }
 
 /// A promise settled when the transaction commits or fails.
@@ -73,10 +88,11 @@ impl IndexedDbStore {
 
     /// Every `(key, value)` whose key starts with `prefix`, the prefix cut.
     pub async fn read_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, JsValue> {
-        let (_, store) = self.store(IdbTransactionMode::Readonly)?;
+        let (transaction, store) = self.store(IdbTransactionMode::Readonly)?;
         let range = prefix_range(prefix)?;
         let keys_request = store.get_all_keys_with_key(&range)?;
         let values_request = store.get_all_with_key(&range)?;
+        commit(&transaction);
         request_done(&keys_request).await?;
         request_done(&values_request).await?;
         let keys: Array = keys_request.result()?.dyn_into()?;
@@ -96,8 +112,9 @@ impl IndexedDbStore {
 
     /// Every key stored.
     pub async fn all_keys(&self) -> Result<Vec<String>, JsValue> {
-        let (_, store) = self.store(IdbTransactionMode::Readonly)?;
+        let (transaction, store) = self.store(IdbTransactionMode::Readonly)?;
         let request = store.get_all_keys()?;
+        commit(&transaction);
         request_done(&request).await?;
         let keys: Array = request.result()?.dyn_into()?;
         Ok(keys.iter().filter_map(|k| k.as_string()).collect())
@@ -108,6 +125,7 @@ impl IndexedDbStore {
         let (transaction, store) = self.store(IdbTransactionMode::Readwrite)?;
         let range = prefix_range(prefix)?;
         store.delete(&range)?;
+        commit(&transaction);
         Ok(transaction_done(&transaction))
     }
 
@@ -123,6 +141,7 @@ impl IndexedDbStore {
         for key in &write.deletes {
             store.delete(&JsValue::from_str(&[prefix, key].concat()))?;
         }
+        commit(&transaction);
         Ok(transaction_done(&transaction))
     }
 

@@ -1,5 +1,9 @@
 //! Page lifecycle: `visibilitychange`, `pagehide`, `online` and `offline`.
 //! Never `unload` or `beforeunload`, which break the back/forward cache.
+//!
+//! `pagehide` is reported apart from a tab switch: the page is being
+//! unloaded (or frozen in the back/forward cache), and the browser aborts
+//! its fetches in flight.
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -7,7 +11,10 @@ use web_sys::{EventTarget, VisibilityState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageEvent {
+    /// The document became hidden (tab switch, minimised window).
     Hidden,
+    /// `pagehide`: the page is going away or into the back/forward cache.
+    Unload,
     Visible,
     Online,
     Offline,
@@ -57,7 +64,7 @@ impl Lifecycle {
                 let event = match name {
                     "online" => PageEvent::Online,
                     "offline" => PageEvent::Offline,
-                    "pagehide" => PageEvent::Hidden,
+                    "pagehide" => PageEvent::Unload,
                     _ if is_hidden() => PageEvent::Hidden,
                     _ => PageEvent::Visible,
                 };

@@ -2,34 +2,44 @@
 //! clock, random bytes, send outcomes and page events, and carries out the
 //! core's actions with storage, transport and the wake-up timer.
 //!
-//! Re-entrancy rule: the `RefCell` is never borrowed while JavaScript that
-//! may call back into us runs (error listeners, flush promise resolution).
-//! Such work is collected during a borrow and run after it ends.
+//! Re-entrancy rule: the `RefCell` is never borrowed while the browser is
+//! called for storage or a beacon, or while JavaScript that may call back
+//! into us runs (error listeners, flush promise resolution). Such work is
+//! collected during a borrow and done after it ends. A browser may run
+//! other page work inside such a call (Firefox runs `visibilitychange`,
+//! timers and promise callbacks inside `localStorage` calls made while a
+//! tab closes); input that still finds the runtime borrowed is taken up in
+//! a task of its own.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
 use super::config::Settings;
 use super::lifecycle::{self, Lifecycle, PageEvent};
 use super::random::RandomPool;
-use super::storage::{describe, Partitions, Storage, Write};
+use super::storage::{describe, did_not_answer, Partitions, Storage, Write, STORAGE_ANSWER_MS};
 use super::tabs::{self, HeldLock, Ownership};
-use super::timer::WakeTimer;
+use super::timer::{sleep, within, WakeTimer};
 use super::transport::{self, Delivery};
 use crate::core::json::{push_string, push_u64};
 use crate::core::{
     Action, BatchId, ClientEventQueue, Config, EventInput, EventKind, MessageId, Notice,
-    SendOutcome, Transport,
+    SendOutcome, SendRequest, Transport,
 };
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
 /// Most events one deferred storage task writes (about 20 ms of work).
 const STORAGE_EVENTS_PER_TASK: usize = 500;
+
+/// How long a fetch's network error waits for a `pagehide` that would make
+/// it the browser's abort of an unloading page rather than a failure.
+const UNLOAD_ABORT_GRACE_MS: u32 = 250;
 
 /// The IndexedDB database name and localStorage key prefix.
 const STORAGE_NAMESPACE: &str = "analytics-wasm";
@@ -57,6 +67,8 @@ enum Work {
         body: String,
         keepalive: bool,
     },
+    /// Send by `sendBeacon`, settled as soon as the browser answers.
+    Beacon(SendRequest),
     AwaitWrite(Promise),
     Resolve(Function, JsValue),
 }
@@ -65,7 +77,7 @@ pub struct Runtime {
     queue: ClientEventQueue,
     settings_storage: super::storage::StoragePreference,
     compress: bool,
-    storage: Option<Storage>,
+    storage: Option<Rc<Storage>>,
     timer: WakeTimer,
     random: RandomPool,
     /// The page's `context` object as JSON, and the ids of later events,
@@ -84,8 +96,10 @@ pub struct Runtime {
     page_hidden: bool,
     /// Persist/Forget work of this task, applied together in the next task
     /// so a burst of `track()` calls costs one transaction, not one per call.
-    storage_ops: Vec<StorageOp>,
+    storage_ops: VecDeque<StorageOp>,
     storage_scheduled: bool,
+    /// A storage call is in progress (see `apply_storage`).
+    storage_applying: bool,
     last_write: Option<Promise>,
     /// Storage writes that failed so far (adoption checks its copy landed).
     storage_failures: u64,
@@ -187,8 +201,9 @@ impl Runtime {
             batch_events: Vec::new(),
             lifecycle: None,
             page_hidden: false,
-            storage_ops: Vec::new(),
+            storage_ops: VecDeque::new(),
             storage_scheduled: false,
+            storage_applying: false,
             last_write: None,
             storage_failures: 0,
             partition: String::new(),
@@ -207,65 +222,31 @@ impl Runtime {
         self.queue.config()
     }
 
-    /// Queues a storage operation; a hidden page applies it at once, since
-    /// the document may be torn down before a deferred task runs.
+    /// Queues a storage operation, merged into the last one when it is of
+    /// the same kind. A hidden page's operations are applied as soon as
+    /// the borrow ends (`pump_at`): the document may be torn down before a
+    /// deferred task runs. Otherwise they wait for a task of their own.
     fn queue_storage(&mut self, op: StorageOp, work: &mut Vec<Work>) {
-        self.storage_ops.push(op);
-        if self.page_hidden {
-            self.apply_storage(work);
-        } else if !self.storage_scheduled {
+        match (self.storage_ops.back_mut(), op) {
+            (Some(StorageOp::Write(into)), StorageOp::Write(more)) => into.extend(more),
+            (Some(StorageOp::Delete(into)), StorageOp::Delete(more)) => into.extend(more),
+            (_, op) => self.storage_ops.push_back(op),
+        }
+        if !self.page_hidden && !self.storage_scheduled {
             self.storage_scheduled = true;
             work.push(Work::ScheduleStorage);
         }
     }
 
-    /// Applies queued storage operations in order, merging neighbours.
-    fn apply_storage(&mut self, work: &mut Vec<Work>) {
-        self.apply_storage_within(usize::MAX, work);
-    }
-
-    /// Applies queued storage operations in order, merging neighbours,
-    /// writing at most `budget` events now; the rest waits for another task
-    /// so a large burst never becomes one long task.
-    fn apply_storage_within(&mut self, budget: usize, work: &mut Vec<Work>) {
-        self.storage_scheduled = false;
-        let mut merged: Vec<StorageOp> = Vec::new();
-        for op in std::mem::take(&mut self.storage_ops) {
-            match (merged.last_mut(), op) {
-                (Some(StorageOp::Write(into)), StorageOp::Write(more)) => into.extend(more),
-                (Some(StorageOp::Delete(into)), StorageOp::Delete(more)) => into.extend(more),
-                (_, op) => merged.push(op),
+    /// The next queued operation, with at most `left` events of a write.
+    fn next_storage_op(&mut self, left: usize) -> Option<StorageOp> {
+        match self.storage_ops.pop_front()? {
+            StorageOp::Write(mut events) if events.len() > left => {
+                let rest = events.split_off(left);
+                self.storage_ops.push_front(StorageOp::Write(rest));
+                Some(StorageOp::Write(events))
             }
-        }
-        let hiding = self.page_hidden;
-        let mut left = budget;
-        let mut ops = merged.into_iter();
-        for op in ops.by_ref() {
-            let op = match op {
-                StorageOp::Write(mut events) if events.len() > left => {
-                    let rest = events.split_off(left);
-                    self.storage_ops.push(StorageOp::Write(rest));
-                    StorageOp::Write(events)
-                }
-                op => op,
-            };
-            if let StorageOp::Write(events) = &op {
-                left -= events.len();
-            }
-            let write = match (&mut self.storage, op) {
-                (Some(storage), StorageOp::Write(events)) => storage.write(&events, hiding),
-                (Some(storage), StorageOp::Delete(ids)) => storage.delete(&ids),
-                (None, _) => Write::Done,
-            };
-            self.queue_storage_write(write, work);
-            if !self.storage_ops.is_empty() || left == 0 {
-                break;
-            }
-        }
-        self.storage_ops.extend(ops);
-        if !self.storage_ops.is_empty() {
-            self.storage_scheduled = true;
-            work.push(Work::ScheduleStorage);
+            op => Some(op),
         }
     }
 
@@ -290,6 +271,54 @@ fn storage_error(message: &str) -> String {
         message,
     ]
     .concat()
+}
+
+/// Applies queued storage operations in order, writing at most `budget`
+/// events now; the rest waits for another task, so a large burst never
+/// becomes one long task. Storage is called with the runtime not borrowed
+/// (see `Storage`); an apply begun inside another's storage call leaves
+/// the queue to that one, which takes what was added.
+fn apply_storage(shared: &Shared, budget: usize) {
+    let mut left = budget;
+    loop {
+        let (storage, op, hiding) = {
+            let mut runtime = shared.borrow_mut();
+            if runtime.storage_applying {
+                return;
+            }
+            let Some(storage) = runtime.storage.clone() else {
+                return;
+            };
+            if left == 0 {
+                let more = !runtime.storage_ops.is_empty() && !runtime.storage_scheduled;
+                runtime.storage_scheduled |= more;
+                drop(runtime);
+                if more {
+                    run(shared, vec![Work::ScheduleStorage]);
+                }
+                return;
+            }
+            let Some(op) = runtime.next_storage_op(left) else {
+                return;
+            };
+            runtime.storage_applying = true;
+            (storage, op, runtime.page_hidden)
+        };
+        let write = match &op {
+            StorageOp::Write(events) => {
+                left -= events.len();
+                storage.write(events, hiding)
+            }
+            StorageOp::Delete(ids) => storage.delete(ids),
+        };
+        let mut work = Vec::new();
+        {
+            let mut runtime = shared.borrow_mut();
+            runtime.storage_applying = false;
+            runtime.queue_storage_write(write, &mut work);
+        }
+        run(shared, work);
+    }
 }
 
 /// Takes a partition for this page, opens storage, attaches page
@@ -339,7 +368,7 @@ pub async fn start(shared: Shared) {
         }
         // Nowhere to store events: the core need not copy them out.
         runtime.queue.set_persistence(storage.kind() != "memory");
-        runtime.storage = Some(storage);
+        runtime.storage = Some(Rc::new(storage));
         runtime.own_lock = own_lock;
         if ownership == Ownership::Lease {
             if let Some(lease) = tabs::Lease::open(STORAGE_NAMESPACE) {
@@ -366,7 +395,27 @@ pub async fn start(shared: Shared) {
     }
     run(&shared, work);
     pump(&shared);
-    super::adoption::adopt_orphans(&shared).await;
+    // `ready` waits for the first adoption pass only so long: storage that
+    // does not answer (another page may hold it, as one frozen in WebKit's
+    // back/forward cache did) must not hold up this page, whose events leave
+    // from memory meanwhile. The pass goes on and adopts when storage answers.
+    let adoption = {
+        let shared = shared.clone();
+        future_to_promise(async move {
+            super::adoption::adopt_orphans(&shared).await;
+            Ok(JsValue::UNDEFINED)
+        })
+    };
+    if within(STORAGE_ANSWER_MS, JsFuture::from(adoption))
+        .await
+        .is_none()
+    {
+        let mut message = did_not_answer("storage");
+        message.push_str(
+            ": events are sent from memory meanwhile; those left by earlier pages are restored when it answers",
+        );
+        report(&shared, "storage", message);
+    }
 }
 
 /// What an adoption pass needs, unless one is running or storage is closed.
@@ -416,9 +465,7 @@ pub fn report(shared: &Shared, kind: &'static str, message: String) {
 /// deferred task; returns the last write, to await its commit.
 pub fn persist_at_once(shared: &Shared) -> Option<Promise> {
     pump(shared);
-    let mut work = Vec::new();
-    shared.borrow_mut().apply_storage(&mut work);
-    run(shared, work);
+    apply_storage(shared, usize::MAX);
     shared.borrow().last_write.clone()
 }
 
@@ -439,15 +486,24 @@ impl Runtime {
 
 fn on_page_event(shared: &Shared, event: PageEvent) {
     {
-        let mut runtime = shared.borrow_mut();
+        // A browser may dispatch a page event inside a call this runtime
+        // makes (Firefox, closing a tab, fires `visibilitychange` within
+        // the storage writes of our `pagehide`). Take it up in a microtask,
+        // once the call in progress has returned.
+        let Ok(mut runtime) = shared.try_borrow_mut() else {
+            let shared = shared.clone();
+            gloo_timers::callback::Timeout::new(0, move || on_page_event(&shared, event)).forget();
+            return;
+        };
         let now = now_ms();
         runtime.page_hidden = match event {
-            PageEvent::Hidden => true,
+            PageEvent::Hidden | PageEvent::Unload => true,
             PageEvent::Visible => false,
             _ => runtime.page_hidden,
         };
         match event {
             PageEvent::Hidden => runtime.queue.on_page_hidden(now),
+            PageEvent::Unload => runtime.queue.on_page_unload(now),
             PageEvent::Visible => runtime.queue.on_page_visible(now),
             PageEvent::Online => runtime.queue.set_online(true, now),
             PageEvent::Offline => runtime.queue.set_online(false, now),
@@ -539,105 +595,130 @@ pub fn pump(shared: &Shared) {
 
 /// `pump` with the time the caller already read.
 fn pump_at(shared: &Shared, now: u64) {
+    loop {
+        let mut work = Vec::new();
+        let apply_storage_now = {
+            let mut runtime = shared.borrow_mut();
+            if runtime.closed || runtime.storage.is_none() {
+                return;
+            }
+            if runtime.debug {
+                let expired = runtime.queue.metrics().counters.dropped_expired;
+                if expired > runtime.expired_logged {
+                    let mut line = String::from("dropped ");
+                    push_u64(&mut line, expired - runtime.expired_logged);
+                    line.push_str(" event(s) older than maxEventAgeMs");
+                    work.push(Work::Emit("debug", line));
+                    runtime.expired_logged = expired;
+                }
+            }
+            while let Some(action) = runtime.queue.poll_action(now) {
+                match action {
+                    Action::Persist(events) => {
+                        runtime.queue_storage(StorageOp::Write(events), &mut work)
+                    }
+                    Action::Forget(ids) => {
+                        let ids = ids.iter().map(MessageId::to_text).collect();
+                        runtime.queue_storage(StorageOp::Delete(ids), &mut work);
+                    }
+                    Action::Notify(notice) => {
+                        let (kind, message) = notice_text(&notice);
+                        work.push(Work::Emit(kind, message));
+                    }
+                    Action::Send(request) if request.transport == Transport::Beacon => {
+                        // Sent and settled before the next is formed: a
+                        // beacon queued frees its share of the keepalive budget.
+                        work.push(Work::Beacon(request));
+                        break;
+                    }
+                    Action::Send(request) => {
+                        if runtime.debug {
+                            let line = describe_send(
+                                request.batch_id,
+                                request.events,
+                                request.body.len(),
+                                "fetch",
+                            );
+                            work.push(Work::Emit("debug", line));
+                        }
+                        runtime
+                            .batch_events
+                            .push((request.batch_id, request.events));
+                        work.push(Work::Fetch {
+                            batch_id: request.batch_id,
+                            body: request.body,
+                            keepalive: false,
+                        });
+                    }
+                }
+            }
+            runtime.page_hidden && !runtime.storage_ops.is_empty()
+        };
+        // Persisted before any beacon leaves.
+        if apply_storage_now {
+            apply_storage(shared, usize::MAX);
+        }
+        // A settled beacon frees keepalive budget: more may go now.
+        if !perform(shared, work) {
+            break;
+        }
+    }
+    arm_timer(shared, now);
+    resolve_flushes(shared);
+}
+
+/// Arms the wake-up timer for the core's next wake-up, if it has one.
+fn arm_timer(shared: &Shared, now: u64) {
+    let mut runtime = shared.borrow_mut();
+    if runtime.closed {
+        return;
+    }
+    if let Some(at) = runtime.queue.next_wakeup() {
+        let weak: Weak<RefCell<Runtime>> = Rc::downgrade(shared);
+        runtime.timer.arm(at, now, move || {
+            if let Some(shared) = weak.upgrade() {
+                on_timer(&shared);
+            }
+        });
+    }
+}
+
+/// The wake-up timer fired.
+fn on_timer(shared: &Shared) {
+    match shared.try_borrow_mut() {
+        Ok(mut runtime) => runtime.timer.disarm_after_fire(),
+        // Fired inside a call of ours (see `on_page_event`): try again soon.
+        Err(_) => return defer(shared, on_timer),
+    }
+    pump(shared);
+}
+
+/// Runs `then` in a task of its own: for input that arrived while the
+/// runtime was borrowed, which a browser's nested event loop can do.
+fn defer(shared: &Shared, then: fn(&Shared)) {
+    let shared = shared.clone();
+    gloo_timers::callback::Timeout::new(0, move || then(&shared)).forget();
+}
+
+/// Resolves the `flush()` promises once nothing they wait for is in flight.
+fn resolve_flushes(shared: &Shared) {
     let mut work = Vec::new();
     {
         let mut runtime = shared.borrow_mut();
-        if runtime.closed || runtime.storage.is_none() {
+        if runtime.flushes.is_empty() || !runtime.batch_events.is_empty() {
             return;
         }
-        if runtime.debug {
-            let expired = runtime.queue.metrics().counters.dropped_expired;
-            if expired > runtime.expired_logged {
-                let mut line = String::from("dropped ");
-                push_u64(&mut line, expired - runtime.expired_logged);
-                line.push_str(" event(s) older than maxEventAgeMs");
-                work.push(Work::Emit("debug", line));
-                runtime.expired_logged = expired;
-            }
-        }
-        while let Some(action) = runtime.queue.poll_action(now) {
-            match action {
-                Action::Persist(events) => {
-                    runtime.queue_storage(StorageOp::Write(events), &mut work)
-                }
-                Action::Forget(ids) => {
-                    let ids = ids.iter().map(MessageId::to_text).collect();
-                    runtime.queue_storage(StorageOp::Delete(ids), &mut work);
-                }
-                Action::Notify(notice) => {
-                    let (kind, message) = notice_text(&notice);
-                    work.push(Work::Emit(kind, message));
-                }
-                Action::Send(request) => {
-                    let endpoint = runtime.config().endpoint.clone();
-                    let beacon = match request.transport {
-                        Transport::Beacon => transport::beacon(&endpoint, &request.body),
-                        Transport::Fetch => None,
-                    };
-                    if runtime.debug {
-                        let by = match (request.transport, beacon) {
-                            (Transport::Fetch, _) => "fetch",
-                            (Transport::Beacon, Some(true)) => "sendBeacon",
-                            (Transport::Beacon, Some(false)) => "sendBeacon (refused)",
-                            (Transport::Beacon, None) => "fetch keepalive",
-                        };
-                        let line =
-                            describe_send(request.batch_id, request.events, request.body.len(), by);
-                        work.push(Work::Emit("debug", line));
-                    }
-                    match beacon {
-                        Some(accepted) => {
-                            let outcome = if accepted {
-                                SendOutcome::BeaconQueued
-                            } else {
-                                SendOutcome::BeaconRefused
-                            };
-                            if let Some(line) = settle_locked(
-                                &mut runtime,
-                                request.batch_id,
-                                request.events,
-                                outcome,
-                                now,
-                            ) {
-                                work.push(Work::Emit("debug", line));
-                            }
-                        }
-                        None => {
-                            runtime
-                                .batch_events
-                                .push((request.batch_id, request.events));
-                            work.push(Work::Fetch {
-                                batch_id: request.batch_id,
-                                body: request.body,
-                                keepalive: request.transport == Transport::Beacon,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(at) = runtime.queue.next_wakeup() {
-            let weak: Weak<RefCell<Runtime>> = Rc::downgrade(shared);
-            runtime.timer.arm(at, now, move || {
-                if let Some(shared) = weak.upgrade() {
-                    shared.borrow_mut().timer.disarm_after_fire();
-                    pump(&shared);
-                }
-            });
-        }
-        if !runtime.flushes.is_empty() && runtime.batch_events.is_empty() {
-            let pending = runtime.queue.metrics().pending;
-            for waiter in std::mem::take(&mut runtime.flushes) {
-                let mut json = String::from("{\"sent\":");
-                push_u64(&mut json, waiter.sent);
-                json.push_str(",\"failed\":");
-                push_u64(&mut json, waiter.failed);
-                json.push_str(",\"pending\":");
-                push_u64(&mut json, pending);
-                json.push('}');
-                let result = js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL);
-                work.push(Work::Resolve(waiter.resolve, result));
-            }
+        let pending = runtime.queue.metrics().pending;
+        for waiter in std::mem::take(&mut runtime.flushes) {
+            let mut json = String::from("{\"sent\":");
+            push_u64(&mut json, waiter.sent);
+            json.push_str(",\"failed\":");
+            push_u64(&mut json, waiter.failed);
+            json.push_str(",\"pending\":");
+            push_u64(&mut json, pending);
+            json.push('}');
+            let result = js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL);
+            work.push(Work::Resolve(waiter.resolve, result));
         }
     }
     run(shared, work);
@@ -704,7 +785,14 @@ fn describe_send(batch_id: BatchId, events: usize, bytes: usize, transport: &str
     message
 }
 
+/// Carries out `work`, the runtime not borrowed.
 fn run(shared: &Shared, work: Vec<Work>) {
+    perform(shared, work);
+}
+
+/// `run`, telling whether a beacon was settled (its outcome may let more go).
+fn perform(shared: &Shared, work: Vec<Work>) -> bool {
+    let mut beacon_settled = false;
     for item in work {
         match item {
             Work::ScheduleStorage => {
@@ -712,14 +800,12 @@ fn run(shared: &Shared, work: Vec<Work>) {
                 // burst of track() calls, say) ends before storage work runs.
                 let shared = shared.clone();
                 gloo_timers::callback::Timeout::new(0, move || {
-                    let mut work = Vec::new();
-                    shared
-                        .borrow_mut()
-                        .apply_storage_within(STORAGE_EVENTS_PER_TASK, &mut work);
-                    run(&shared, work);
+                    shared.borrow_mut().storage_scheduled = false;
+                    apply_storage(&shared, STORAGE_EVENTS_PER_TASK);
                 })
                 .forget();
             }
+            Work::Beacon(request) => beacon_settled |= send_beacon(shared, request),
             Work::Emit(kind, message) => {
                 let emit = shared.borrow().emit.clone();
                 // A throwing listener must not break the queue.
@@ -761,11 +847,74 @@ fn run(shared: &Shared, work: Vec<Work>) {
                 spawn_local(async move {
                     let delivery =
                         transport::fetch(&endpoint, body, timeout_ms, keepalive, compress).await;
+                    if delivery == Delivery::NetworkError && !keepalive {
+                        // The browser aborts a page's fetches as it unloads, and
+                        // may say so before `pagehide` reaches us (Firefox does;
+                        // Chromium when another listener runs first). Give
+                        // `pagehide` a moment: then the core has abandoned this
+                        // batch and ignores the abort. A real network error is
+                        // only reported a little later.
+                        sleep(UNLOAD_ABORT_GRACE_MS).await;
+                    }
                     on_delivery(&shared, batch_id, delivery);
                 });
             }
         }
     }
+    beacon_settled
+}
+
+/// Queues a hidden page's batch with `sendBeacon` and settles it at once
+/// (true); without `sendBeacon` it goes by `fetch` with `keepalive` (false).
+fn send_beacon(shared: &Shared, request: SendRequest) -> bool {
+    let (endpoint, debug) = {
+        let runtime = shared.borrow();
+        (runtime.config().endpoint.clone(), runtime.debug)
+    };
+    let beacon = transport::beacon(&endpoint, &request.body);
+    let sending = debug.then(|| {
+        let by = match beacon {
+            Some(true) => "sendBeacon",
+            Some(false) => "sendBeacon (refused)",
+            None => "fetch keepalive",
+        };
+        describe_send(request.batch_id, request.events, request.body.len(), by)
+    });
+    let Some(accepted) = beacon else {
+        if let Some(line) = sending {
+            run(shared, vec![Work::Emit("debug", line)]);
+        }
+        shared
+            .borrow_mut()
+            .batch_events
+            .push((request.batch_id, request.events));
+        let fetch = Work::Fetch {
+            batch_id: request.batch_id,
+            body: request.body,
+            keepalive: true,
+        };
+        run(shared, vec![fetch]);
+        return false;
+    };
+    let outcome = match accepted {
+        true => SendOutcome::BeaconQueued,
+        false => SendOutcome::BeaconRefused,
+    };
+    // Settled before any other call into the page: a closing tab may end
+    // inside the next one, and what runs meanwhile must see the budget free.
+    let settled = settle_locked(
+        &mut shared.borrow_mut(),
+        request.batch_id,
+        request.events,
+        outcome,
+        now_ms(),
+    );
+    let lines = sending.into_iter().chain(settled);
+    run(
+        shared,
+        lines.map(|line| Work::Emit("debug", line)).collect(),
+    );
+    true
 }
 
 /// A transaction's failure arrives as an event; its transaction holds the cause.
@@ -823,7 +972,12 @@ pub async fn shutdown(shared: Shared) {
     shared.borrow_mut().queue.persist_now(now_ms());
     let last_write = persist_at_once(&shared);
     if let Some(write) = last_write {
-        let _ = JsFuture::from(write).await;
+        if within(STORAGE_ANSWER_MS, JsFuture::from(write))
+            .await
+            .is_none()
+        {
+            report(&shared, "storage", did_not_answer("storage"));
+        }
     }
     // What is left persisted becomes adoptable by other tabs.
     detach(&mut shared.borrow_mut());
@@ -843,7 +997,7 @@ pub async fn discard(shared: Shared) {
         runtime.storage_ops.clear();
         let metrics = runtime.queue.metrics();
         (
-            runtime.storage.as_ref().map(Storage::partitions),
+            runtime.storage.as_deref().map(Storage::partitions),
             runtime.ownership,
             runtime.partition.clone(),
             metrics.pending + metrics.in_flight,
@@ -865,10 +1019,16 @@ pub async fn discard(shared: Shared) {
     }
     run(&shared, work);
     if let Some(partitions) = partitions {
-        if let Err(message) = partitions.delete(&own).await {
-            report(&shared, "storage", storage_error(&message));
+        let deleted = within(STORAGE_ANSWER_MS, async {
+            let own_deleted = partitions.delete(&own).await;
+            super::adoption::delete_orphans(&partitions, ownership, STORAGE_NAMESPACE, &own).await;
+            own_deleted
+        });
+        match deleted.await {
+            Some(Ok(())) => {}
+            Some(Err(message)) => report(&shared, "storage", storage_error(&message)),
+            None => report(&shared, "storage", did_not_answer("storage")),
         }
-        super::adoption::delete_orphans(&partitions, ownership, STORAGE_NAMESPACE, &own).await;
     }
     detach(&mut shared.borrow_mut());
 }

@@ -14,14 +14,21 @@
 //! that adoption reads with the partition. Entries leave the spill when
 //! their event is forgotten, so it never resurrects a delivered event.
 
+use std::cell::{Cell, RefCell};
+
 use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use super::indexed_db::IndexedDbStore;
 use super::local_storage::{self, LocalStore};
+use super::timer::within;
 use crate::core::chunks::{ChunkLog, KvWrite};
 use crate::core::{record, StoredEvent};
+
+/// How long storage may take to answer before the shell goes on without it
+/// (opening IndexedDB, or the first adoption pass before `ready`).
+pub const STORAGE_ANSWER_MS: u32 = 3_000;
 
 /// Which backend the caller asked for (`storage` in the JS config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,20 +40,23 @@ pub enum StoragePreference {
 
 enum Backend {
     /// Events live in a chunked log: one put per `Persist`, not per event.
-    IndexedDb(IndexedDbStore, ChunkLog),
+    IndexedDb(IndexedDbStore, RefCell<ChunkLog>),
     LocalStorage(LocalStore),
     Memory,
 }
 
+/// Calls take `&self`: the shell makes them with nothing of its own
+/// borrowed, since a browser may run other page work inside a storage call
+/// (Firefox runs events in `localStorage` calls made while a tab closes).
 pub struct Storage {
     backend: Backend,
     namespace: String,
     partition: String,
-    next_ordinal: u64,
+    next_ordinal: Cell<u64>,
     /// The unload spill, with IndexedDB only.
     spill: Option<LocalStore>,
     /// Ids written to the spill by this page (few: only while hiding).
-    spilled: Vec<String>,
+    spilled: RefCell<Vec<String>>,
 }
 
 /// A storage write in progress, or the error that stopped it.
@@ -82,6 +92,14 @@ pub fn describe(error: &JsValue) -> String {
         (None, Some(message)) => message,
         (None, None) => "unknown error".into(),
     }
+}
+
+/// The error text for storage that gave no answer within `STORAGE_ANSWER_MS`.
+pub fn did_not_answer(what: &str) -> String {
+    let mut text = [what, " did not answer within "].concat();
+    crate::core::json::push_u64(&mut text, u64::from(STORAGE_ANSWER_MS));
+    text.push_str(" ms");
+    text
 }
 
 fn idb_prefix(partition: &str) -> String {
@@ -134,11 +152,12 @@ impl Storage {
         let spill = LocalStore::open(&local_prefix(namespace, partition, "s")).ok();
         let backend = 'chosen: {
             if preference == StoragePreference::Auto {
-                match IndexedDbStore::open(namespace).await {
-                    Ok(store) => break 'chosen Backend::IndexedDb(store, ChunkLog::default()),
-                    Err(error) => {
+                match within(STORAGE_ANSWER_MS, IndexedDbStore::open(namespace)).await {
+                    Some(Ok(store)) => break 'chosen Backend::IndexedDb(store, RefCell::default()),
+                    Some(Err(error)) => {
                         problems.push(["IndexedDB unavailable: ", &describe(&error)].concat())
                     }
+                    None => problems.push(did_not_answer("IndexedDB")),
                 }
             }
             if preference != StoragePreference::Memory {
@@ -156,9 +175,9 @@ impl Storage {
             backend,
             namespace: namespace.to_string(),
             partition: partition.to_string(),
-            next_ordinal: 0,
+            next_ordinal: Cell::new(0),
             spill: if is_idb { spill } else { None },
-            spilled: Vec::new(),
+            spilled: RefCell::default(),
         };
         (storage, problems)
     }
@@ -194,28 +213,29 @@ impl Storage {
 
     /// Writes events. `page_hiding` also spills them synchronously to
     /// localStorage when the backend is IndexedDB (see the module docs).
-    pub fn write(&mut self, events: &[StoredEvent], page_hiding: bool) -> Write {
+    pub fn write(&self, events: &[StoredEvent], page_hiding: bool) -> Write {
         let records: Vec<(String, String)> = events
             .iter()
             .map(|event| {
-                self.next_ordinal += 1;
-                (
-                    event.message_id.clone(),
-                    record::encode(self.next_ordinal, event),
-                )
+                let ordinal = self.next_ordinal.get() + 1;
+                self.next_ordinal.set(ordinal);
+                (event.message_id.clone(), record::encode(ordinal, event))
             })
             .collect();
         if let (true, Some(spill)) = (page_hiding, &self.spill) {
             for (id, text) in &records {
                 // Best effort: IndexedDB remains the store of record.
-                if spill.put(id, text).is_ok() && !self.spilled.contains(id) {
-                    self.spilled.push(id.clone());
+                if spill.put(id, text).is_ok() && !self.spilled.borrow().contains(id) {
+                    self.spilled.borrow_mut().push(id.clone());
                 }
             }
         }
         let prefix = idb_prefix(&self.partition);
-        match &mut self.backend {
-            Backend::IndexedDb(store, log) => apply(store, &prefix, &log.append(&records)),
+        match &self.backend {
+            Backend::IndexedDb(store, log) => {
+                let write = log.borrow_mut().append(&records);
+                apply(store, &prefix, &write)
+            }
             Backend::LocalStorage(store) => {
                 for (id, text) in &records {
                     if let Err(error) = store.put(id, text) {
@@ -228,18 +248,22 @@ impl Storage {
         }
     }
 
-    pub fn delete(&mut self, ids: &[String]) -> Write {
+    pub fn delete(&self, ids: &[String]) -> Write {
         if let Some(spill) = &self.spill {
             for id in ids {
-                if let Some(at) = self.spilled.iter().position(|s| s == id) {
-                    self.spilled.swap_remove(at);
+                let at = self.spilled.borrow().iter().position(|s| s == id);
+                if let Some(at) = at {
+                    self.spilled.borrow_mut().swap_remove(at);
                     spill.delete(id);
                 }
             }
         }
         let prefix = idb_prefix(&self.partition);
-        match &mut self.backend {
-            Backend::IndexedDb(store, log) => apply(store, &prefix, &log.remove(ids)),
+        match &self.backend {
+            Backend::IndexedDb(store, log) => {
+                let write = log.borrow_mut().remove(ids);
+                apply(store, &prefix, &write)
+            }
             Backend::LocalStorage(store) => {
                 ids.iter().for_each(|id| store.delete(id));
                 Write::Done

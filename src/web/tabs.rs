@@ -131,16 +131,6 @@ pub fn request(name: &str, if_available: bool) -> Option<LockRequest> {
     Some(LockRequest { granted, release })
 }
 
-/// Waits `ms` milliseconds.
-pub async fn sleep(ms: u32) {
-    let (done, resolve) = deferred();
-    let _timer = gloo_timers::callback::Timeout::new(ms, move || {
-        let _ = resolve.call0(&JsValue::NULL);
-    });
-    let _ = JsFuture::from(done).await;
-    drop(_timer);
-}
-
 /// The lease scheme for browsers without Web Locks (see the module docs).
 pub struct Lease {
     storage: web_sys::Storage,
@@ -196,7 +186,7 @@ impl Lease {
             return false;
         }
         // Another tab claiming in this window overwrites ours: then it wins.
-        sleep(50).await;
+        super::timer::sleep(50).await;
         self.storage.get_item(&key).ok().flatten().as_deref() == Some(value.as_str())
     }
 

@@ -1,7 +1,40 @@
 //! The one wake-up timer, armed for the core's `next_wakeup()`. Re-armed
 //! only when the wake-up moves earlier, so `track()` rarely touches it.
+//! Also `sleep` and `within`, for waits the shell bounds in time.
+
+use std::future::Future;
+use std::task::Poll;
 
 use gloo_timers::callback::Timeout;
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+/// Resolves after `ms` milliseconds; dropping it cancels the timer.
+pub async fn sleep(ms: u32) {
+    let mut timeout = None;
+    let promise = Promise::new(&mut |resolve: Function, _reject: Function| {
+        timeout = Some(Timeout::new(ms, move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        }));
+    });
+    let _ = JsFuture::from(promise).await;
+    drop(timeout);
+}
+
+/// `future`'s output, or `None` when `ms` milliseconds pass first (the
+/// future is then dropped; work it started in the browser goes on).
+pub async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
+    let mut future = std::pin::pin!(future);
+    let mut deadline = std::pin::pin!(sleep(ms));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
 
 #[derive(Default)]
 pub struct WakeTimer {

@@ -1,29 +1,37 @@
 // Shared setup for browser end-to-end tests: a dev collector, a static server
-// for the test page and the built package, and Debian's Chromium.
+// for the test page and the built package, and a browser engine (Chromium by
+// default; see ../support/engines/index.mjs for the engine-neutral driver).
 import { before, after, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
-import { launchBrowser, waitFor } from '../support/browser.mjs';
+import { waitFor } from '../support/browser.mjs';
+import { launchEngine } from '../support/engines/index.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 export { waitFor };
 
-export async function startHarness() {
+export async function startHarness({ engine = 'chromium' } = {}) {
   const collector = await startCollector();
   const site = await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': `${root}pkg` } });
-  const browser = await launchBrowser();
+  const browser = await launchEngine(engine);
   return {
+    engine,
     collector,
     site,
     browser,
-    /** Opens the test page in a fresh context with `createAnalytics(config)`. */
-    async open(config, { context, query = '' } = {}) {
+    /** The test page's URL with `createAnalytics(config)`; `init` is code run before anything else on it. */
+    pageUrl(config, { query = '', init } = {}) {
+      const initQuery = init ? `&init=${encodeURIComponent(typeof init === 'function' ? `(${init})()` : init)}` : '';
+      return `${site.url}/?config=${encodeURIComponent(JSON.stringify({ endpoint: collector.endpoint, ...config }))}${initQuery}${query}`;
+    },
+    /** Opens the test page in a fresh context (or `context`) with `createAnalytics(config)`. */
+    async open(config, { context, query = '', init } = {}) {
       const ctx = context ?? (await browser.newContext());
       const page = await ctx.newPage();
-      page.on('pageerror', (error) => console.error('pageerror:', error.message));
-      const url = `${site.url}/?config=${encodeURIComponent(JSON.stringify({ endpoint: collector.endpoint, ...config }))}${query}`;
+      page.on('pageerror', (error) => console.error(`pageerror (${engine}):`, error.message));
+      const url = this.pageUrl(config, { query, init });
       await page.goto(url);
       return { page, context: ctx, url };
     },
@@ -36,13 +44,14 @@ export async function startHarness() {
 }
 
 /**
- * Starts one harness for the calling test file, resets the collector before
- * each test and stops everything after the last; returns a getter.
+ * Starts one harness for the calling test file (or suite) on `engine`,
+ * resets the collector before each test and stops everything after the
+ * last; returns a getter.
  */
-export function useHarness() {
+export function useHarness({ engine = 'chromium' } = {}) {
   let harness;
   before(async () => {
-    harness = await startHarness();
+    harness = await startHarness({ engine });
   });
   after(async () => {
     await harness?.close();

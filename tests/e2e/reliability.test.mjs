@@ -1,346 +1,485 @@
-// The reliability suite: what browsers and networks do to events, in real
-// Chromium against the dev collector. Every scenario asserts exact counts at
-// the collector and in metrics(), and prints them (`scenario N: …`).
-import { test, beforeEach } from 'node:test';
+// The reliability suite: what browsers and networks do to events, against
+// the dev collector, on every engine (Chromium, Firefox, WebKit: see
+// ../support/engines/index.mjs). Every scenario asserts exact counts at the
+// collector and in metrics(), and prints them (`scenario N (engine): …`).
+import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor } from './harness.mjs';
+import { ENGINES } from '../support/engines/index.mjs';
 
-const harness = useHarness();
-let h;
-beforeEach(() => {
-  h = harness();
-});
+for (const engine of ENGINES) {
+  describe(engine, () => {
+    const harness = useHarness({ engine });
+    let h;
+    beforeEach(() => {
+      h = harness();
+    });
 
-const report = (scenario, counts) => console.log(`scenario ${scenario}: ${JSON.stringify(counts)}`);
-const received = () => h.collector.stats().received;
-const indices = () => h.collector.events().map((e) => e.properties.i).sort((a, b) => a - b);
-const range = (from, to) => Array.from({ length: to - from }, (_, k) => from + k);
+    const report = (scenario, counts) => console.log(`scenario ${scenario} (${engine}): ${JSON.stringify(counts)}`);
+    const received = () => h.collector.stats().received;
+    const indices = () => h.collector.events().map((e) => e.properties.i).sort((a, b) => a - b);
+    const range = (from, to) => Array.from({ length: to - from }, (_, k) => from + k);
 
-// Ten properties: strings, numbers, a boolean, a nested object and an array.
-const TEN_PROPERTIES = `(i) => ({ i, plan: 'pro', price: 49.99, currency: 'EUR', trial: false,
-  source: 'pricing-page', tags: ['a', 'b', 'c'], nested: { x: 1, y: 'two' }, experiment: 'checkout-v2', step: 3 })`;
+    // Ten properties: strings, numbers, a boolean, a nested object and an array.
+    const TEN_PROPERTIES = `(i) => ({ i, plan: 'pro', price: 49.99, currency: 'EUR', trial: false,
+      source: 'pricing-page', tags: ['a', 'b', 'c'], nested: { x: 1, y: 'two' }, experiment: 'checkout-v2', step: 3 })`;
 
-/** Hides the page the way a tab switch does: visibilityState and the event. */
-const hidePage = (page) =>
-  page.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
-    document.dispatchEvent(new Event('visibilitychange'));
-  });
+    /** Hides the page the way a tab switch does: visibilityState and the event. */
+    const hidePage = (page) =>
+      page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
 
-test('1. steady state: 10,000 events with 10 properties arrive exactly once', async () => {
-  const { page, context } = await h.open({});
-  const metrics = await page.evaluate(async (makeSource) => {
-    const properties = eval(makeSource);
-    await analytics.ready;
-    for (let i = 0; i < 10_000; i++) {
-      analytics.track('Steady', properties(i));
-      // A very busy page: 100 events every 10 ms (10,000 events/s).
-      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 10));
+    test('1. steady state: 10,000 events with 10 properties arrive exactly once', async () => {
+      const { page, context } = await h.open({});
+      const metrics = await page.evaluate(async (makeSource) => {
+        const properties = eval(makeSource);
+        await analytics.ready;
+        for (let i = 0; i < 10_000; i++) {
+          analytics.track('Steady', properties(i));
+          // A very busy page: 100 events every 10 ms (10,000 events/s).
+          if (i % 100 === 99) await new Promise((r) => setTimeout(r, 10));
+        }
+        await analytics.flush();
+        return analytics.metrics();
+      }, TEN_PROPERTIES);
+      await waitFor(() => received() === 10_000, { what: '10,000 events', timeoutMs: 60_000 });
+      const stats = h.collector.stats();
+      assert.equal(stats.duplicates, 0);
+      assert.deepEqual(indices(), range(0, 10_000));
+      assert.equal(metrics.droppedOverflow, 0);
+      report(1, { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, bytesPerEvent: +(stats.bytes / 10_000).toFixed(1), droppedOverflow: metrics.droppedOverflow });
+      await context.close();
+    });
+
+    test('2. unload: 50 events tracked just before the page closes all arrive', async () => {
+      const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+      await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
+      });
+      await page.close({ runBeforeUnload: true });
+      await waitFor(() => received() === 50, { what: '50 events after close' });
+      const stats = h.collector.stats();
+      assert.equal(stats.duplicates, 0);
+      assert.deepEqual(indices(), range(0, 50));
+      const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
+      assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
+      report(2, { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
+      await context.close();
+    });
+
+    test('2b. unload by navigation: 50 events tracked just before navigating away all arrive', async () => {
+      const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+      await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 50; i++) analytics.track('Navigate', { i });
+      });
+      await page.goto(`${h.site.url}/blank.html`);
+      await waitFor(() => received() === 50, { what: '50 events after navigating away' });
+      const stats = h.collector.stats();
+      assert.equal(stats.duplicates, 0);
+      assert.deepEqual(indices(), range(0, 50));
+      const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
+      assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
+      report('2b', { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
+      await context.close();
+    });
+
+    // The page's own pagehide listener, registered before the SDK's: in Chromium
+    // it lets the browser's abort of a fetch reach the SDK before its own
+    // pagehide listener runs (Firefox reports the abort before pagehide anyway).
+    const EARLIER_PAGEHIDE_LISTENER = () => addEventListener('pagehide', () => {});
+
+    for (const how of ['closing', 'navigating away']) {
+      test(`12. a fetch in flight at unload (${how}): its events and the pending ones leave by beacon`, async () => {
+        const { page, context } = await h.open({}, { init: EARLIER_PAGEHIDE_LISTENER });
+        await page.evaluate(() => analytics.ready);
+        // The collector holds each request 400 ms: the first batch (flushAt 20) is still in flight at unload.
+        h.collector.setFault({ delayMs: 400 });
+        await page.evaluate(() => {
+          for (let i = 0; i < 30; i++) analytics.track('In Flight', { i });
+        });
+        await waitFor(() => h.collector.requests().length >= 1, { what: 'the first batch at the collector' });
+        if (how === 'closing') await page.close({ runBeforeUnload: true });
+        else await page.goto(`${h.site.url}/blank.html`);
+        await waitFor(() => received() === 30, { what: '30 events after unload', timeoutMs: 15_000 });
+        const beaconed = h.collector.requests().filter((r) => r.mode === 'no-cors').reduce((sum, r) => sum + r.events, 0);
+        assert.deepEqual(indices(), range(0, 30));
+        assert.ok(beaconed >= 10, `the 10 pending events went by beacon (beaconed: ${beaconed})`);
+        // Nothing was left in storage for a later visit to send again.
+        h.collector.setFault({});
+        const next = await h.open({}, { context });
+        const later = await next.page.evaluate(async () => {
+          await analytics.ready;
+          await analytics.flush();
+          return analytics.metrics();
+        });
+        assert.equal(later.eventsRestored, 0, JSON.stringify(later));
+        assert.equal(received(), 30);
+        report(12, { how, received: received(), duplicates: h.collector.stats().duplicates, beaconed, restoredByNextPage: later.eventsRestored });
+        await context.close();
+      });
     }
-    await analytics.flush();
-    return analytics.metrics();
-  }, TEN_PROPERTIES);
-  await waitFor(() => received() === 10_000, { what: '10,000 events', timeoutMs: 60_000 });
-  const stats = h.collector.stats();
-  assert.equal(stats.duplicates, 0);
-  assert.deepEqual(indices(), range(0, 10_000));
-  assert.equal(metrics.droppedOverflow, 0);
-  report(1, { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, bytesPerEvent: +(stats.bytes / 10_000).toFixed(1), droppedOverflow: metrics.droppedOverflow });
-  await context.close();
-});
 
-test('2. unload: 50 events tracked just before the page closes all arrive', async () => {
-  const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
-  await page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
-  });
-  await page.close({ runBeforeUnload: true });
-  await waitFor(() => received() === 50, { what: '50 events after close' });
-  const stats = h.collector.stats();
-  assert.equal(stats.duplicates, 0);
-  assert.deepEqual(indices(), range(0, 50));
-  const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
-  assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
-  report(2, { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
-  await context.close();
-});
+    test('13. navigating away and back: the next page load is ready at once and sends its own events', async () => {
+      const { page, context, url } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+      await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 5; i++) analytics.track('First Page', { i });
+      });
+      await page.goto(`${h.site.url}/blank.html`);
+      await waitFor(() => received() === 5, { what: 'the first page\'s 5 events' });
+      await page.goto(url);
+      const second = await page.evaluate(async () => {
+        const started = performance.now();
+        const within = (promise, ms) => Promise.race([promise, new Promise((r) => setTimeout(() => r('no answer'), ms))]);
+        const ready = await within(analytics.ready.then(() => 'ready'), 10_000);
+        const readyMs = Math.round(performance.now() - started);
+        for (let i = 0; i < 5; i++) analytics.track('Second Page', { i });
+        const flushed = await within(analytics.flush(), 10_000);
+        return { ready, readyMs, flushed, metrics: analytics.metrics(), errors: window.errors };
+      });
+      await waitFor(() => received() === 10, { what: '10 events', timeoutMs: 15_000 });
+      assert.equal(second.ready, 'ready');
+      assert.equal(second.metrics.storage, 'indexeddb');
+      assert.deepEqual(second.errors, [], 'storage answered: no error');
+      assert.equal(h.collector.events().filter((e) => e.event === 'Second Page').length, 5);
+      assert.equal(h.collector.stats().duplicates, 0);
+      report(13, { received: received(), readyMs: second.readyMs, flushed: second.flushed, storage: second.metrics.storage });
+      await context.close();
+    });
 
-test('3. hidden tab: pending events are sent when the page is hidden, before any timer', async () => {
-  const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 600_000 });
-  await page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 30; i++) analytics.track('Hidden', { i });
-  });
-  const hiddenAt = Date.now();
-  await hidePage(page);
-  await waitFor(() => received() === 30, { what: '30 events after hide', timeoutMs: 5_000 });
-  const elapsed = Date.now() - hiddenAt;
-  const metrics = await page.evaluate(() => analytics.metrics());
-  assert.equal(metrics.eventsSent, 30);
-  assert.equal(metrics.pending, 0);
-  assert.ok(elapsed < 5_000, 'long before the 600 s interval timer');
-  report(3, { received: received(), duplicates: h.collector.stats().duplicates, msAfterHide: elapsed, transport: h.collector.requests().map((r) => r.mode) });
-  await context.close();
-});
+    test('14. storage that does not answer: another page holds IndexedDB busy; ready comes anyway, events leave from memory, storage catches up', async () => {
+      const context = await h.browser.newContext();
+      // A page of the origin whose readwrite transaction never ends (each request
+      // issues the next), as a page frozen in the back/forward cache can.
+      const holder = await context.newPage();
+      await holder.goto(`${h.site.url}/blank.html`);
+      await holder.evaluate(() => {
+        const open = indexedDB.open('analytics-wasm', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('events');
+        return new Promise((resolve) => {
+          open.onsuccess = () => {
+            const store = open.result.transaction('events', 'readwrite').objectStore('events');
+            const spin = () => {
+              if (window.releaseStorage) return;
+              store.get('spin').onsuccess = spin;
+            };
+            spin();
+            resolve();
+          };
+        });
+      });
+      const { page } = await h.open({}, { context });
+      const during = await page.evaluate(async () => {
+        const started = performance.now();
+        const ready = await Promise.race([analytics.ready.then(() => 'ready'), new Promise((r) => setTimeout(() => r('no answer'), 15_000))]);
+        const readyMs = Math.round(performance.now() - started);
+        for (let i = 0; i < 20; i++) analytics.track('Stalled Storage', { i });
+        await analytics.flush();
+        return { ready, readyMs, metrics: analytics.metrics(), errors: window.errors };
+      });
+      await waitFor(() => received() === 20, { what: '20 events sent from memory' });
+      assert.equal(during.ready, 'ready');
+      assert.ok(during.errors.some((e) => e.type === 'storage' && /did not answer/.test(e.message)), JSON.stringify(during.errors));
+      // The holder lets go: storage answers, and this page's writes and adoption pass complete.
+      h.collector.setFault({ status: 503 });
+      await holder.evaluate(() => {
+        window.releaseStorage = true;
+      });
+      await page.evaluate(async () => {
+        for (let i = 20; i < 30; i++) analytics.track('Stalled Storage', { i });
+        await analytics.flush();
+      });
+      await page.waitForTimeout(500);
+      h.collector.setFault({});
+      await page.reload();
+      await page.evaluate(() => analytics.ready);
+      await waitFor(() => received() === 30, { what: '30 events, the last 10 after a reload', timeoutMs: 30_000 });
+      assert.deepEqual(indices(), range(0, 30));
+      report(14, { received: received(), duplicates: h.collector.stats().duplicates, readyMs: during.readyMs, storageErrors: during.errors.filter((e) => e.type === 'storage').length });
+      await context.close();
+    });
 
-test('4. reload persistence: 200 events tracked while the collector fails arrive after a reload, once', async () => {
-  const { page, context } = await h.open({});
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ status: 503 });
-  await page.evaluate(async () => {
-    for (let i = 0; i < 200; i++) analytics.track('Reload', { i });
-    await analytics.flush();
-  });
-  const refused = h.collector.stats().refused;
-  await page.reload();
-  h.collector.setFault({});
-  const restored = await page.evaluate(async () => {
-    await analytics.ready;
-    return analytics.metrics().eventsRestored;
-  });
-  await waitFor(() => received() === 200, { what: '200 events after reload', timeoutMs: 20_000 });
-  await page.waitForTimeout(300);
-  const stats = h.collector.stats();
-  assert.equal(restored, 200);
-  assert.equal(stats.received, 200);
-  assert.equal(stats.duplicates, 0);
-  assert.deepEqual(indices(), range(0, 200));
-  report(4, { received: stats.received, duplicates: stats.duplicates, restored, refusedBeforeReload: refused, requests: stats.requests });
-  await context.close();
-});
+    test('3. hidden tab: pending events are sent when the page is hidden, before any timer', async () => {
+      const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 600_000 });
+      await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 30; i++) analytics.track('Hidden', { i });
+      });
+      const hiddenAt = Date.now();
+      await hidePage(page);
+      await waitFor(() => received() === 30, { what: '30 events after hide', timeoutMs: 5_000 });
+      const elapsed = Date.now() - hiddenAt;
+      const metrics = await page.evaluate(() => analytics.metrics());
+      assert.equal(metrics.eventsSent, 30);
+      assert.equal(metrics.pending, 0);
+      assert.ok(elapsed < 5_000, 'long before the 600 s interval timer');
+      report(3, { received: received(), duplicates: h.collector.stats().duplicates, msAfterHide: elapsed, transport: h.collector.requests().map((r) => r.mode) });
+      await context.close();
+    });
 
-test('5. outage: 500 events tracked during 10 s of collector downtime all arrive; backoff keeps requests few', async () => {
-  const { page, context } = await h.open({});
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ down: true });
-  const downAt = Date.now();
-  await page.evaluate(async () => {
-    for (let i = 0; i < 500; i++) {
-      analytics.track('Outage', { i });
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  });
-  const trackedFor = Date.now() - downAt;
-  const during = h.collector.requests().length;
-  h.collector.setFault({});
-  const upAt = Date.now();
-  await waitFor(() => received() === 500, { what: '500 events after the outage', timeoutMs: 60_000 });
-  const drainedAfter = Date.now() - upAt;
-  const metrics = await page.evaluate(() => analytics.metrics());
-  const stats = h.collector.stats();
-  const perSecond = during / (trackedFor / 1000);
-  assert.equal(stats.duplicates, 0);
-  assert.deepEqual(indices(), range(0, 500));
-  assert.ok(perSecond <= 2, `${during} requests in ${trackedFor} ms of outage`);
-  report(5, { received: stats.received, duplicates: stats.duplicates, outageMs: trackedFor, requestsDuringOutage: during, requestsPerSecond: +perSecond.toFixed(2), msToDrainAfterReturn: drainedAfter, batchesFailed: metrics.batchesFailed, circuitOpened: metrics.batchesFailed >= 5 });
-  await context.close();
-});
+    test('4. reload persistence: 200 events tracked while the collector fails arrive after a reload, once', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ status: 503 });
+      await page.evaluate(async () => {
+        for (let i = 0; i < 200; i++) analytics.track('Reload', { i });
+        await analytics.flush();
+      });
+      const refused = h.collector.stats().refused;
+      await page.reload();
+      h.collector.setFault({});
+      const restored = await page.evaluate(async () => {
+        await analytics.ready;
+        return analytics.metrics().eventsRestored;
+      });
+      await waitFor(() => received() === 200, { what: '200 events after reload', timeoutMs: 20_000 });
+      await page.waitForTimeout(300);
+      const stats = h.collector.stats();
+      assert.equal(restored, 200);
+      assert.equal(stats.received, 200);
+      assert.equal(stats.duplicates, 0);
+      assert.deepEqual(indices(), range(0, 200));
+      report(4, { received: stats.received, duplicates: stats.duplicates, restored, refusedBeforeReload: refused, requests: stats.requests });
+      await context.close();
+    });
 
-test('6. 429 with Retry-After: 3: no request before 3 s, then everything arrives', async () => {
-  const { page, context } = await h.open({});
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ status: 429, retryAfter: 3 });
-  await page.evaluate(() => {
-    for (let i = 0; i < 20; i++) analytics.track('Limited', { i });
-  });
-  await waitFor(() => h.collector.requests().length >= 1, { what: 'the 429' });
-  h.collector.setFault({});
-  await waitFor(() => received() === 20, { what: '20 events after Retry-After', timeoutMs: 15_000 });
-  const [limited, ...later] = h.collector.requests();
-  const gap = later[0].at - limited.at;
-  assert.equal(limited.status, 429);
-  assert.ok(gap >= 2_990, `retried after ${gap} ms`);
-  assert.equal(h.collector.stats().duplicates, 0);
-  report(6, { received: received(), duplicates: h.collector.stats().duplicates, firstRetryAfterMs: gap, requests: h.collector.requests().length });
-  await context.close();
-});
+    test('5. outage: 500 events tracked during 10 s of collector downtime all arrive; backoff keeps requests few', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ down: true });
+      const downAt = Date.now();
+      await page.evaluate(async () => {
+        for (let i = 0; i < 500; i++) {
+          analytics.track('Outage', { i });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
+      const trackedFor = Date.now() - downAt;
+      const during = h.collector.requests().length;
+      h.collector.setFault({});
+      const upAt = Date.now();
+      await waitFor(() => received() === 500, { what: '500 events after the outage', timeoutMs: 60_000 });
+      const drainedAfter = Date.now() - upAt;
+      const metrics = await page.evaluate(() => analytics.metrics());
+      const stats = h.collector.stats();
+      const perSecond = during / (trackedFor / 1000);
+      assert.equal(stats.duplicates, 0);
+      assert.deepEqual(indices(), range(0, 500));
+      assert.ok(perSecond <= 2, `${during} requests in ${trackedFor} ms of outage`);
+      report(5, { received: stats.received, duplicates: stats.duplicates, outageMs: trackedFor, requestsDuringOutage: during, requestsPerSecond: +perSecond.toFixed(2), msToDrainAfterReturn: drainedAfter, batchesFailed: metrics.batchesFailed, circuitOpened: metrics.batchesFailed >= 5 });
+      await context.close();
+    });
 
-test('7. 413: bodies over 10 KB are refused; batches split until they fit; one oversize event is dropped', async () => {
-  const { page, context } = await h.open({ flushAt: 61 });
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ maxBodyBytes: 10_240 });
-  const metrics = await page.evaluate(async () => {
-    const padding = 'p'.repeat(300);
-    for (let i = 0; i < 60; i++) analytics.track('Sized', { i, padding });
-    analytics.track('Oversize', { i: 'big', padding: 'x'.repeat(12_000) });
-    await analytics.flush();
-    for (let k = 0; k < 100 && analytics.metrics().pending + analytics.metrics().inFlight > 0; k++) {
-      await new Promise((r) => setTimeout(r, 50));
-      await analytics.flush();
-    }
-    return analytics.metrics();
-  });
-  await waitFor(() => received() === 60, { what: '60 events that fit' });
-  const stats = h.collector.stats();
-  assert.deepEqual(indices(), range(0, 60));
-  assert.equal(metrics.droppedTooLarge, 1);
-  assert.equal(metrics.eventsSent, 60);
-  assert.ok(h.collector.events().every((e) => e.event !== 'Oversize'));
-  assert.ok(h.collector.requests().every((r) => r.status !== 200 || r.bytes <= 10_240));
-  report(7, { received: stats.received, duplicates: stats.duplicates, tooLargeAnswers: stats.tooLarge, requests: stats.requests, droppedTooLarge: metrics.droppedTooLarge });
-  await context.close();
-});
+    test('6. 429 with Retry-After: 3: no request before 3 s, then everything arrives', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ status: 429, retryAfter: 3 });
+      await page.evaluate(() => {
+        for (let i = 0; i < 20; i++) analytics.track('Limited', { i });
+      });
+      await waitFor(() => h.collector.requests().length >= 1, { what: 'the 429' });
+      h.collector.setFault({});
+      await waitFor(() => received() === 20, { what: '20 events after Retry-After', timeoutMs: 15_000 });
+      const [limited, ...later] = h.collector.requests();
+      const gap = later[0].at - limited.at;
+      assert.equal(limited.status, 429);
+      assert.ok(gap >= 2_990, `retried after ${gap} ms`);
+      assert.equal(h.collector.stats().duplicates, 0);
+      report(6, { received: received(), duplicates: h.collector.stats().duplicates, firstRetryAfterMs: gap, requests: h.collector.requests().length });
+      await context.close();
+    });
 
-test('8. per-event rejection: exactly the rejected event is dropped and counted', async () => {
-  const { page, context } = await h.open({});
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ rejectEvents: ['Rejected'] });
-  const result = await page.evaluate(async () => {
-    for (let i = 0; i < 20; i++) analytics.track(i === 7 ? 'Rejected' : 'Accepted', { i });
-    const flushed = await analytics.flush();
-    return { flushed, metrics: analytics.metrics(), errors: window.errors };
-  });
-  await waitFor(() => received() === 19, { what: '19 accepted events' });
-  assert.deepEqual(indices(), range(0, 20).filter((i) => i !== 7));
-  assert.equal(result.metrics.droppedRejected, 1);
-  assert.equal(result.metrics.eventsSent, 19);
-  assert.ok(result.errors.some((e) => e.type === 'delivery' && e.message.includes('rejected 1 event')));
-  report(8, { received: received(), duplicates: h.collector.stats().duplicates, droppedRejected: result.metrics.droppedRejected, flush: result.flushed });
-  await context.close();
-});
+    test('7. 413: bodies over 10 KB are refused; batches split until they fit; one oversize event is dropped', async () => {
+      const { page, context } = await h.open({ flushAt: 61 });
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ maxBodyBytes: 10_240 });
+      const metrics = await page.evaluate(async () => {
+        const padding = 'p'.repeat(300);
+        for (let i = 0; i < 60; i++) analytics.track('Sized', { i, padding });
+        analytics.track('Oversize', { i: 'big', padding: 'x'.repeat(12_000) });
+        await analytics.flush();
+        for (let k = 0; k < 100 && analytics.metrics().pending + analytics.metrics().inFlight > 0; k++) {
+          await new Promise((r) => setTimeout(r, 50));
+          await analytics.flush();
+        }
+        return analytics.metrics();
+      });
+      await waitFor(() => received() === 60, { what: '60 events that fit' });
+      const stats = h.collector.stats();
+      assert.deepEqual(indices(), range(0, 60));
+      assert.equal(metrics.droppedTooLarge, 1);
+      assert.equal(metrics.eventsSent, 60);
+      assert.ok(h.collector.events().every((e) => e.event !== 'Oversize'));
+      assert.ok(h.collector.requests().every((r) => r.status !== 200 || r.bytes <= 10_240));
+      report(7, { received: stats.received, duplicates: stats.duplicates, tooLargeAnswers: stats.tooLarge, requests: stats.requests, droppedTooLarge: metrics.droppedTooLarge });
+      await context.close();
+    });
 
-test('9. bad input: the page keeps working, other events arrive, errors are reported', async () => {
-  const { page, context } = await h.open({});
-  const result = await page.evaluate(async () => {
-    await analytics.ready;
-    const circular = { a: 1 };
-    circular.self = circular;
-    const thrown = [];
-    const attempts = [
-      ['Circular', circular],
-      ['BigInt', { n: 12345678901234567890n }],
-      ['Functions', { f: () => 1, kept: 'yes' }],
-      ['Huge', { s: 'x'.repeat(2 * 1024 * 1024) }],
-      ['NotAnObject', 'just a string'],
-      ['Array', [1, 2]],
-      ['Good', { fine: true }],
-    ];
-    for (const [name, properties] of attempts) {
-      try {
-        analytics.track(name, properties);
-      } catch (error) {
-        thrown.push(String(error));
-      }
-    }
-    analytics.track('After', { stillWorking: true });
-    await analytics.flush();
-    return { thrown, errors: window.errors, metrics: analytics.metrics() };
-  });
-  await waitFor(() => received() === 5, { what: '5 good events' });
-  const names = h.collector.events().map((e) => e.event).sort();
-  assert.deepEqual(result.thrown, []);
-  assert.deepEqual(names, ['After', 'BigInt', 'Circular', 'Functions', 'Good']);
-  const inputErrors = result.errors.filter((e) => e.type === 'input');
-  assert.equal(inputErrors.length, 3, JSON.stringify(inputErrors));
-  assert.equal(result.metrics.droppedTooLarge, 1);
-  report(9, { received: received(), duplicates: h.collector.stats().duplicates, inputErrors: inputErrors.length, droppedTooLarge: result.metrics.droppedTooLarge, thrown: result.thrown.length });
-  await context.close();
-});
+    test('8. per-event rejection: exactly the rejected event is dropped and counted', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ rejectEvents: ['Rejected'] });
+      const result = await page.evaluate(async () => {
+        for (let i = 0; i < 20; i++) analytics.track(i === 7 ? 'Rejected' : 'Accepted', { i });
+        const flushed = await analytics.flush();
+        return { flushed, metrics: analytics.metrics(), errors: window.errors };
+      });
+      await waitFor(() => received() === 19, { what: '19 accepted events' });
+      assert.deepEqual(indices(), range(0, 20).filter((i) => i !== 7));
+      assert.equal(result.metrics.droppedRejected, 1);
+      assert.equal(result.metrics.eventsSent, 19);
+      assert.ok(result.errors.some((e) => e.type === 'delivery' && e.message.includes('rejected 1 event')));
+      report(8, { received: received(), duplicates: h.collector.stats().duplicates, droppedRejected: result.metrics.droppedRejected, flush: result.flushed });
+      await context.close();
+    });
 
-test('10a. storage failure: IndexedDB blocked → localStorage; nothing lost', async () => {
-  const context = await h.browser.newContext();
-  await context.addInitScript(() => {
-    Object.defineProperty(window, 'indexedDB', {
-      configurable: true,
-      get: () => ({ open() { throw new DOMException('blocked by policy', 'SecurityError'); } }),
+    test('9. bad input: the page keeps working, other events arrive, errors are reported', async () => {
+      const { page, context } = await h.open({});
+      const result = await page.evaluate(async () => {
+        await analytics.ready;
+        const circular = { a: 1 };
+        circular.self = circular;
+        const thrown = [];
+        const attempts = [
+          ['Circular', circular],
+          ['BigInt', { n: 12345678901234567890n }],
+          ['Functions', { f: () => 1, kept: 'yes' }],
+          ['Huge', { s: 'x'.repeat(2 * 1024 * 1024) }],
+          ['NotAnObject', 'just a string'],
+          ['Array', [1, 2]],
+          ['Good', { fine: true }],
+        ];
+        for (const [name, properties] of attempts) {
+          try {
+            analytics.track(name, properties);
+          } catch (error) {
+            thrown.push(String(error));
+          }
+        }
+        analytics.track('After', { stillWorking: true });
+        await analytics.flush();
+        return { thrown, errors: window.errors, metrics: analytics.metrics() };
+      });
+      await waitFor(() => received() === 5, { what: '5 good events' });
+      const names = h.collector.events().map((e) => e.event).sort();
+      assert.deepEqual(result.thrown, []);
+      assert.deepEqual(names, ['After', 'BigInt', 'Circular', 'Functions', 'Good']);
+      const inputErrors = result.errors.filter((e) => e.type === 'input');
+      assert.equal(inputErrors.length, 3, JSON.stringify(inputErrors));
+      assert.equal(result.metrics.droppedTooLarge, 1);
+      report(9, { received: received(), duplicates: h.collector.stats().duplicates, inputErrors: inputErrors.length, droppedTooLarge: result.metrics.droppedTooLarge, thrown: result.thrown.length });
+      await context.close();
+    });
+
+    test('10a. storage failure: IndexedDB blocked → localStorage; nothing lost', async () => {
+      const { page, context } = await h.open({}, {
+        init: () => {
+          Object.defineProperty(window, 'indexedDB', {
+            configurable: true,
+            get: () => ({ open() { throw new DOMException('blocked by policy', 'SecurityError'); } }),
+          });
+        },
+      });
+      h.collector.setFault({ status: 503 });
+      const during = await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 40; i++) analytics.track('Fallback', { i });
+        await analytics.flush();
+        await new Promise((r) => setTimeout(r, 200));
+        return { metrics: analytics.metrics(), stored: Object.keys(localStorage).filter((k) => k.includes(':e:')).length, errors: window.errors };
+      });
+      h.collector.setFault({});
+      await waitFor(() => received() === 40, { what: '40 events', timeoutMs: 20_000 });
+      assert.equal(during.metrics.storage, 'localstorage');
+      assert.equal(during.stored, 40, 'persisted in localStorage');
+      assert.ok(during.errors.some((e) => e.type === 'storage' && e.message.includes('SecurityError')));
+      assert.deepEqual(indices(), range(0, 40));
+      report('10a', { received: received(), duplicates: h.collector.stats().duplicates, storage: during.metrics.storage, persisted: during.stored });
+      await context.close();
+    });
+
+    test('10b. storage failure: no IndexedDB and localStorage over quota → memory; nothing lost while the page lives', async () => {
+      const { page, context } = await h.open({}, {
+        init: () => {
+          Object.defineProperty(window, 'indexedDB', { configurable: true, get: () => undefined });
+          Storage.prototype.setItem = function () {
+            throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+          };
+        },
+      });
+      h.collector.setFault({ status: 503 });
+      const during = await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 40; i++) analytics.track('Memory', { i });
+        await analytics.flush();
+        return { metrics: analytics.metrics(), errors: window.errors };
+      });
+      h.collector.setFault({});
+      await waitFor(() => received() === 40, { what: '40 events', timeoutMs: 20_000 });
+      assert.equal(during.metrics.storage, 'memory');
+      assert.ok(during.errors.some((e) => e.type === 'storage' && e.message.includes('QuotaExceededError')));
+      assert.deepEqual(indices(), range(0, 40));
+      report('10b', { received: received(), duplicates: h.collector.stats().duplicates, storage: during.metrics.storage });
+      await context.close();
+    });
+
+    test('10c. storage failure: localStorage fills up mid-session → write errors reported, nothing lost', async () => {
+      const { page, context } = await h.open({}, {
+        init: () => {
+          Object.defineProperty(window, 'indexedDB', { configurable: true, get: () => undefined });
+          const setItem = Storage.prototype.setItem;
+          Storage.prototype.setItem = function (key, value) {
+            if (key.includes(':e:')) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+            return setItem.call(this, key, value);
+          };
+        },
+      });
+      h.collector.setFault({ status: 503 });
+      const during = await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 40; i++) analytics.track('Quota', { i });
+        await analytics.flush();
+        await new Promise((r) => setTimeout(r, 200));
+        return { metrics: analytics.metrics(), errors: window.errors };
+      });
+      h.collector.setFault({});
+      await waitFor(() => received() === 40, { what: '40 events', timeoutMs: 20_000 });
+      assert.equal(during.metrics.storage, 'localstorage');
+      assert.equal(during.metrics.pending + during.metrics.inFlight, 40, 'still queued in memory');
+      assert.ok(during.errors.some((e) => e.type === 'storage' && e.message.includes('QuotaExceededError')));
+      assert.deepEqual(indices(), range(0, 40));
+      report('10c', { received: received(), duplicates: h.collector.stats().duplicates, storage: during.metrics.storage, storageErrors: during.errors.filter((e) => e.type === 'storage').length });
+      await context.close();
+    });
+
+    test('11. queue bound: 2,000 events while down with maxQueueEvents 1000 → exactly the newest 1,000 arrive', async () => {
+      const { page, context } = await h.open({ maxQueueEvents: 1000 });
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ down: true });
+      await page.evaluate(() => {
+        for (let i = 0; i < 2000; i++) analytics.track('Bounded', { i });
+      });
+      await page.waitForTimeout(200);
+      h.collector.setFault({});
+      await waitFor(() => received() === 1000, { what: '1,000 events', timeoutMs: 30_000 });
+      const metrics = await waitFor(
+        async () => {
+          const m = await page.evaluate(() => analytics.metrics());
+          return m.pending === 0 && m.inFlight === 0 && m;
+        },
+        { what: 'a drained queue' },
+      );
+      assert.deepEqual(indices(), range(1000, 2000));
+      assert.equal(metrics.droppedOverflow, 1000);
+      assert.equal(metrics.eventsSent, 1000);
+      assert.equal(h.collector.stats().duplicates, 0);
+      report(11, { received: received(), duplicates: h.collector.stats().duplicates, droppedOverflow: metrics.droppedOverflow, oldestReceived: indices()[0], newestReceived: indices().at(-1) });
+      await context.close();
     });
   });
-  const { page } = await h.open({}, { context });
-  h.collector.setFault({ status: 503 });
-  const during = await page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 40; i++) analytics.track('Fallback', { i });
-    await analytics.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    return { metrics: analytics.metrics(), stored: Object.keys(localStorage).filter((k) => k.includes(':e:')).length, errors: window.errors };
-  });
-  h.collector.setFault({});
-  await waitFor(() => received() === 40, { what: '40 events', timeoutMs: 20_000 });
-  assert.equal(during.metrics.storage, 'localstorage');
-  assert.equal(during.stored, 40, 'persisted in localStorage');
-  assert.ok(during.errors.some((e) => e.type === 'storage' && e.message.includes('SecurityError')));
-  assert.deepEqual(indices(), range(0, 40));
-  report('10a', { received: received(), duplicates: h.collector.stats().duplicates, storage: during.metrics.storage, persisted: during.stored });
-  await context.close();
-});
-
-test('10b. storage failure: no IndexedDB and localStorage over quota → memory; nothing lost while the page lives', async () => {
-  const context = await h.browser.newContext();
-  await context.addInitScript(() => {
-    Object.defineProperty(window, 'indexedDB', { configurable: true, get: () => undefined });
-    Storage.prototype.setItem = function () {
-      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-    };
-  });
-  const { page } = await h.open({}, { context });
-  h.collector.setFault({ status: 503 });
-  const during = await page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 40; i++) analytics.track('Memory', { i });
-    await analytics.flush();
-    return { metrics: analytics.metrics(), errors: window.errors };
-  });
-  h.collector.setFault({});
-  await waitFor(() => received() === 40, { what: '40 events', timeoutMs: 20_000 });
-  assert.equal(during.metrics.storage, 'memory');
-  assert.ok(during.errors.some((e) => e.type === 'storage' && e.message.includes('QuotaExceededError')));
-  assert.deepEqual(indices(), range(0, 40));
-  report('10b', { received: received(), duplicates: h.collector.stats().duplicates, storage: during.metrics.storage });
-  await context.close();
-});
-
-test('10c. storage failure: localStorage fills up mid-session → write errors reported, nothing lost', async () => {
-  const context = await h.browser.newContext();
-  await context.addInitScript(() => {
-    Object.defineProperty(window, 'indexedDB', { configurable: true, get: () => undefined });
-    const setItem = Storage.prototype.setItem;
-    Storage.prototype.setItem = function (key, value) {
-      if (key.includes(':e:')) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-      return setItem.call(this, key, value);
-    };
-  });
-  const { page } = await h.open({}, { context });
-  h.collector.setFault({ status: 503 });
-  const during = await page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 40; i++) analytics.track('Quota', { i });
-    await analytics.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    return { metrics: analytics.metrics(), errors: window.errors };
-  });
-  h.collector.setFault({});
-  await waitFor(() => received() === 40, { what: '40 events', timeoutMs: 20_000 });
-  assert.equal(during.metrics.storage, 'localstorage');
-  assert.equal(during.metrics.pending + during.metrics.inFlight, 40, 'still queued in memory');
-  assert.ok(during.errors.some((e) => e.type === 'storage' && e.message.includes('QuotaExceededError')));
-  assert.deepEqual(indices(), range(0, 40));
-  report('10c', { received: received(), duplicates: h.collector.stats().duplicates, storage: during.metrics.storage, storageErrors: during.errors.filter((e) => e.type === 'storage').length });
-  await context.close();
-});
-
-test('11. queue bound: 2,000 events while down with maxQueueEvents 1000 → exactly the newest 1,000 arrive', async () => {
-  const { page, context } = await h.open({ maxQueueEvents: 1000 });
-  await page.evaluate(() => analytics.ready);
-  h.collector.setFault({ down: true });
-  await page.evaluate(() => {
-    for (let i = 0; i < 2000; i++) analytics.track('Bounded', { i });
-  });
-  await page.waitForTimeout(200);
-  h.collector.setFault({});
-  await waitFor(() => received() === 1000, { what: '1,000 events', timeoutMs: 30_000 });
-  const metrics = await waitFor(
-    async () => {
-      const m = await page.evaluate(() => analytics.metrics());
-      return m.pending === 0 && m.inFlight === 0 && m;
-    },
-    { what: 'a drained queue' },
-  );
-  assert.deepEqual(indices(), range(1000, 2000));
-  assert.equal(metrics.droppedOverflow, 1000);
-  assert.equal(metrics.eventsSent, 1000);
-  assert.equal(h.collector.stats().duplicates, 0);
-  report(11, { received: received(), duplicates: h.collector.stats().duplicates, droppedOverflow: metrics.droppedOverflow, oldestReceived: indices()[0], newestReceived: indices().at(-1) });
-  await context.close();
-});
+}
