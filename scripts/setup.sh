@@ -34,16 +34,25 @@ else
   echo "wasm-bindgen $have already installed"
 fi
 
-step "Chromium and ChromeDriver (Debian packages) for browser tests"
-if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
-  fi
-else
-  echo "$(chromium --version 2>/dev/null | head -1)"
+step "Browsers from Debian: Chromium (+ChromeDriver), Firefox ESR, WebKitGTK's WebKitWebDriver, Xvfb"
+# Every engine the tests run on comes from Debian's packages; nothing is
+# downloaded at run time. Another apt process may hold the dpkg lock: wait.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v firefox >/dev/null || need+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
+command -v Xvfb >/dev/null || need+=(xvfb)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  apt="$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -qq"
+  $apt update && $apt install -y "${need[@]}"
 fi
+chromium --version 2>/dev/null | head -1
+firefox --version 2>/dev/null | head -1
+echo "WebKitWebDriver: $(command -v WebKitWebDriver)"
 
 step "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -626,14 +626,56 @@ fn beacons_share_one_64_kb_budget_while_in_flight() {
     for batch_id in beacon_ids {
         h.settle(batch_id, SendOutcome::BeaconQueued);
     }
-    h.try_track_with("late", &payload).unwrap();
-    let late = h.pump();
-    assert_eq!(late.len(), 1);
+    h.queue.on_page_unload(h.now);
+    let at_unload = h.pump();
     assert_eq!(
-        late[0].transport,
+        at_unload[0].transport,
         Transport::Beacon,
         "settled beacons free the budget"
     );
+}
+
+#[test]
+fn events_tracked_while_the_page_stays_hidden_go_by_fetch() {
+    let mut h = Harness::new(config());
+    h.queue.on_page_hidden(h.now);
+    h.track_many(19);
+    assert!(
+        h.pump().is_empty(),
+        "a background tab's events wait for the usual triggers"
+    );
+    h.track("twentieth");
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(
+        sends[0].transport,
+        Transport::Fetch,
+        "a fetch's outcome is seen: an outage cannot drop them unnoticed"
+    );
+}
+
+#[test]
+fn a_hidden_page_persists_each_event_without_debounce() {
+    let mut h = Harness::new(config());
+    h.queue.on_page_hidden(h.now);
+    h.pump();
+    h.track("in a background tab");
+    assert!(
+        matches!(h.queue.poll_action(h.now), Some(Action::Persist(ref events)) if events.len() == 1),
+        "written at once: a background tab's timers fire late, and it may be closed any time"
+    );
+}
+
+#[test]
+fn unload_beacons_what_a_background_tab_tracked() {
+    let mut h = Harness::new(config());
+    h.queue.on_page_hidden(h.now);
+    let ids = h.track_many(3);
+    h.queue.on_page_unload(h.now);
+    let sends = h.pump();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].transport, Transport::Beacon);
+    assert_eq!(ids_in(&sends[0].body), ids);
 }
 
 #[test]

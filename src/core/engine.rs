@@ -141,6 +141,11 @@ pub struct ClientEventQueue {
     auth_paused: bool,
     online: bool,
     page_hidden: bool,
+    /// Events queued before the page was last hidden (sequence below this)
+    /// leave by beacon: the page may go away without another word. Those
+    /// tracked while it stays hidden (a background tab) go by fetch, whose
+    /// outcome is seen: beacons sent on and on would hide an outage.
+    beacon_before: Seq,
     /// A beacon was refused during this hidden period: stop trying.
     beacons_refused: bool,
     /// `flush()` asked for everything pending to go regardless of `flushAt`.
@@ -181,6 +186,7 @@ impl ClientEventQueue {
             auth_paused: false,
             online: true,
             page_hidden: false,
+            beacon_before: 0,
             beacons_refused: false,
             draining: false,
             keepalive_bytes_in_flight: 0,
@@ -276,7 +282,14 @@ impl ClientEventQueue {
             return;
         }
         if self.unpersisted.is_empty() {
-            self.persist_due = now.saturating_add(self.config.persist_debounce_ms);
+            // A hidden page gets no debounce: its timers are throttled (a
+            // background tab's to a second or more) and it may be closed or
+            // discarded at any moment.
+            let debounce = match self.page_hidden {
+                true => 0,
+                false => self.config.persist_debounce_ms,
+            };
+            self.persist_due = now.saturating_add(debounce);
         }
         self.unpersisted.push_back(seq);
     }
@@ -384,10 +397,12 @@ impl ClientEventQueue {
     }
 
     /// The page became hidden: persist at once, and send what is pending by
-    /// beacon while the collector is healthy.
+    /// beacon while the collector is healthy. Events tracked later, while
+    /// it stays hidden, go by fetch as on a visible page.
     pub fn on_page_hidden(&mut self, now: Millis) {
         let now = self.tick(now);
         self.page_hidden = true;
+        self.beacon_before = self.next_seq;
         self.beacons_refused = false;
         self.persist_due = now;
     }
@@ -427,6 +442,7 @@ impl ClientEventQueue {
     pub fn on_page_visible(&mut self, now: Millis) {
         self.tick(now);
         self.page_hidden = false;
+        self.beacon_before = 0;
         self.beacons_refused = false;
     }
 
@@ -506,7 +522,7 @@ impl ClientEventQueue {
         };
         let pending_batch_bytes = self.pending.bytes() + self.envelope.overhead(self.pending.len());
         if self.draining
-            || self.page_hidden
+            || (self.page_hidden && front.seq < self.beacon_before)
             || self.pending.len() >= self.config.flush_at as usize
             || pending_batch_bytes >= self.config.max_batch_bytes as usize
         {
@@ -545,7 +561,8 @@ impl ClientEventQueue {
         // if this one goes away.
         if self.page_hidden && self.consecutive_retryable == 0 && !self.beacons_refused {
             let fits = self.pending.front().is_some_and(|front| {
-                front.bytes() + self.envelope.overhead(1) <= self.beacon_budget()
+                front.seq < self.beacon_before
+                    && front.bytes() + self.envelope.overhead(1) <= self.beacon_budget()
             });
             if fits {
                 return Gate::Open(Transport::Beacon, permit);
@@ -590,7 +607,9 @@ impl ClientEventQueue {
         let mut events: Vec<QueuedEvent> = Vec::new();
         let mut event_bytes = 0;
         while let Some(front) = self.pending.front() {
-            if events.len() >= max_events {
+            if events.len() >= max_events
+                || (transport == Transport::Beacon && front.seq >= self.beacon_before)
+            {
                 break;
             }
             if self.is_expired(front.created_at, now) {

@@ -118,12 +118,13 @@ async fn adopt_one(shared: &Shared, partitions: &Partitions, orphan: &str) {
         let failures_before = {
             let mut runtime = shared.borrow_mut();
             let now = now_ms();
-            let count = events.len();
-            runtime
+            // The same event may be read twice (IndexedDB and the unload
+            // spill): count what the queue took.
+            let report = runtime
                 .queue_mut()
                 .restore(events, RestoreSource::Adopted, now);
             runtime.queue_mut().persist_now(now);
-            runtime.note_adopted(count);
+            runtime.note_adopted(report.accepted);
             runtime.storage_failures()
         };
         // Write this tab's copy now, and wait until it has committed.

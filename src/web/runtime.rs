@@ -41,6 +41,11 @@ const STORAGE_EVENTS_PER_TASK: usize = 500;
 /// it the browser's abort of an unloading page rather than a failure.
 const UNLOAD_ABORT_GRACE_MS: u32 = 250;
 
+/// A network error seen this long before `pagehide` is a real failure, not
+/// the unload's abort (which comes a few milliseconds before it, or after).
+/// A background tab's timers may fire late, so the grace alone cannot tell.
+const UNLOAD_ABORT_WINDOW_MS: u64 = 100;
+
 /// The IndexedDB database name and localStorage key prefix.
 const STORAGE_NAMESPACE: &str = "analytics-wasm";
 
@@ -59,8 +64,11 @@ enum StorageOp {
 
 /// Work that runs JavaScript or starts I/O, done outside the borrow.
 enum Work {
-    /// Apply the queued storage operations in a task of their own.
-    ScheduleStorage,
+    /// Apply the queued storage operations in a task of their own, or
+    /// (`soon`) in a microtask.
+    ScheduleStorage {
+        soon: bool,
+    },
     Emit(&'static str, String),
     Fetch {
         batch_id: BatchId,
@@ -92,6 +100,8 @@ pub struct Runtime {
     emit: Function,
     flushes: Vec<FlushWaiter>,
     batch_events: Vec<(BatchId, usize)>,
+    /// Fetches whose network error is held back, and when it was seen.
+    held_network_errors: Vec<(BatchId, u64)>,
     lifecycle: Option<Lifecycle>,
     page_hidden: bool,
     /// Persist/Forget work of this task, applied together in the next task
@@ -199,6 +209,7 @@ impl Runtime {
             emit,
             flushes: Vec::new(),
             batch_events: Vec::new(),
+            held_network_errors: Vec::new(),
             lifecycle: None,
             page_hidden: false,
             storage_ops: VecDeque::new(),
@@ -223,18 +234,21 @@ impl Runtime {
     }
 
     /// Queues a storage operation, merged into the last one when it is of
-    /// the same kind. A hidden page's operations are applied as soon as
-    /// the borrow ends (`pump_at`): the document may be torn down before a
-    /// deferred task runs. Otherwise they wait for a task of their own.
+    /// the same kind, to be applied once the caller's task is done: in a
+    /// task of its own, or for a hidden page in a microtask (its timers are
+    /// throttled, and it may be torn down before one fires). A page event
+    /// applies what is queued at once (`on_page_event`).
     fn queue_storage(&mut self, op: StorageOp, work: &mut Vec<Work>) {
         match (self.storage_ops.back_mut(), op) {
             (Some(StorageOp::Write(into)), StorageOp::Write(more)) => into.extend(more),
             (Some(StorageOp::Delete(into)), StorageOp::Delete(more)) => into.extend(more),
             (_, op) => self.storage_ops.push_back(op),
         }
-        if !self.page_hidden && !self.storage_scheduled {
+        if !self.storage_scheduled {
             self.storage_scheduled = true;
-            work.push(Work::ScheduleStorage);
+            work.push(Work::ScheduleStorage {
+                soon: self.page_hidden,
+            });
         }
     }
 
@@ -294,7 +308,7 @@ fn apply_storage(shared: &Shared, budget: usize) {
                 runtime.storage_scheduled |= more;
                 drop(runtime);
                 if more {
-                    run(shared, vec![Work::ScheduleStorage]);
+                    run(shared, vec![Work::ScheduleStorage { soon: false }]);
                 }
                 return;
             }
@@ -503,13 +517,28 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
         };
         match event {
             PageEvent::Hidden => runtime.queue.on_page_hidden(now),
-            PageEvent::Unload => runtime.queue.on_page_unload(now),
+            PageEvent::Unload => {
+                // Held errors seen well before this are failures, not aborts.
+                let (failed, fresh) = std::mem::take(&mut runtime.held_network_errors)
+                    .into_iter()
+                    .partition(|(_, at)| now.saturating_sub(*at) > UNLOAD_ABORT_WINDOW_MS);
+                runtime.held_network_errors = fresh;
+                for (batch_id, _) in failed {
+                    settle_fetch(&mut runtime, batch_id, SendOutcome::NetworkError);
+                }
+                runtime.queue.on_page_unload(now)
+            }
             PageEvent::Visible => runtime.queue.on_page_visible(now),
             PageEvent::Online => runtime.queue.set_online(true, now),
             PageEvent::Offline => runtime.queue.set_online(false, now),
         }
     }
     pump(shared);
+    if matches!(event, PageEvent::Hidden | PageEvent::Unload) {
+        // The page may be frozen or gone before any task or microtask runs:
+        // write now, after its beacons have left.
+        apply_storage(shared, usize::MAX);
+    }
     if event == PageEvent::Visible {
         // A tab may have gone away while this one was in the background.
         let shared = shared.clone();
@@ -597,7 +626,7 @@ pub fn pump(shared: &Shared) {
 fn pump_at(shared: &Shared, now: u64) {
     loop {
         let mut work = Vec::new();
-        let apply_storage_now = {
+        {
             let mut runtime = shared.borrow_mut();
             if runtime.closed || runtime.storage.is_none() {
                 return;
@@ -652,11 +681,6 @@ fn pump_at(shared: &Shared, now: u64) {
                     }
                 }
             }
-            runtime.page_hidden && !runtime.storage_ops.is_empty()
-        };
-        // Persisted before any beacon leaves.
-        if apply_storage_now {
-            apply_storage(shared, usize::MAX);
         }
         // A settled beacon frees keepalive budget: more may go now.
         if !perform(shared, work) {
@@ -795,7 +819,7 @@ fn perform(shared: &Shared, work: Vec<Work>) -> bool {
     let mut beacon_settled = false;
     for item in work {
         match item {
-            Work::ScheduleStorage => {
+            Work::ScheduleStorage { soon: false } => {
                 // A task of its own, not a microtask: the caller's task (a
                 // burst of track() calls, say) ends before storage work runs.
                 let shared = shared.clone();
@@ -804,6 +828,13 @@ fn perform(shared: &Shared, work: Vec<Work>) -> bool {
                     apply_storage(&shared, STORAGE_EVENTS_PER_TASK);
                 })
                 .forget();
+            }
+            Work::ScheduleStorage { soon: true } => {
+                let shared = shared.clone();
+                spawn_local(async move {
+                    shared.borrow_mut().storage_scheduled = false;
+                    apply_storage(&shared, usize::MAX);
+                });
             }
             Work::Beacon(request) => beacon_settled |= send_beacon(shared, request),
             Work::Emit(kind, message) => {
@@ -850,11 +881,24 @@ fn perform(shared: &Shared, work: Vec<Work>) -> bool {
                     if delivery == Delivery::NetworkError && !keepalive {
                         // The browser aborts a page's fetches as it unloads, and
                         // may say so before `pagehide` reaches us (Firefox does;
-                        // Chromium when another listener runs first). Give
-                        // `pagehide` a moment: then the core has abandoned this
-                        // batch and ignores the abort. A real network error is
-                        // only reported a little later.
+                        // Chromium when another listener runs first). The error
+                        // is held a moment: if `pagehide` follows at once, the
+                        // core abandons the batch and the abort is no failure;
+                        // an older one is reported first (see `on_page_event`).
+                        shared
+                            .borrow_mut()
+                            .held_network_errors
+                            .push((batch_id, now_ms()));
                         sleep(UNLOAD_ABORT_GRACE_MS).await;
+                        let mut runtime = shared.borrow_mut();
+                        let Some(at) = runtime
+                            .held_network_errors
+                            .iter()
+                            .position(|(id, _)| *id == batch_id)
+                        else {
+                            return;
+                        };
+                        runtime.held_network_errors.swap_remove(at);
                     }
                     on_delivery(&shared, batch_id, delivery);
                 });
@@ -927,28 +971,25 @@ fn describe_write_error(error: &JsValue) -> String {
 }
 
 fn on_delivery(shared: &Shared, batch_id: BatchId, delivery: Delivery) {
-    let debug_line = {
-        let mut runtime = shared.borrow_mut();
-        let Some(index) = runtime
-            .batch_events
-            .iter()
-            .position(|(id, _)| *id == batch_id)
-        else {
-            return;
-        };
-        let (_, events) = runtime.batch_events.swap_remove(index);
-        settle_locked(
-            &mut runtime,
-            batch_id,
-            events,
-            delivery.as_outcome(),
-            now_ms(),
-        )
-    };
+    let debug_line = settle_fetch(&mut shared.borrow_mut(), batch_id, delivery.as_outcome());
     if let Some(line) = debug_line {
         run(shared, vec![Work::Emit("debug", line)]);
     }
     pump(shared);
+}
+
+/// Reports a fetch's outcome, unless it was already reported.
+fn settle_fetch(
+    runtime: &mut Runtime,
+    batch_id: BatchId,
+    outcome: SendOutcome<'_>,
+) -> Option<String> {
+    let index = runtime
+        .batch_events
+        .iter()
+        .position(|(id, _)| *id == batch_id)?;
+    let (_, events) = runtime.batch_events.swap_remove(index);
+    settle_locked(runtime, batch_id, events, outcome, now_ms())
 }
 
 /// Asks for everything pending to be sent; resolves with what happened.

@@ -1,17 +1,15 @@
 // Many tabs and crashed tabs: ownership of persisted events without
 // duplicates or loss, counted at the collector. Each test uses one fresh
 // browser context (one profile): its tabs share storage and Web Locks.
-import { test, beforeEach } from 'node:test';
+// Tabs run on every engine; renderer crashes need DevTools (Chromium only).
+import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor } from './harness.mjs';
+import { ENGINES } from '../support/engines/index.mjs';
 
-const harness = useHarness();
 let h;
-beforeEach(() => {
-  h = harness();
-});
-
-const report = (name, counts) => console.log(`tabs ${name}: ${JSON.stringify(counts)}`);
+let engine;
+const report = (name, counts) => console.log(`tabs ${name} (${engine}): ${JSON.stringify(counts)}`);
 const received = () => h.collector.stats().received;
 const duplicates = () => h.collector.stats().duplicates;
 const tagsReceived = (tag) => h.collector.events().filter((e) => e.properties.tab === tag).length;
@@ -42,107 +40,124 @@ async function crash(context, page) {
 /** What a tab switch back to the page does: a visibilitychange to visible. */
 const showPage = (page) => page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
 
-test('1. two tabs, 1,000 events each, collector up: 2,000 arrive, none twice', async () => {
-  const context = await h.browser.newContext();
-  const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
-  await Promise.all([trackIn(a.page, 'A', 1000), trackIn(b.page, 'B', 1000)]);
-  await waitFor(() => received() === 2000, { what: '2,000 events', timeoutMs: 30_000 });
-  const [ma, mb] = [await metricsOf(a.page), await metricsOf(b.page)];
-  assert.equal(duplicates(), 0);
-  assert.equal(tagsReceived('A'), 1000);
-  assert.equal(tagsReceived('B'), 1000);
-  assert.notEqual(ma.partition, mb.partition);
-  assert.equal(ma.ownership, 'web-locks');
-  assert.equal(ma.adoptedEvents + mb.adoptedEvents, 0, 'a live tab is never adopted');
-  report(1, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B') });
-  await context.close();
-});
-
-test('2. two tabs, collector down, tab A closes: tab B delivers A\'s 700 events, none twice', async () => {
-  const context = await h.browser.newContext();
-  // Room for both tabs' events in B's queue (beyond maxQueueEvents the oldest are dropped).
-  const config = { maxQueueEvents: 2000 };
-  const [a, b] = await Promise.all([h.open(config, { context }), h.open(config, { context })]);
-  h.collector.setFault({ down: true });
-  // 700 per tab: more than one deferred storage task writes at once.
-  await Promise.all([trackIn(a.page, 'A', 700), trackIn(b.page, 'B', 700)]);
-  await a.page.waitForTimeout(300);
-  await a.page.close();
-  h.collector.setFault({});
-  await showPage(b.page);
-  await waitFor(() => received() === 1400, { what: '1,400 events', timeoutMs: 60_000 });
-  const mb = await metricsOf(b.page);
-  assert.equal(duplicates(), 0);
-  assert.equal(tagsReceived('A'), 700);
-  assert.equal(tagsReceived('B'), 700);
-  assert.equal(mb.adoptedPartitions, 1);
-  report(2, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B'), adoptedByB: mb.adoptedEvents });
-  await context.close();
-});
-
-test('3. three tabs open at once after a fourth crashed: exactly one adopts its events', async () => {
-  const context = await h.browser.newContext();
-  const crashed = await h.open({}, { context });
-  h.collector.setFault({ status: 503 });
-  await trackIn(crashed.page, 'D', 200);
-  await crashed.page.waitForTimeout(400);
-  await crash(context, crashed.page);
-  h.collector.setFault({});
-  const tabs = await Promise.all([h.open({}, { context }), h.open({}, { context }), h.open({}, { context })]);
-  await Promise.all(tabs.map((t) => t.page.evaluate(() => analytics.ready)));
-  await waitFor(() => received() === 200, { what: '200 events of the crashed tab', timeoutMs: 60_000 });
-  await tabs[0].page.waitForTimeout(500);
-  const adopted = await Promise.all(tabs.map((t) => metricsOf(t.page)));
-  const adopters = adopted.filter((m) => m.adoptedPartitions > 0);
-  assert.equal(adopters.length, 1, JSON.stringify(adopted.map((m) => m.adoptedPartitions)));
-  assert.equal(received(), 200);
-  assert.equal(duplicates(), 0);
-  report(3, { received: received(), duplicates: duplicates(), adoptingTabs: adopters.length, adoptedEvents: adopters[0].adoptedEvents });
-  await context.close();
-});
-
-test('4. crash: 500 events tracked while down survive a renderer crash and arrive from the reopened page', async () => {
-  const context = await h.browser.newContext();
-  const first = await h.open({}, { context });
-  h.collector.setFault({ down: true });
-  await first.page.evaluate(async () => {
-    await analytics.ready;
-    for (let i = 0; i < 500; i++) analytics.track('Before Crash', { tab: 'C', i });
+/** Starts the harness on `name` for the tests of the enclosing suite. */
+function onEngine(name) {
+  const harness = useHarness({ engine: name });
+  beforeEach(() => {
+    h = harness();
+    engine = name;
   });
-  // persistDebounceMs (100 ms) plus a margin.
-  await first.page.waitForTimeout(400);
-  await crash(context, first.page);
-  h.collector.setFault({});
-  const again = await h.open({}, { context });
-  await again.page.evaluate(() => analytics.ready);
-  await waitFor(() => received() === 500, { what: '500 events after the crash', timeoutMs: 60_000 });
-  const m = await metricsOf(again.page);
-  assert.equal(duplicates(), 0);
-  assert.equal(m.adoptedEvents, 500);
-  report(4, { received: received(), duplicates: duplicates(), adoptedEvents: m.adoptedEvents });
-  await context.close();
-});
+}
 
-test('5. without Web Locks the lease decides: a closed tab\'s events are adopted once its lease expires', async () => {
-  const context = await h.browser.newContext();
-  await context.addInitScript(() => {
-    Object.defineProperty(Navigator.prototype, 'locks', { configurable: true, get: () => undefined });
+for (const name of ENGINES) {
+  describe(name, () => {
+    onEngine(name);
+
+    test('1. two tabs, 1,000 events each, collector up: 2,000 arrive, none twice', async () => {
+      const context = await h.browser.newContext();
+      const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
+      await Promise.all([trackIn(a.page, 'A', 1000), trackIn(b.page, 'B', 1000)]);
+      await waitFor(() => received() === 2000, { what: '2,000 events', timeoutMs: 30_000 });
+      const [ma, mb] = [await metricsOf(a.page), await metricsOf(b.page)];
+      assert.equal(duplicates(), 0);
+      assert.equal(tagsReceived('A'), 1000);
+      assert.equal(tagsReceived('B'), 1000);
+      assert.notEqual(ma.partition, mb.partition);
+      assert.equal(ma.ownership, 'web-locks');
+      assert.equal(ma.adoptedEvents + mb.adoptedEvents, 0, 'a live tab is never adopted');
+      report(1, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B') });
+      await context.close();
+    });
+
+    test('2. two tabs, collector down, tab A closes: tab B delivers A\'s 700 events, none twice', async () => {
+      const context = await h.browser.newContext();
+      // Room for both tabs' events in B's queue (beyond maxQueueEvents the oldest are dropped).
+      const config = { maxQueueEvents: 2000 };
+      const [a, b] = await Promise.all([h.open(config, { context }), h.open(config, { context })]);
+      h.collector.setFault({ down: true });
+      // 700 per tab: more than one deferred storage task writes at once.
+      await Promise.all([trackIn(a.page, 'A', 700), trackIn(b.page, 'B', 700)]);
+      await a.page.waitForTimeout(300);
+      await a.page.close();
+      h.collector.setFault({});
+      await showPage(b.page);
+      await waitFor(() => received() === 1400, { what: '1,400 events', timeoutMs: 60_000 });
+      const mb = await metricsOf(b.page);
+      assert.equal(duplicates(), 0);
+      assert.equal(tagsReceived('A'), 700);
+      assert.equal(tagsReceived('B'), 700);
+      assert.equal(mb.adoptedPartitions, 1);
+      report(2, { received: received(), duplicates: duplicates(), fromA: tagsReceived('A'), fromB: tagsReceived('B'), adoptedByB: mb.adoptedEvents });
+      await context.close();
+    });
+
+    test('5. without Web Locks the lease decides: a closed tab\'s events are adopted once its lease expires', async () => {
+      const context = await h.browser.newContext();
+      const init = () => Object.defineProperty(Navigator.prototype, 'locks', { configurable: true, get: () => undefined });
+      const [a, b] = await Promise.all([h.open({}, { context, init }), h.open({}, { context, init })]);
+      h.collector.setFault({ down: true });
+      await Promise.all([trackIn(a.page, 'A', 50), trackIn(b.page, 'B', 50)]);
+      assert.equal((await metricsOf(b.page)).ownership, 'lease');
+      await a.page.waitForTimeout(300);
+      await a.page.close();
+      h.collector.setFault({});
+      // A live lease is renewed every 2 s; A's stops, and expires after 10 s.
+      await b.page.waitForTimeout(10_500);
+      await showPage(b.page);
+      await waitFor(() => received() === 100, { what: '100 events', timeoutMs: 30_000 });
+      const mb = await metricsOf(b.page);
+      assert.equal(duplicates(), 0);
+      assert.equal(tagsReceived('A'), 50);
+      assert.equal(mb.adoptedEvents, 50);
+      report(5, { received: received(), duplicates: duplicates(), ownership: mb.ownership, adoptedByB: mb.adoptedEvents });
+      await context.close();
+    });
   });
-  const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
-  h.collector.setFault({ down: true });
-  await Promise.all([trackIn(a.page, 'A', 50), trackIn(b.page, 'B', 50)]);
-  assert.equal((await metricsOf(b.page)).ownership, 'lease');
-  await a.page.waitForTimeout(300);
-  await a.page.close();
-  h.collector.setFault({});
-  // A live lease is renewed every 2 s; A's stops, and expires after 10 s.
-  await b.page.waitForTimeout(10_500);
-  await showPage(b.page);
-  await waitFor(() => received() === 100, { what: '100 events', timeoutMs: 30_000 });
-  const mb = await metricsOf(b.page);
-  assert.equal(duplicates(), 0);
-  assert.equal(tagsReceived('A'), 50);
-  assert.equal(mb.adoptedEvents, 50);
-  report(5, { received: received(), duplicates: duplicates(), ownership: mb.ownership, adoptedByB: mb.adoptedEvents });
-  await context.close();
+}
+
+describe('chromium only: renderer crashes (DevTools Page.crash)', () => {
+  onEngine('chromium');
+
+  test('3. three tabs open at once after a fourth crashed: exactly one adopts its events', async () => {
+    const context = await h.browser.newContext();
+    const crashed = await h.open({}, { context });
+    h.collector.setFault({ status: 503 });
+    await trackIn(crashed.page, 'D', 200);
+    await crashed.page.waitForTimeout(400);
+    await crash(context, crashed.page);
+    h.collector.setFault({});
+    const tabs = await Promise.all([h.open({}, { context }), h.open({}, { context }), h.open({}, { context })]);
+    await Promise.all(tabs.map((t) => t.page.evaluate(() => analytics.ready)));
+    await waitFor(() => received() === 200, { what: '200 events of the crashed tab', timeoutMs: 60_000 });
+    await tabs[0].page.waitForTimeout(500);
+    const adopted = await Promise.all(tabs.map((t) => metricsOf(t.page)));
+    const adopters = adopted.filter((m) => m.adoptedPartitions > 0);
+    assert.equal(adopters.length, 1, JSON.stringify(adopted.map((m) => m.adoptedPartitions)));
+    assert.equal(received(), 200);
+    assert.equal(duplicates(), 0);
+    report(3, { received: received(), duplicates: duplicates(), adoptingTabs: adopters.length, adoptedEvents: adopters[0].adoptedEvents });
+    await context.close();
+  });
+
+  test('4. crash: 500 events tracked while down survive a renderer crash and arrive from the reopened page', async () => {
+    const context = await h.browser.newContext();
+    const first = await h.open({}, { context });
+    h.collector.setFault({ down: true });
+    await first.page.evaluate(async () => {
+      await analytics.ready;
+      for (let i = 0; i < 500; i++) analytics.track('Before Crash', { tab: 'C', i });
+    });
+    // persistDebounceMs (100 ms) plus a margin.
+    await first.page.waitForTimeout(400);
+    await crash(context, first.page);
+    h.collector.setFault({});
+    const again = await h.open({}, { context });
+    await again.page.evaluate(() => analytics.ready);
+    await waitFor(() => received() === 500, { what: '500 events after the crash', timeoutMs: 60_000 });
+    const m = await metricsOf(again.page);
+    assert.equal(duplicates(), 0);
+    assert.equal(m.adoptedEvents, 500);
+    report(4, { received: received(), duplicates: duplicates(), adoptedEvents: m.adoptedEvents });
+    await context.close();
+  });
 });
