@@ -23,5 +23,5 @@ bash scripts/build.sh
 step "browser tests of the web shell (wasm-bindgen-test in headless Chromium)"
 node tests/support/run-browser-tests.mjs
 
-step "package tests: config parity with the core, server-side import, the JS API in Chromium, and a Vite consumer built from the packed tarball"
+step "package tests: config parity with the core, server-side import, the JS API in Chromium, reliability and tabs in Chromium, Firefox and WebKit, and a Vite consumer built from the packed tarball"
 node --test --test-concurrency=1 tests/js/ tests/e2e/ tests/consumer/

@@ -173,10 +173,26 @@ class WebKitPage {
 
   async goto(url) {
     await this.#session.command(this.#window, 'POST', '/url', { url });
+    await this.#settled();
   }
 
   async reload() {
     await this.#session.command(this.#window, 'POST', '/refresh', {});
+    await this.#settled();
+  }
+
+  // The first script run just after a load can fail inside the driver
+  // (an error with no message); a harmless one is retried until it runs.
+  async #settled() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#session.command(this.#window, 'POST', '/execute/sync', { script: 'return document.readyState', args: [] });
+        return;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await sleep(100);
+      }
+    }
   }
 
   /** Runs `fn(arg)` in the page (awaiting a promise); its value must be JSON. */
