@@ -72,39 +72,27 @@ for (const engine of ENGINES) {
       await context.close();
     });
 
-    test('2. unload: 50 events tracked just before the page closes all arrive', async () => {
-      const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
-      await page.evaluate(async () => {
-        await analytics.ready;
-        for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
-      });
-      await page.close({ runBeforeUnload: true });
-      await waitFor(() => received() === 50, { what: '50 events after close' });
-      const stats = h.collector.stats();
-      assert.equal(stats.duplicates, 0);
-      assert.deepEqual(indices(), range(0, 50));
-      const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
-      assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
-      report(2, { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
-      await context.close();
-    });
+    // How a page goes away: the tab closes, or it navigates to another page.
+    const leave = (page, how) => (how === 'closing' ? page.close({ runBeforeUnload: true }) : page.goto(`${h.site.url}/blank.html`));
 
-    test('2b. unload by navigation: 50 events tracked just before navigating away all arrive', async () => {
-      const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
-      await page.evaluate(async () => {
-        await analytics.ready;
-        for (let i = 0; i < 50; i++) analytics.track('Navigate', { i });
+    for (const how of ['closing', 'navigating away']) {
+      test(`2. unload (${how}): 50 events tracked just before all arrive`, async () => {
+        const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+        await page.evaluate(async () => {
+          await analytics.ready;
+          for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
+        });
+        await leave(page, how);
+        await waitFor(() => received() === 50, { what: `50 events after ${how}` });
+        const stats = h.collector.stats();
+        assert.equal(stats.duplicates, 0);
+        assert.deepEqual(indices(), range(0, 50));
+        const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
+        assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
+        report(2, { how, received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
+        await context.close();
       });
-      await page.goto(`${h.site.url}/blank.html`);
-      await waitFor(() => received() === 50, { what: '50 events after navigating away' });
-      const stats = h.collector.stats();
-      assert.equal(stats.duplicates, 0);
-      assert.deepEqual(indices(), range(0, 50));
-      const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
-      assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
-      report('2b', { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
-      await context.close();
-    });
+    }
 
     // The page's own pagehide listener, registered before the SDK's: in Chromium
     // it lets the browser's abort of a fetch reach the SDK before its own
@@ -121,8 +109,7 @@ for (const engine of ENGINES) {
           for (let i = 0; i < 30; i++) analytics.track('In Flight', { i });
         });
         await waitFor(() => h.collector.requests().length >= 1, { what: 'the first batch at the collector' });
-        if (how === 'closing') await page.close({ runBeforeUnload: true });
-        else await page.goto(`${h.site.url}/blank.html`);
+        await leave(page, how);
         await waitFor(() => received() === 30, { what: '30 events after unload', timeoutMs: 15_000 });
         const beaconed = h.collector.requests().filter((r) => r.mode === 'no-cors').reduce((sum, r) => sum + r.events, 0);
         assert.deepEqual(indices(), range(0, 30));
