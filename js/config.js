@@ -83,6 +83,13 @@ export function checkConfig(config) {
   if (!endpointOk || /\s/.test(endpoint)) {
     fail(`endpoint must start with https://, http:// or /, got "${endpoint}"`);
   }
+  // The rule above is the core's; the URL must also parse (a bracket left
+  // open, a port above 65535…), a path against the page it runs on.
+  try {
+    new URL(endpoint, typeof location === 'undefined' ? 'http://localhost/' : location.href);
+  } catch {
+    fail(`endpoint is not a valid URL: "${endpoint}"`);
+  }
   if (config.writeKey !== undefined && !/^[\x21-\x7e]{1,256}$/.test(config.writeKey)) {
     fail('writeKey must be 1 to 256 printable ASCII characters');
   }

@@ -37,7 +37,18 @@ function tolerantReplacer() {
   };
 }
 
-const describe = (value) => (Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`);
+/** What a value is, for error messages: "an array", "a string of 300 characters", … */
+function describe(value) {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} characters`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+// Longest event and page name, and longest userId, groupId or previousId.
+const MAX_NAME_LENGTH = 255;
+const MAX_ID_LENGTH = 256;
 
 /** Do Not Track or Global Privacy Control is on. */
 const privacySignal = () => navigator.doNotTrack === '1' || window.doNotTrack === '1' || navigator.globalPrivacyControl === true;
@@ -173,28 +184,62 @@ class Analytics {
     this.#contextJson = JSON.stringify(this.#context);
   }
 
-  /** False, after reporting it, when traits are not a plain object. */
-  #traitsOk(traits) {
-    if (traits == null || (typeof traits === 'object' && !Array.isArray(traits))) return true;
-    this.#emit('input', `traits must be a plain object, got ${describe(traits)}; event dropped`);
-    return false;
+  /**
+   * A name or id argument as a string (a finite number is converted), or
+   * null after reporting why it cannot be one. `optional`: null or
+   * undefined is the empty string.
+   */
+  #name(call, argument, value, max, optional = false) {
+    if (optional && value == null) return '';
+    if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
+    if (typeof value === 'string' && value !== '' && value.length <= max) return value;
+    this.#emit('input', `${call}(): ${argument} must be a non-empty string of at most ${max} characters, or a number; got ${describe(value)}; call dropped`);
+    return null;
   }
 
-  #serialize(properties) {
+  /**
+   * The JSON text of a properties or traits object, or null after
+   * reporting why there is none. Getters, proxies and toJSON run here,
+   * once; whatever they throw or return that is not an object is reported.
+   */
+  #serialize(properties, what = 'properties') {
     if (properties == null) return '{}';
     if (typeof properties !== 'object' || Array.isArray(properties)) {
-      this.#emit('input', `properties must be a plain object, got ${describe(properties)}; event dropped`);
+      this.#emit('input', `${what} must be a plain object, got ${describe(properties)}; event dropped`);
       return null;
     }
+    let json;
     try {
-      return JSON.stringify(properties);
+      json = JSON.stringify(properties);
     } catch {
       try {
-        return JSON.stringify(properties, tolerantReplacer());
+        json = JSON.stringify(properties, tolerantReplacer());
       } catch (error) {
-        this.#emit('input', `properties could not be serialized (${error?.message ?? error}); event dropped`);
+        this.#emit('input', `${what} could not be serialized (${error?.message ?? error}); event dropped`);
         return null;
       }
+    }
+    if (typeof json !== 'string' || json[0] !== '{') {
+      this.#emit('input', `${what} must serialize to a JSON object (toJSON gave ${json === undefined ? 'undefined' : json.slice(0, 40)}); event dropped`);
+      return null;
+    }
+    return json;
+  }
+
+  /** Traits as a plain copy (what identify/group persist), or null after reporting why not. */
+  #plainTraits(traits) {
+    if (traits == null) return {};
+    const json = this.#serialize(traits, 'traits');
+    return json === null ? null : JSON.parse(json);
+  }
+
+  /** Runs a public call; whatever it throws is reported, never thrown into the page. */
+  #guard(call, body) {
+    try {
+      return body();
+    } catch (error) {
+      this.#emit('input', `${call}() failed (${error?.message ?? error}); call dropped`);
+      return undefined;
     }
   }
 
@@ -274,34 +319,55 @@ class Analytics {
   }
 
   track(event, properties) {
-    if (this.#active()) this.#record('track', text(event), properties);
+    this.#guard('track', () => {
+      if (!this.#active()) return;
+      const name = this.#name('track', 'event', event, MAX_NAME_LENGTH);
+      if (name !== null) this.#record('track', name, properties);
+    });
   }
 
   identify(userId, traits) {
-    if (!this.#active()) return;
-    if (userId !== null && typeof userId === 'object') [userId, traits] = [null, userId];
-    if (!this.#traitsOk(traits)) return;
-    this.#identity.identify(userId == null || userId === '' ? null : text(userId), traits);
-    this.#record('identify', '', this.#identity.traits);
+    this.#guard('identify', () => {
+      if (!this.#active()) return;
+      if (userId !== null && typeof userId === 'object') [userId, traits] = [null, userId];
+      const id = userId === '' ? '' : this.#name('identify', 'userId', userId, MAX_ID_LENGTH, true);
+      const plain = id === null ? null : this.#plainTraits(traits);
+      if (plain === null) return;
+      this.#identity.identify(id === '' ? null : id, plain);
+      this.#record('identify', '', this.#identity.traits);
+    });
   }
 
   page(name, properties) {
-    if (!this.#active()) return;
-    this.#refreshContext(this.#session.touch(Date.now()));
-    this.#record('page', text(name), properties);
+    this.#guard('page', () => {
+      if (!this.#active()) return;
+      const pageName = this.#name('page', 'name', name, MAX_NAME_LENGTH, true);
+      if (pageName === null) return;
+      this.#refreshContext(this.#session.touch(Date.now()));
+      this.#record('page', pageName, properties);
+    });
   }
 
   group(groupId, traits) {
-    if (!this.#active() || !this.#traitsOk(traits)) return;
-    this.#identity.group(text(groupId), traits);
-    this.#record('group', text(groupId), this.#identity.groupTraits);
+    this.#guard('group', () => {
+      if (!this.#active()) return;
+      const id = this.#name('group', 'groupId', groupId, MAX_ID_LENGTH);
+      const plain = id === null ? null : this.#plainTraits(traits);
+      if (plain === null) return;
+      this.#identity.group(id, plain);
+      this.#record('group', id, this.#identity.groupTraits);
+    });
   }
 
   alias(userId, previousId) {
-    if (!this.#active()) return;
-    const previous = previousId ?? this.#identity.userId ?? this.#identity.anonymousId;
-    this.#identity.alias(text(userId));
-    this.#record('alias', text(previous), undefined);
+    this.#guard('alias', () => {
+      if (!this.#active()) return;
+      const id = this.#name('alias', 'userId', userId, MAX_ID_LENGTH);
+      const previous = id === null ? null : this.#name('alias', 'previousId', previousId ?? this.#identity.userId ?? this.#identity.anonymousId, MAX_ID_LENGTH);
+      if (previous === null) return;
+      this.#identity.alias(id);
+      this.#record('alias', previous, undefined);
+    });
   }
 
   /** Logout: forgets the user, traits and group, and starts a new anonymous visitor and session. */
@@ -354,10 +420,14 @@ class Analytics {
 
   /** Adds a plugin: `{ name, beforeSend(event) }`, run in the order added. */
   use(plugin) {
-    if (plugin === null || typeof plugin !== 'object' || typeof plugin.beforeSend !== 'function') {
-      throw new TypeError('analytics-wasm use(): a plugin is an object with a beforeSend(event) function');
-    }
-    this.#plugins.push({ name: text(plugin.name) || `plugin ${this.#plugins.length + 1}`, beforeSend: plugin.beforeSend.bind(plugin) });
+    this.#guard('use', () => {
+      if (plugin === null || typeof plugin !== 'object' || typeof plugin.beforeSend !== 'function') {
+        this.#emit('input', `use(): a plugin is an object with a beforeSend(event) function, got ${describe(plugin)}; not added`);
+        return;
+      }
+      const name = typeof plugin.name === 'string' && plugin.name !== '' ? plugin.name : `plugin ${this.#plugins.length + 1}`;
+      this.#plugins.push({ name, beforeSend: plugin.beforeSend.bind(plugin) });
+    });
     return this;
   }
 

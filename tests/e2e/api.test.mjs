@@ -92,6 +92,102 @@ test('track never throws on bad properties; the errors are reported and other ev
   await context.close();
 });
 
+test('an event name that is not a string or a number is refused, never coerced and never thrown', async () => {
+  const { page, context } = await h.open({});
+  const result = await page.evaluate(async () => {
+    await analytics.ready;
+    const thrown = [];
+    const names = [{ a: 1 }, Object.create(null), { toString() { throw new Error('no name'); } }, '', 'x'.repeat(256), null, undefined, true, Symbol('s'), 42, 'Good'];
+    for (const name of names) {
+      try {
+        analytics.track(name, { ok: true });
+      } catch (error) {
+        thrown.push(String(error));
+      }
+    }
+    await analytics.flush();
+    return { thrown, errors: window.errors.filter((e) => e.type === 'input').map((e) => e.message) };
+  });
+  await waitFor(() => h.collector.stats().received === 2, { what: '2 events' });
+  await page.waitForTimeout(200);
+  assert.deepEqual(result.thrown, []);
+  assert.deepEqual(h.collector.events().map((e) => e.event).sort(), ['42', 'Good']);
+  assert.equal(result.errors.length, 9, JSON.stringify(result.errors));
+  assert.ok(result.errors.every((m) => m.startsWith('track(): event must be a non-empty string of at most 255 characters, or a number; got ')));
+  assert.ok(result.errors.some((m) => m.includes('got an object')));
+  assert.ok(result.errors.some((m) => m.includes('got a string of 256 characters')));
+  assert.equal(h.collector.stats().received, 2);
+  await context.close();
+});
+
+test('properties whose toJSON gives no object are refused, not thrown', async () => {
+  const { page, context } = await h.open({});
+  const result = await page.evaluate(async () => {
+    await analytics.ready;
+    const thrown = [];
+    const calls = [
+      () => analytics.track('Undefined toJSON', { toJSON() { return undefined; } }),
+      () => analytics.track('Number toJSON', { toJSON() { return 5; } }),
+      () => analytics.track('Fine', { ok: 1 }),
+    ];
+    for (const call of calls) {
+      try {
+        call();
+      } catch (error) {
+        thrown.push(String(error));
+      }
+    }
+    await analytics.flush();
+    return { thrown, errors: window.errors.filter((e) => e.type === 'input').map((e) => e.message) };
+  });
+  await waitFor(() => h.collector.stats().received === 1, { what: 'the good event' });
+  assert.deepEqual(result.thrown, []);
+  assert.deepEqual(h.collector.events().map((e) => e.event), ['Fine']);
+  assert.equal(result.errors.length, 2);
+  assert.ok(result.errors.every((m) => m.includes('must serialize to a JSON object')), JSON.stringify(result.errors));
+  await context.close();
+});
+
+test('identify, group and page never throw on throwing getters or proxies; the error names the argument', async () => {
+  const { page, context } = await h.open({});
+  const result = await page.evaluate(async () => {
+    await analytics.ready;
+    const getter = { get email() { throw new Error('getter says no'); } };
+    const proxy = new Proxy({}, { ownKeys() { throw new Error('trap says no'); }, get() { throw new Error('trap says no'); } });
+    const thrown = [];
+    const calls = [
+      () => analytics.identify('u1', getter),
+      () => analytics.identify('u1', proxy),
+      () => analytics.identify(proxy),
+      () => analytics.group('g1', getter),
+      () => analytics.group(proxy),
+      () => analytics.page('Pricing', proxy),
+      () => analytics.alias({ id: 'x' }),
+      () => analytics.use(proxy),
+      () => analytics.track('After', { ok: true }),
+    ];
+    for (const call of calls) {
+      try {
+        call();
+      } catch (error) {
+        thrown.push(String(error));
+      }
+    }
+    await analytics.flush();
+    return { thrown, errors: window.errors.filter((e) => e.type === 'input').map((e) => e.message), user: analytics.user() };
+  });
+  await waitFor(() => h.collector.stats().received === 1, { what: 'the good event' });
+  await page.waitForTimeout(200);
+  assert.deepEqual(result.thrown, []);
+  assert.deepEqual(h.collector.events().map((e) => e.event), ['After']);
+  assert.equal(result.errors.length, 8, JSON.stringify(result.errors));
+  assert.ok(result.errors.some((m) => m.includes('traits could not be serialized (getter says no)')));
+  assert.ok(result.errors.some((m) => m.includes('group(): groupId must be')));
+  assert.ok(result.errors.some((m) => m.includes('alias(): userId must be')));
+  assert.equal(result.user.userId, null, 'a refused identify changes nothing');
+  await context.close();
+});
+
 test('flush resolves with what was sent, what failed and what is pending', async () => {
   const { page, context } = await h.open({});
   await page.evaluate(() => analytics.ready);

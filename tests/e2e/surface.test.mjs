@@ -341,17 +341,20 @@ test('plugins run in order, can change or drop an event, and one that throws is 
   await context.close();
 });
 
-test('use() refuses something that is not a plugin, naming what one is', async () => {
+test('use() refuses something that is not a plugin, naming what one is, without throwing', async () => {
   const { page, context } = await h.open({});
-  const message = await page.evaluate(() => {
+  const result = await page.evaluate(() => {
     try {
-      analytics.use(() => {});
-      return null;
+      const returned = analytics.use(() => {});
+      return { thrown: null, chained: returned === analytics, errors: window.errors };
     } catch (error) {
-      return error.message;
+      return { thrown: error.message };
     }
   });
-  assert.match(message, /a plugin is an object with a beforeSend\(event\) function/);
+  assert.equal(result.thrown, null);
+  assert.equal(result.chained, true);
+  assert.match(result.errors[0].message, /a plugin is an object with a beforeSend\(event\) function, got a function/);
+  assert.equal(result.errors[0].type, 'input');
   await context.close();
 });
 

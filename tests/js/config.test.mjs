@@ -92,3 +92,10 @@ test('the generated rules carry the core defaults', () => {
   assert.deepEqual(NUMERIC_FIELDS.flushAt, [1, 1000, 20]);
   assert.deepEqual(NUMERIC_FIELDS.maxQueueEvents, [1, 100000, 1000]);
 });
+
+test('an endpoint that does not parse as a URL is refused at creation, naming the field', () => {
+  assert.equal(jsVerdict({ endpoint: 'http://[::1' }), 'endpoint is not a valid URL: "http://[::1"');
+  assert.equal(jsVerdict({ endpoint: 'http://127.0.0.1:99999/v1/batch' }), 'endpoint is not a valid URL: "http://127.0.0.1:99999/v1/batch"');
+  assert.equal(jsVerdict({ endpoint: 'https://[::1]:8443/v1/batch' }), 'ok');
+  assert.equal(jsVerdict({ endpoint: '/v1/batch' }), 'ok', 'a path resolves against the page');
+});
