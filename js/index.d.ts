@@ -24,6 +24,8 @@ export interface AnalyticsConfig {
   maxQueueEvents?: number;
   /** Most encoded bytes held; the oldest is dropped beyond (1024–50,000,000, default 5,000,000). */
   maxQueueBytes?: number;
+  /** Most bytes of one encoded event; larger is refused at the call (1024–16,000,000, default 32,768: Segment's per-message limit). */
+  maxEventBytes?: number;
   /** First backoff ceiling (1–600,000 ms, default 1000). */
   retryBaseMs?: number;
   /** Largest backoff ceiling (retryBaseMs–86,400,000 ms, default 60,000). */

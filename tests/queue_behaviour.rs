@@ -335,15 +335,110 @@ fn other_client_errors_drop_the_batch_with_the_status_in_last_error() {
     let mut h = Harness::new(config());
     h.track_many(20);
     let batch = h.pump().remove(0);
-    h.settle(batch.batch_id, status(422));
+    h.settle(batch.batch_id, status(404));
     h.pump();
     let m = h.queue.metrics();
     assert_eq!(m.counters.dropped_rejected, 20);
     assert_eq!(
         m.last_error.as_deref(),
-        Some("batch dropped: the collector answered 422")
+        Some("batch dropped: the collector answered 404")
     );
     assert!(h.storage.is_empty());
+}
+
+/// Answers every open batch: 400 with no list when it holds an event named
+/// in `bad`, else 200. Returns the requests made until the queue is empty.
+fn answer_refusing(h: &mut Harness, bad: &[&str]) -> usize {
+    let mut requests = 0;
+    for _ in 0..1_000 {
+        h.pump();
+        if h.open.is_empty() {
+            if h.queue.metrics().pending == 0 {
+                return requests;
+            }
+            h.wake();
+            continue;
+        }
+        for request in std::mem::take(&mut h.open) {
+            requests += 1;
+            let refused = names_in(&request.body)
+                .iter()
+                .any(|n| bad.contains(&n.as_str()));
+            let outcome = if refused { status(400) } else { ok() };
+            assert!(h.queue.on_send_result(request.batch_id, outcome, h.now));
+        }
+    }
+    panic!("did not drain");
+}
+
+#[test]
+fn a_400_naming_no_event_splits_the_batch_until_the_bad_event_is_alone() {
+    let mut h = Harness::new(config());
+    h.track_many(7);
+    h.track("bad");
+    h.track_many(12);
+    let requests = answer_refusing(&mut h, &["bad"]);
+    let m = h.queue.metrics();
+    assert_eq!(m.counters.events_sent, 19, "every good event arrives");
+    assert_eq!(
+        m.counters.dropped_rejected, 1,
+        "only the bad one is dropped"
+    );
+    assert!(requests <= 11, "{requests} requests: about 2·log2(20)");
+    assert!(h
+        .notices
+        .iter()
+        .any(|n| matches!(n, Notice::EventRefused { status: 400, .. })));
+    assert_eq!(
+        m.last_error.as_deref(),
+        Some("event dropped: the collector answered 400 for it alone")
+    );
+    assert!(h.storage.is_empty());
+}
+
+#[test]
+fn two_bad_events_in_one_batch_are_both_found() {
+    let mut h = Harness::new(config());
+    h.track("bad one");
+    h.track_many(30);
+    h.track("bad two");
+    answer_refusing(&mut h, &["bad one", "bad two"]);
+    let m = h.queue.metrics();
+    assert_eq!(m.counters.events_sent, 30);
+    assert_eq!(m.counters.dropped_rejected, 2);
+}
+
+#[test]
+fn a_batch_being_split_takes_no_newer_event() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.track_many(20);
+    h.settle(batch.batch_id, status(400));
+    let halves = h.pump();
+    assert_eq!(halves[0].events, 10, "the first half alone");
+    assert!(names_in(&halves[0].body).iter().all(|n| n.starts_with('e')));
+    let sent: Vec<usize> = halves.iter().map(|r| r.events).collect();
+    assert_eq!(
+        sent,
+        vec![10, 10],
+        "then the other half, not mixed with the 20 newer"
+    );
+}
+
+#[test]
+fn a_5xx_while_splitting_backs_off_and_keeps_the_half() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(400));
+    let halves = h.pump();
+    for half in &halves {
+        h.settle(half.batch_id, status(503));
+    }
+    assert!(h.pump().is_empty(), "backoff after the 5xx");
+    let retry = h.wake_until_send();
+    assert_eq!(retry[0].events, 10, "still the half");
 }
 
 #[test]

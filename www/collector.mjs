@@ -28,6 +28,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 //   retryAfter    Retry-After header value sent with `status`
 //   maxBodyBytes  answer 413 to bodies larger than this
 //   rejectEvents  event names to refuse individually (200 with a rejected list)
+//   refuseEvents  event names that make the whole batch a 400 with no list of
+//                 events (as a collector that cannot say which event is at fault)
+//   maxEventBytes answer 400 with no list to a batch holding an event whose JSON
+//                 is larger than this (Segment refuses messages over 32 KB so)
 //   delayMs       wait before answering
 //   drop          destroy the connection without answering
 //   down          same as drop, for "the collector is down"
@@ -125,6 +129,12 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
       stats.rejected += malformed.length;
       // Nothing of this batch is kept; the sender drops the named events and re-sends the rest.
       return answer(400, { rejected: malformed.filter((r) => typeof r.messageId === 'string') });
+    }
+    const refuseBatch = new Set(fault.refuseEvents ?? []);
+    const oversize = fault.maxEventBytes && body.batch.find((event) => JSON.stringify(event).length > fault.maxEventBytes);
+    if (oversize || body.batch.some((event) => refuseBatch.has(event.event))) {
+      stats.refused += 1;
+      return answer(400, { error: oversize ? `a message is over ${fault.maxEventBytes} bytes` : 'the batch holds a refused event' });
     }
     const rejected = [];
     const refuse = new Set(fault.rejectEvents ?? []);

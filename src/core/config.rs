@@ -27,6 +27,9 @@ pub struct Config {
     pub max_queue_events: u32,
     /// Most encoded bytes held; the oldest is dropped beyond.
     pub max_queue_bytes: u32,
+    /// Most bytes of one encoded event (Segment refuses a message over
+    /// 32 KB with a 400 for its whole batch); larger is refused at `track`.
+    pub max_event_bytes: u32,
     /// First retry delay ceiling; doubles per consecutive failure.
     pub retry_base_ms: u64,
     /// Largest retry delay ceiling.
@@ -58,6 +61,7 @@ impl Default for Config {
             max_beacon_bytes: 65_536,
             max_queue_events: 1_000,
             max_queue_bytes: 5_000_000,
+            max_event_bytes: 32_768,
             retry_base_ms: 1_000,
             retry_max_ms: 60_000,
             max_retry_after_ms: 300_000,
@@ -168,7 +172,7 @@ const fn field(name: &'static str, min: u64, max: u64) -> NumericField {
 }
 
 /// Every numeric setting. `retryMaxMs` also may not be below `retryBaseMs`.
-pub const NUMERIC_FIELDS: [NumericField; 16] = [
+pub const NUMERIC_FIELDS: [NumericField; 17] = [
     field("flushAt", 1, 1_000),
     field("flushIntervalMs", 1, 3_600_000),
     field("flushConcurrency", 1, 16),
@@ -177,6 +181,7 @@ pub const NUMERIC_FIELDS: [NumericField; 16] = [
     field("maxBeaconBytes", 1_024, 65_536),
     field("maxQueueEvents", 1, 100_000),
     field("maxQueueBytes", 1_024, 50_000_000),
+    field("maxEventBytes", 1_024, 16_000_000),
     field("retryBaseMs", 1, 600_000),
     field("retryMaxMs", 1, DAY_MS),
     field("maxRetryAfterMs", 0, DAY_MS),
@@ -202,7 +207,7 @@ fn check(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), Conf
 
 impl Config {
     /// The numeric settings with their current values, in table order.
-    pub fn numeric_fields(&self) -> [(NumericField, u64); 16] {
+    pub fn numeric_fields(&self) -> [(NumericField, u64); 17] {
         let values = [
             self.flush_at.into(),
             self.flush_interval_ms,
@@ -212,6 +217,7 @@ impl Config {
             self.max_beacon_bytes.into(),
             self.max_queue_events.into(),
             self.max_queue_bytes.into(),
+            self.max_event_bytes.into(),
             self.retry_base_ms,
             self.retry_max_ms,
             self.max_retry_after_ms,
@@ -221,7 +227,7 @@ impl Config {
             self.persist_debounce_ms,
             self.request_timeout_ms,
         ];
-        let mut out = [(NUMERIC_FIELDS[0], 0); 16];
+        let mut out = [(NUMERIC_FIELDS[0], 0); 17];
         for (slot, (field, value)) in out.iter_mut().zip(NUMERIC_FIELDS.iter().zip(values)) {
             *slot = (*field, value);
         }
@@ -247,6 +253,7 @@ impl Config {
             "maxBeaconBytes" => self.max_beacon_bytes = small,
             "maxQueueEvents" => self.max_queue_events = small,
             "maxQueueBytes" => self.max_queue_bytes = small,
+            "maxEventBytes" => self.max_event_bytes = small,
             "retryBaseMs" => self.retry_base_ms = value,
             "retryMaxMs" => self.retry_max_ms = value,
             "maxRetryAfterMs" => self.max_retry_after_ms = value,

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use super::circuit::{CircuitBreaker, Permit};
 use super::config::{Config, ConfigError};
 use super::event::{encode, EventInput, MessageId, QueuedEvent, Seq, StoredEvent, TrackError};
-use super::json::{is_object_text, push_u64};
+use super::json::{is_json_object, push_u64};
 use super::metrics::{Counters, Metrics};
 use super::outcome::{classify, Rejection, SendOutcome, Verdict};
 use super::pending::PendingQueue;
@@ -54,6 +54,8 @@ pub enum Notice {
     EventsRejected { rejected: Vec<Rejection> },
     /// An event alone was answered 413; it is dropped.
     EventTooLarge { id: MessageId },
+    /// An event alone was refused (400 with no list of events); it is dropped.
+    EventRefused { id: MessageId, status: u16 },
     /// Sends kept failing; nothing is sent before `until` (events are kept).
     CircuitOpened { failures: u32, until: Millis },
 }
@@ -217,11 +219,14 @@ impl ClientEventQueue {
         Ok(())
     }
 
-    /// Largest encoded event any batch can carry.
+    /// Largest encoded event accepted: `maxEventBytes`, and what any batch
+    /// and the queue can carry.
     pub fn max_event_bytes(&self) -> usize {
         let batch =
             (self.config.max_batch_bytes as usize).saturating_sub(self.envelope.overhead(1));
-        batch.min(self.config.max_queue_bytes as usize)
+        batch
+            .min(self.config.max_queue_bytes as usize)
+            .min(self.config.max_event_bytes as usize)
     }
 
     fn tick(&mut self, now: Millis) -> Millis {
@@ -261,6 +266,7 @@ impl ClientEventQueue {
             created_at: now,
             json,
             attempts: 0,
+            split: 0,
         });
         self.mark_unpersisted(seq, now);
         self.enforce_bounds();
@@ -310,7 +316,7 @@ impl ClientEventQueue {
             let id = MessageId::parse(&entry.message_id);
             let valid = id.is_some()
                 && entry.json.len() <= limit
-                && is_object_text(&entry.json)
+                && is_json_object(&entry.json)
                 && entry.json.contains(entry.message_id.as_str());
             match id {
                 Some(id) if valid => candidates.push((id, entry)),
@@ -375,6 +381,7 @@ impl ClientEventQueue {
                 created_at: entry.created_at_ms.min(now),
                 json: entry.json,
                 attempts: 0,
+                split: 0,
             });
             if source == RestoreSource::Adopted {
                 self.mark_unpersisted(seq, now);
@@ -601,6 +608,11 @@ impl ClientEventQueue {
         let mut max_events = self
             .batch_event_cap
             .min(self.config.max_batch_events as usize);
+        // A batch being split holds only its own part.
+        let split = self.pending.front().map_or(0, |front| front.split);
+        if split > 0 {
+            max_events = max_events.min(split as usize);
+        }
         if permit == Permit::Probe {
             max_events = 1;
         }
@@ -608,6 +620,7 @@ impl ClientEventQueue {
         let mut event_bytes = 0;
         while let Some(front) = self.pending.front() {
             if events.len() >= max_events
+                || front.split != split
                 || (transport == Transport::Beacon && front.seq >= self.beacon_before)
             {
                 break;
@@ -808,7 +821,7 @@ impl ClientEventQueue {
                 self.counters.batches_failed += 1;
                 let rejected = self.drop_rejected(&rejected, &held, &evicted);
                 if rejected.is_empty() {
-                    self.reject_batch(400, held);
+                    self.split_refused(400, held, total);
                 } else {
                     let rest = held
                         .into_iter()
@@ -885,6 +898,11 @@ impl ClientEventQueue {
                 self.notices.push_back(Notice::AuthFailed { status });
                 self.requeue(held);
             }
+            Verdict::Refused { status } => {
+                self.circuit.on_success();
+                self.counters.batches_failed += 1;
+                self.split_refused(status, held, total);
+            }
             Verdict::Rejected { status } => {
                 self.circuit.on_success();
                 self.counters.batches_failed += 1;
@@ -936,6 +954,33 @@ impl ClientEventQueue {
             });
         }
         matched
+    }
+
+    /// The collector refused the batch without naming the events at fault:
+    /// each half goes again on its own, at once, and so on, until an event
+    /// refused alone is dropped; the good ones arrive. One bad event among
+    /// `n` costs about 2·log₂(n) requests.
+    fn split_refused(&mut self, status: u16, mut held: Vec<QueuedEvent>, total: usize) {
+        if total <= 1 {
+            let mut message = String::from("event dropped: the collector answered ");
+            push_u64(&mut message, status.into());
+            message.push_str(" for it alone");
+            for event in held {
+                self.counters.dropped_rejected += 1;
+                self.forget_event(event.seq, event.id);
+                self.set_last_error(&message);
+                self.notices.push_back(Notice::EventRefused {
+                    id: event.id,
+                    status,
+                });
+            }
+            return;
+        }
+        let half = total.div_ceil(2) as u32;
+        for event in &mut held {
+            event.split = half;
+        }
+        self.requeue(held);
     }
 
     fn reject_batch(&mut self, status: u16, held: Vec<QueuedEvent>) {

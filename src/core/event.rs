@@ -195,6 +195,10 @@ pub struct QueuedEvent {
     pub json: String,
     /// Send attempts that did not deliver it.
     pub attempts: u32,
+    /// Its batch was refused with no word on which event was at fault: the
+    /// next batch holding it holds at most this many events, all with the
+    /// same `split` (0: not being split).
+    pub split: u32,
 }
 
 impl QueuedEvent {

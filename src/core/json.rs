@@ -89,9 +89,21 @@ const MAX_DEPTH: usize = 32;
 
 /// Parses a whole JSON document; `None` if it is not valid JSON.
 pub fn parse(text: &str) -> Option<Value> {
+    read(text, true)
+}
+
+/// Whether `text` is one valid JSON object (nested no deeper than
+/// `parse` accepts); checked without building it.
+pub fn is_json_object(text: &str) -> bool {
+    is_object_text(text) && read(text, false).is_some()
+}
+
+/// Reads a whole document; with `build` false only checks it.
+fn read(text: &str, build: bool) -> Option<Value> {
     let mut reader = Reader {
         bytes: text.as_bytes(),
         at: 0,
+        build,
     };
     let value = reader.value(0)?;
     reader.skip_whitespace();
@@ -101,6 +113,8 @@ pub fn parse(text: &str) -> Option<Value> {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Build the values read; otherwise only check the grammar.
+    build: bool,
 }
 
 impl Reader<'_> {
@@ -166,7 +180,10 @@ impl Reader<'_> {
             if !self.eat(b':') {
                 return None;
             }
-            members.push((key, self.value(depth + 1)?));
+            let value = self.value(depth + 1)?;
+            if self.build {
+                members.push((key, value));
+            }
             if self.eat(b'}') {
                 return Some(Value::Object(members));
             }
@@ -183,7 +200,10 @@ impl Reader<'_> {
             return Some(Value::Array(items));
         }
         loop {
-            items.push(self.value(depth + 1)?);
+            let item = self.value(depth + 1)?;
+            if self.build {
+                items.push(item);
+            }
             if self.eat(b']') {
                 return Some(Value::Array(items));
             }
@@ -253,11 +273,14 @@ impl Reader<'_> {
                         b'u' => self.unicode_escape()?,
                         _ => return None,
                     };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(decoded.encode_utf8(&mut buf).as_bytes());
+                    if self.build {
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(decoded.encode_utf8(&mut buf).as_bytes());
+                    }
                 }
                 0..=0x1f => return None,
-                _ => out.push(byte),
+                _ if self.build => out.push(byte),
+                _ => {}
             }
         }
     }
@@ -354,6 +377,19 @@ mod tests {
             Some(Value::String("🎉".to_string()))
         );
         assert_eq!(parse(r#""\ud83c""#), None);
+    }
+
+    #[test]
+    fn object_check_reads_the_whole_document() {
+        assert!(is_json_object(r#"{"a":[1,{"b":"\u00e9"}],"c":null}"#));
+        assert!(
+            !is_json_object(r#"{"a":1,}"#),
+            "framed like an object, not JSON"
+        );
+        assert!(!is_json_object(r#"{"a":"x"} {"b":2}"#));
+        assert!(!is_json_object("[1]"));
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        assert!(!is_json_object(&deep), "deeper than parse accepts");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! `{"rejected":[{"messageId":"<uuid>","reason":"<text>"}, …]}`. The named
 //! events are dropped and counted as `dropped_rejected`. After a 2xx the rest
 //! of the batch is delivered; after a 400 the rest is re-sent at once, without
-//! backoff. A 400 whose list names no event of the batch rejects the batch.
+//! backoff. A 400 (or 422) whose list is missing or names no event of the
+//! batch refuses something in it: the queue splits the batch to find what.
 
 use super::event::MessageId;
 use super::json::{parse, Value};
@@ -43,7 +44,7 @@ pub struct Rejection {
 pub enum Verdict {
     /// Accepted; `rejected` lists events the collector refused individually.
     Delivered { rejected: Vec<Rejection> },
-    /// 400 naming the offending events: drop them, re-send the rest now.
+    /// 400 or 422 naming the offending events: drop them, re-send the rest now.
     PartlyRejected { rejected: Vec<Rejection> },
     /// 413: the body is too large for the collector.
     TooLarge,
@@ -53,6 +54,9 @@ pub enum Verdict {
     Retryable { status: Option<u16> },
     /// 401 or 403: stop sending until `flush()` or a new config.
     Unauthorized { status: u16 },
+    /// 400 or 422 with no list naming events: something in the batch is
+    /// refused, not the batch as such. Split it to find what.
+    Refused { status: u16 },
     /// Any other 4xx: the collector refuses the batch for good.
     Rejected { status: u16 },
     /// The beacon was not queued; the events stay.
@@ -83,10 +87,10 @@ pub fn classify(outcome: &SendOutcome<'_>, now: Millis) -> Verdict {
         200..=299 => Verdict::Delivered {
             rejected: rejections(body),
         },
-        400 => {
+        400 | 422 => {
             let rejected = rejections(body);
             if rejected.is_empty() {
-                Verdict::Rejected { status }
+                Verdict::Refused { status }
             } else {
                 Verdict::PartlyRejected { rejected }
             }
@@ -210,8 +214,15 @@ mod tests {
 
     #[test]
     fn other_client_errors_reject_the_batch() {
-        for status in [400, 404, 410, 422] {
+        for status in [404, 410, 418] {
             assert_eq!(classify(&response(status), 0), Verdict::Rejected { status });
+        }
+    }
+
+    #[test]
+    fn a_400_or_422_naming_no_event_refuses_something_in_the_batch() {
+        for status in [400, 422] {
+            assert_eq!(classify(&response(status), 0), Verdict::Refused { status });
         }
     }
 

@@ -96,6 +96,7 @@ mod tests {
             created_at: 0,
             json: "{}".repeat(seq as usize + 1),
             attempts: 0,
+            split: 0,
         }
     }
 

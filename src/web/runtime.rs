@@ -177,6 +177,14 @@ fn notice_text(notice: &Notice) -> (&'static str, String) {
             message.push_str(" s; events are kept");
             ("delivery", message)
         }
+        Notice::EventRefused { id, status } => {
+            message.push_str("event ");
+            id.push_to(&mut message);
+            message.push_str(" dropped: the collector answered ");
+            push_u64(&mut message, u64::from(*status));
+            message.push_str(" for it alone");
+            ("delivery", message)
+        }
         Notice::EventTooLarge { id } => {
             message.push_str("event ");
             id.push_to(&mut message);

@@ -407,6 +407,86 @@ for (const engine of ENGINES) {
       await context.close();
     });
 
+    test('8b. a 400 with no list of events: one bad event among 20 costs only itself', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ refuseEvents: ['Poison'] });
+      await page.evaluate(async () => {
+        for (let i = 0; i < 20; i++) analytics.track(i === 7 ? 'Poison' : 'Good', { i });
+        await analytics.flush();
+      });
+      await waitFor(() => received() === 19, { what: '19 good events' });
+      const metrics = await waitFor(async () => {
+        const m = await page.evaluate(() => analytics.metrics());
+        return m.pending + m.inFlight === 0 && m;
+      }, { what: 'a drained queue' });
+      const requests = h.collector.requests().length;
+      assert.deepEqual(indices(), range(0, 20).filter((i) => i !== 7));
+      assert.equal(metrics.droppedRejected, 1);
+      assert.equal(metrics.eventsSent, 19);
+      assert.ok(requests <= 11, `${requests} requests to find one bad event among 20`);
+      report('8b', { received: received(), duplicates: h.collector.stats().duplicates, droppedRejected: metrics.droppedRejected, requests });
+      await context.close();
+    });
+
+    test('8c. a message over 32 KB: refused at track() by default, split out of its batch when allowed', async () => {
+      const { page, context } = await h.open({});
+      h.collector.setFault({ maxEventBytes: 32_768 });
+      const refused = await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 20; i++) analytics.track('Sized', i === 5 ? { i, text: 'x'.repeat(40_000) } : { i });
+        await analytics.flush();
+        return { errors: window.errors.filter((e) => e.type === 'input').map((e) => e.message), metrics: analytics.metrics() };
+      });
+      await waitFor(() => received() === 19, { what: '19 events' });
+      assert.equal(refused.errors.length, 1);
+      assert.match(refused.errors[0], /event is \d+ bytes encoded, larger than the limit of 32768 bytes/);
+      assert.equal(refused.metrics.droppedTooLarge, 1);
+      await context.close();
+      h.collector.reset();
+      const allowed = await h.open({ maxEventBytes: 65_536 });
+      h.collector.setFault({ maxEventBytes: 32_768 });
+      const metrics = await allowed.page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 20; i++) analytics.track('Sized', i === 5 ? { i, text: 'x'.repeat(40_000) } : { i });
+        await analytics.flush();
+        for (let k = 0; k < 100 && analytics.metrics().pending + analytics.metrics().inFlight > 0; k++) {
+          await new Promise((r) => setTimeout(r, 50));
+          await analytics.flush();
+        }
+        return analytics.metrics();
+      });
+      await waitFor(() => received() === 19, { what: '19 events around the 40 KB one' });
+      assert.deepEqual(indices(), range(0, 20).filter((i) => i !== 5));
+      assert.equal(metrics.droppedRejected, 1);
+      report('8c', { received: received(), refusedAtTrack: refused.errors.length, droppedRejectedWhenAllowed: metrics.droppedRejected, requests: h.collector.requests().length });
+      await allowed.context.close();
+    });
+
+    test('8d. a stored record framed like an event but not JSON is not restored; the other events arrive', async () => {
+      const { page, context } = await h.open({ storage: 'localstorage' }, {
+        init: () => {
+          // A closed tab's partition holding one record cut short by a crash (record form of src/core/record.rs).
+          const id = '00000000-0000-4000-8000-00000000c0de';
+          const json = `{"type":"track","event":"Broken","messageId":"${id}","anonymousId":"a","timestamp":"${new Date().toISOString()}","properties":{"i":-1,}`;
+          localStorage.setItem(`analytics-wasm:feedfacefeedface:e:${id}`, `0\t${id}\t${Date.now()}\t${json}}`);
+        },
+      });
+      const metrics = await page.evaluate(async () => {
+        await analytics.ready;
+        for (let i = 0; i < 19; i++) analytics.track('Good', { i });
+        await analytics.flush();
+        return analytics.metrics();
+      });
+      await waitFor(() => received() === 19, { what: '19 good events' });
+      assert.equal(metrics.restoreCorrupt, 1);
+      assert.equal(metrics.eventsRestored, 0);
+      assert.deepEqual(indices(), range(0, 19));
+      assert.equal(h.collector.stats().malformed, 0, 'nothing unparseable reached the collector');
+      report('8d', { received: received(), restoreCorrupt: metrics.restoreCorrupt, malformedAtCollector: h.collector.stats().malformed });
+      await context.close();
+    });
+
     test('10a. storage failure: IndexedDB blocked → localStorage; nothing lost', async () => {
       const { page, context } = await h.open({}, {
         init: () => {
