@@ -1072,3 +1072,148 @@ fn without_persistence_no_event_is_copied_out_for_storage() {
     );
     assert_eq!(actions.len(), 1);
 }
+
+// ---------- two clocks: monotonic for timers, wall for stamps ----------
+
+const HOUR: u64 = 3_600_000;
+const DAY: u64 = 24 * HOUR;
+/// Sun, 13 Sep 2020 12:26:40 GMT: a wall clock far from the monotonic one.
+const WALL: u64 = 1_600_000_000_000;
+
+fn stored(id: &str, created_at_ms: u64) -> StoredEvent {
+    StoredEvent {
+        message_id: id.into(),
+        created_at_ms,
+        json: format!(r#"{{"type":"track","event":"stored","messageId":"{id}"}}"#),
+    }
+}
+
+#[test]
+fn a_wall_clock_set_back_delays_no_timer() {
+    let mut h = Harness::new(config());
+    h.track_many(5);
+    h.queue.set_wall_clock(h.now - 2 * HOUR, h.now);
+    h.track_many(5);
+    assert!(h.advance(4_999).is_empty());
+    assert_eq!(
+        h.advance(1).len(),
+        1,
+        "the 5 s interval, on the monotonic clock"
+    );
+}
+
+#[test]
+fn a_wall_clock_set_forward_expires_nothing_the_page_holds() {
+    let mut h = Harness::new(config());
+    h.track_many(5);
+    h.queue.set_wall_clock(h.now + 8 * DAY, h.now);
+    let sends = h.advance(5_000);
+    assert_eq!(sends[0].events, 5);
+    assert_eq!(h.queue.metrics().counters.dropped_expired, 0);
+}
+
+#[test]
+fn events_and_batches_are_stamped_with_the_wall_clock() {
+    let mut h = Harness::new(config());
+    h.queue.set_wall_clock(WALL, h.now);
+    h.track("stamped");
+    h.advance(100);
+    let record = h.storage.read_all().remove(0);
+    assert_eq!(
+        record.created_at_ms, WALL,
+        "storage keeps the wall-clock time"
+    );
+    h.queue.set_wall_clock(WALL + 100, h.now);
+    h.queue.flush(h.now);
+    let body = h.pump().remove(0).body;
+    assert!(
+        body.contains(r#""timestamp":"2020-09-13T12:26:40.000Z""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#""sentAt":"2020-09-13T12:26:40.100Z""#),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_restored_event_is_as_old_as_the_wall_clock_says() {
+    let mut h = Harness::new(config());
+    h.queue.set_wall_clock(WALL, h.now);
+    let report = h.queue.restore(
+        vec![
+            stored("11111111-1111-4111-8111-111111111111", WALL - 8 * DAY),
+            stored("22222222-2222-4222-8222-222222222222", WALL - HOUR),
+        ],
+        RestoreSource::OwnStorage,
+        h.now,
+    );
+    assert_eq!(report.accepted, 2);
+    let m = h.queue.metrics();
+    assert_eq!(
+        m.counters.dropped_expired, 1,
+        "8 days old by the wall clock"
+    );
+    assert_eq!(m.pending, 1);
+    assert_eq!(
+        h.pump().len(),
+        1,
+        "an hour old: past the flush interval, sent at once"
+    );
+}
+
+#[test]
+fn a_stored_time_ahead_of_the_wall_clock_counts_as_now() {
+    let mut h = Harness::new(config());
+    h.queue.set_wall_clock(WALL, h.now);
+    h.queue.restore(
+        vec![stored(
+            "33333333-3333-4333-8333-333333333333",
+            WALL + 2 * HOUR,
+        )],
+        RestoreSource::OwnStorage,
+        h.now,
+    );
+    assert!(
+        h.pump().is_empty(),
+        "age 0: it waits for the flush interval"
+    );
+    assert_eq!(h.advance(5_000).len(), 1);
+    assert_eq!(h.queue.metrics().counters.dropped_expired, 0);
+}
+
+#[test]
+fn a_retry_after_date_is_read_by_the_wall_clock() {
+    let mut h = Harness::new(config());
+    h.queue.set_wall_clock(WALL, h.now);
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    let limited = SendOutcome::Response {
+        status: 429,
+        retry_after: Some("Sun, 13 Sep 2020 12:26:50 GMT"),
+        body: "",
+    };
+    h.settle(batch.batch_id, limited);
+    assert!(h.advance(9_999).is_empty());
+    assert_eq!(
+        h.advance(1).len(),
+        1,
+        "10 s after, by the wall clock's date"
+    );
+    assert_eq!(h.queue.metrics().next_retry_at, None);
+}
+
+#[test]
+fn next_retry_at_is_reported_by_the_wall_clock() {
+    let mut h = Harness::new(config());
+    h.queue.set_wall_clock(WALL, h.now);
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    h.settle(batch.batch_id, status(503));
+    let at = h
+        .queue
+        .metrics()
+        .next_retry_at
+        .expect("a retry is scheduled");
+    assert!((WALL..=WALL + 1_000).contains(&at), "{at}");
+}

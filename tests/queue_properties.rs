@@ -28,6 +28,10 @@ enum Op {
     Advance {
         ms: u64,
     },
+    /// The wall clock moves by `ms` (either way); the monotonic one does not.
+    WallClockJump {
+        ms: i64,
+    },
     Settle {
         pick: usize,
         outcome: Outcome,
@@ -79,6 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         12 => prop_oneof![9 => 0usize..400, 1 => 400usize..9_000].prop_map(|property_bytes| Op::Track { property_bytes }),
         4 => prop_oneof![0u64..200, 200u64..10_000, 10_000u64..120_000].prop_map(|ms| Op::Advance { ms }),
+        1 => prop_oneof![-3_600_000i64..3_600_000, -864_000_000i64..864_000_000].prop_map(|ms| Op::WallClockJump { ms }),
         6 => (any::<usize>(), outcome()).prop_map(|(pick, outcome)| Op::Settle { pick, outcome }),
         1 => Just(Op::Flush),
         1 => Just(Op::PageHidden),
@@ -136,6 +141,8 @@ struct World {
     /// Drops counted by queues that crashed, plus evictions a crash settled.
     earlier_drops: u64,
     restarts: u64,
+    /// The wall clock, which jumps apart from the monotonic `h.now`.
+    wall: i64,
 }
 
 fn drops(h: &Harness) -> u64 {
@@ -156,6 +163,7 @@ impl World {
             lost_in_crash: HashSet::new(),
             earlier_drops: 0,
             restarts: 0,
+            wall: common::START as i64,
         }
     }
 
@@ -174,7 +182,15 @@ impl World {
                     Err(_) => self.refused += 1,
                 }
             }
-            Op::Advance { ms } => self.h.now += ms,
+            Op::Advance { ms } => {
+                self.h.now += ms;
+                self.wall = self.wall.saturating_add(ms as i64);
+                self.h.queue.set_wall_clock(self.wall as u64, self.h.now);
+            }
+            Op::WallClockJump { ms } => {
+                self.wall = self.wall.saturating_add(ms).max(0);
+                self.h.queue.set_wall_clock(self.wall as u64, self.h.now);
+            }
             Op::Settle { pick, outcome } => self.settle(pick, outcome),
             Op::Flush => self.h.queue.flush(self.h.now),
             Op::PageHidden => self.h.queue.on_page_hidden(self.h.now),
@@ -314,6 +330,9 @@ impl World {
         let mut next = Harness::new(self.config.clone());
         next.now = self.h.now + 1;
         next.counter = self.h.counter;
+        // A new page load: the same wall clock, a fresh monotonic one.
+        self.wall += 1;
+        next.queue.set_wall_clock(self.wall as u64, next.now);
         let report = next
             .queue
             .restore(storage.read_all(), RestoreSource::OwnStorage, next.now);

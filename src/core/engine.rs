@@ -6,6 +6,18 @@
 //! `poll_action(now)` until it returns `None` and arms one timer for
 //! `next_wakeup()`. Nothing here reads a clock, draws randomness it was not
 //! given, or performs I/O.
+//!
+//! Two clocks. `now` in every call is monotonic (in the browser,
+//! `performance.timeOrigin + performance.now()`): every timer (flush
+//! interval, retry, persist debounce, circuit) and every age within a page
+//! load is measured on it, so a wall clock that users, NTP or a waking
+//! laptop move changes none of them. The wall clock, given with
+//! `set_wall_clock`, is kept for what is wall-clock by nature: event
+//! `timestamp`, `sentAt`, `Retry-After` dates, and the time a stored event
+//! was tracked. A restored event is as old as the wall clock says (now
+//! minus its stored time), never less than zero: a clock set back between
+//! two page loads makes stored events younger, never lost; one set forward
+//! past `maxEventAgeMs` drops them as expired.
 
 use std::collections::VecDeque;
 
@@ -129,6 +141,8 @@ pub struct ClientEventQueue {
     next_batch_id: BatchId,
     /// Latest time seen: the queue's clock never runs backwards.
     clock: Millis,
+    /// Wall clock minus the monotonic clock, as last given.
+    wall_offset: i64,
     /// Sequence numbers tracked but not yet handed out in `Persist`.
     unpersisted: VecDeque<Seq>,
     /// Whether events are handed out for storage at all.
@@ -178,6 +192,7 @@ impl ClientEventQueue {
             next_seq: 0,
             next_batch_id: 1,
             clock: 0,
+            wall_offset: 0,
             unpersisted: VecDeque::new(),
             persistence: true,
             persist_due: 0,
@@ -229,6 +244,17 @@ impl ClientEventQueue {
             .min(self.config.max_event_bytes as usize)
     }
 
+    /// The wall clock reads `wall` when the monotonic clock reads `now`.
+    /// Until this is called the two are taken to agree.
+    pub fn set_wall_clock(&mut self, wall: Millis, now: Millis) {
+        self.wall_offset = (wall as i64).saturating_sub(now as i64);
+    }
+
+    /// The wall-clock time at monotonic `now`.
+    fn wall_at(&self, now: Millis) -> Millis {
+        (now as i64).saturating_add(self.wall_offset).max(0) as Millis
+    }
+
     fn tick(&mut self, now: Millis) -> Millis {
         self.clock = self.clock.max(now);
         self.clock
@@ -249,7 +275,8 @@ impl ClientEventQueue {
     ) -> Result<MessageId, TrackError> {
         let now = self.tick(now);
         let id = MessageId::from_random(random);
-        let json = encode(input, id, now)?;
+        let wall = self.wall_at(now);
+        let json = encode(input, id, wall)?;
         self.counters.events_tracked += 1;
         let limit = self.max_event_bytes();
         if json.len() > limit {
@@ -264,6 +291,7 @@ impl ClientEventQueue {
             seq,
             id,
             created_at: now,
+            created_wall: wall,
             json,
             attempts: 0,
             split: 0,
@@ -347,26 +375,23 @@ impl ClientEventQueue {
             let already_held = held.binary_search_by(|(h, _)| h.cmp(&id)).is_ok();
             duplicate[index] = repeats_earlier || already_held;
         }
-        // Oldest first, so drop-oldest and the age trigger see them rightly;
-        // ties keep storage order.
-        let mut by_age: Vec<(u128, usize)> = candidates
-            .iter()
-            .enumerate()
-            .filter(|(index, _)| !duplicate[*index])
-            .map(|(index, (_, entry))| (u128::from(entry.created_at_ms), index))
+        // In storage (write) order, which is the order they were tracked in,
+        // whatever the wall clock did meanwhile.
+        let accepted: Vec<(MessageId, StoredEvent)> = candidates
+            .into_iter()
+            .zip(duplicate)
+            .filter_map(|(candidate, duplicate)| (!duplicate).then_some(candidate))
             .collect();
-        report.duplicates = candidates.len() - by_age.len();
-        sort_keys(&mut by_age);
-        let mut slots: Vec<Option<(MessageId, StoredEvent)>> =
-            candidates.into_iter().map(Some).collect();
-        let accepted: Vec<(MessageId, StoredEvent)> = by_age
-            .iter()
-            .filter_map(|(_, index)| slots[*index].take())
-            .collect();
+        report.duplicates = by_id.len() - accepted.len();
         report.accepted = accepted.len();
+        let wall = self.wall_at(now);
         for (id, entry) in accepted {
             self.counters.events_restored += 1;
-            if self.is_expired(entry.created_at_ms, now) {
+            // Its age by the wall clock; a stored time in the future (the
+            // clock was set back, or another machine's) counts as now.
+            let age = wall.saturating_sub(entry.created_at_ms);
+            let created_at = now.saturating_sub(age);
+            if self.is_expired(created_at, now) {
                 self.counters.dropped_expired += 1;
                 if self.persistence {
                     self.forget.push(id);
@@ -377,8 +402,8 @@ impl ClientEventQueue {
             self.pending.push_back(QueuedEvent {
                 seq,
                 id,
-                // A stored time in the future (another clock) counts as now.
-                created_at: entry.created_at_ms.min(now),
+                created_at,
+                created_wall: entry.created_at_ms.min(wall),
                 json: entry.json,
                 attempts: 0,
                 split: 0,
@@ -663,7 +688,7 @@ impl ClientEventQueue {
             events.iter().map(|e| e.json.as_str()),
             event_bytes,
             events.len(),
-            now,
+            self.wall_at(now),
         );
         if transport == Transport::Beacon {
             self.keepalive_bytes_in_flight += body.len();
@@ -793,7 +818,7 @@ impl ClientEventQueue {
         let held = batch.events.split_off(batch.evicted);
         let evicted = batch.events;
         let total = evicted.len() + held.len();
-        let verdict = classify(&outcome, now);
+        let verdict = classify(&outcome, self.wall_at(now));
         // An event evicted while in flight counts as sent if this batch
         // delivered it, and as overflow otherwise.
         let mut evicted_delivered = 0;
@@ -1026,7 +1051,7 @@ impl ClientEventQueue {
             in_flight: self.in_flight.iter().map(|b| b.events.len() as u64).sum(),
             in_flight_batches: self.in_flight.len() as u64,
             circuit_state: self.circuit.state().name(),
-            next_retry_at,
+            next_retry_at: next_retry_at.map(|at| self.wall_at(at)),
             auth_paused: self.auth_paused,
             online: self.online,
             last_error: self.last_error.clone(),

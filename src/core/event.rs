@@ -189,7 +189,11 @@ pub type Seq = u64;
 pub struct QueuedEvent {
     pub seq: Seq,
     pub id: MessageId,
+    /// When it was queued, on the queue's monotonic clock: its age.
     pub created_at: Millis,
+    /// When it was tracked, by the wall clock: what storage keeps, so a
+    /// later page load can tell its age.
+    pub created_wall: Millis,
     /// The complete JSON object as it goes into a batch. A `String`, not a
     /// `Box<str>`: shrinking it would cost a copy per event.
     pub json: String,
@@ -209,7 +213,7 @@ impl QueuedEvent {
     pub fn to_stored(&self) -> StoredEvent {
         StoredEvent {
             message_id: self.id.to_text(),
-            created_at_ms: self.created_at,
+            created_at_ms: self.created_wall,
             json: self.json.clone(),
         }
     }

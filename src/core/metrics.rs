@@ -49,7 +49,8 @@ pub struct Metrics {
     pub in_flight_batches: u64,
     /// `closed`, `open` or `half-open`.
     pub circuit_state: &'static str,
-    /// No send before this instant (backoff, `Retry-After` or open circuit).
+    /// No send before this instant, by the wall clock (backoff,
+    /// `Retry-After` or open circuit).
     pub next_retry_at: Option<Millis>,
     /// Sending stopped by a 401/403 until `flush()` or a new config.
     pub auth_paused: bool,

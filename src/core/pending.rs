@@ -94,6 +94,7 @@ mod tests {
             seq,
             id: MessageId::from_random([seq as u8; 16]),
             created_at: 0,
+            created_wall: 0,
             json: "{}".repeat(seq as usize + 1),
             attempts: 0,
             split: 0,

@@ -10,7 +10,8 @@
 
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use super::runtime::{self, now_ms, Shared};
+use super::clock::wall_ms;
+use super::runtime::{self, Shared};
 use super::storage::Partitions;
 use super::tabs::{self, Ownership};
 use crate::core::RestoreSource;
@@ -76,7 +77,7 @@ async fn claim(ownership: Ownership, namespace: &str, orphan: &str, me: &str) ->
         Ownership::Lease => {
             let lease = tabs::Lease::open(namespace)?;
             lease
-                .claim(orphan, me, now_ms())
+                .claim(orphan, me, wall_ms())
                 .await
                 .then_some(Claimed::Lease(lease))
         }
@@ -117,7 +118,7 @@ async fn adopt_one(shared: &Shared, partitions: &Partitions, orphan: &str) {
     if !events.is_empty() {
         let failures_before = {
             let mut runtime = shared.borrow_mut();
-            let now = now_ms();
+            let now = runtime.now();
             // The same event may be read twice (IndexedDB and the unload
             // spill): count what the queue took.
             let report = runtime

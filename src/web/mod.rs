@@ -10,9 +10,11 @@
 //! - `lifecycle`: visibility, pagehide, online/offline
 //! - `tabs`, `adoption`: which tab owns which partition; taking over orphans
 //! - `timer`: the one wake-up timer; `random`: random bytes for ids
+//! - `clock`: the monotonic clock for timers, the wall clock for stamps
 
 pub mod adoption;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod indexed_db;
 pub mod lifecycle;

@@ -19,6 +19,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
+use super::clock::{self, wall_ms};
 use super::config::Settings;
 use super::lifecycle::{self, Lifecycle, PageEvent};
 use super::random::RandomPool;
@@ -126,8 +127,9 @@ pub struct Runtime {
     closed: bool,
 }
 
+/// The monotonic clock every timer and age is measured on (see `clock`).
 pub fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
+    clock::monotonic_ms()
 }
 
 fn kind_from_code(code: u8) -> EventKind {
@@ -239,6 +241,14 @@ impl Runtime {
 
     pub fn config(&self) -> &Config {
         self.queue.config()
+    }
+
+    /// The monotonic time now, having told the core what the wall clock
+    /// reads at it: each input reads both clocks once.
+    pub fn now(&mut self) -> u64 {
+        let now = now_ms();
+        self.queue.set_wall_clock(wall_ms(), now);
+        now
     }
 
     /// Queues a storage operation, merged into the last one when it is of
@@ -382,7 +392,7 @@ pub async fn start(shared: Shared) {
     let mut work = Vec::new();
     {
         let mut runtime = shared.borrow_mut();
-        let now = now_ms();
+        let now = runtime.now();
         for mut message in problems {
             message.push_str("; using ");
             message.push_str(storage.kind());
@@ -394,11 +404,12 @@ pub async fn start(shared: Shared) {
         runtime.own_lock = own_lock;
         if ownership == Ownership::Lease {
             if let Some(lease) = tabs::Lease::open(STORAGE_NAMESPACE) {
-                lease.renew(&partition, now);
+                // Other tabs read the lease: wall-clock time.
+                lease.renew(&partition, wall_ms());
                 runtime.lease_renewal = Some(gloo_timers::callback::Interval::new(
                     tabs::LEASE_RENEW_MS as u32,
                     move || {
-                        lease.renew(&partition, now_ms());
+                        lease.renew(&partition, wall_ms());
                     },
                 ));
             }
@@ -517,7 +528,7 @@ fn on_page_event(shared: &Shared, event: PageEvent) {
             gloo_timers::callback::Timeout::new(0, move || on_page_event(&shared, event)).forget();
             return;
         };
-        let now = now_ms();
+        let now = runtime.now();
         runtime.page_hidden = match event {
             PageEvent::Hidden | PageEvent::Unload => true,
             PageEvent::Visible => false,
@@ -566,12 +577,12 @@ pub struct Call<'a> {
 }
 
 pub fn record(shared: &Shared, call: Call<'_>) {
-    let now = now_ms();
     let (result, debug, overflow_before) = {
         let mut runtime = shared.borrow_mut();
         if runtime.closed {
             return;
         }
+        let now = runtime.now();
         let overflow_before = match runtime.debug {
             true => runtime.queue.metrics().counters.dropped_overflow,
             false => 0,
@@ -609,7 +620,7 @@ pub fn record(shared: &Shared, call: Call<'_>) {
         }
         Ok(_) => {}
     }
-    pump_at(shared, now);
+    pump(shared);
 }
 
 /// Who later events are attributed to; the JS entry calls it only when
@@ -627,11 +638,6 @@ pub fn set_context(shared: &Shared, json: &str) {
 
 /// Drains the core's actions, carries them out, and re-arms the timer.
 pub fn pump(shared: &Shared) {
-    pump_at(shared, now_ms());
-}
-
-/// `pump` with the time the caller already read.
-fn pump_at(shared: &Shared, now: u64) {
     loop {
         let mut work = Vec::new();
         {
@@ -639,6 +645,7 @@ fn pump_at(shared: &Shared, now: u64) {
             if runtime.closed || runtime.storage.is_none() {
                 return;
             }
+            let now = runtime.now();
             if runtime.debug {
                 let expired = runtime.queue.metrics().counters.dropped_expired;
                 if expired > runtime.expired_logged {
@@ -695,16 +702,17 @@ fn pump_at(shared: &Shared, now: u64) {
             break;
         }
     }
-    arm_timer(shared, now);
+    arm_timer(shared);
     resolve_flushes(shared);
 }
 
 /// Arms the wake-up timer for the core's next wake-up, if it has one.
-fn arm_timer(shared: &Shared, now: u64) {
+fn arm_timer(shared: &Shared) {
     let mut runtime = shared.borrow_mut();
     if runtime.closed {
         return;
     }
+    let now = runtime.now();
     if let Some(at) = runtime.queue.next_wakeup() {
         let weak: Weak<RefCell<Runtime>> = Rc::downgrade(shared);
         runtime.timer.arm(at, now, move || {
@@ -791,7 +799,7 @@ fn settle_locked(
     message.push_str(" re-queued");
     if let Some(at) = metrics.next_retry_at {
         message.push_str("; retry in ");
-        push_u64(&mut message, at.saturating_sub(now));
+        push_u64(&mut message, at.saturating_sub(wall_ms()));
         message.push_str(" ms");
     }
     if let Some(error) = &metrics.last_error {
@@ -954,13 +962,11 @@ fn send_beacon(shared: &Shared, request: SendRequest) -> bool {
     };
     // Settled before any other call into the page: a closing tab may end
     // inside the next one, and what runs meanwhile must see the budget free.
-    let settled = settle_locked(
-        &mut shared.borrow_mut(),
-        request.batch_id,
-        request.events,
-        outcome,
-        now_ms(),
-    );
+    let settled = {
+        let mut runtime = shared.borrow_mut();
+        let now = runtime.now();
+        settle_locked(&mut runtime, request.batch_id, request.events, outcome, now)
+    };
     let lines = sending.into_iter().chain(settled);
     run(
         shared,
@@ -997,14 +1003,16 @@ fn settle_fetch(
         .iter()
         .position(|(id, _)| *id == batch_id)?;
     let (_, events) = runtime.batch_events.swap_remove(index);
-    settle_locked(runtime, batch_id, events, outcome, now_ms())
+    let now = runtime.now();
+    settle_locked(runtime, batch_id, events, outcome, now)
 }
 
 /// Asks for everything pending to be sent; resolves with what happened.
 pub fn flush(shared: &Shared) -> Promise {
     let promise = Promise::new(&mut |resolve: Function, _reject: Function| {
         let mut runtime = shared.borrow_mut();
-        runtime.queue.flush(now_ms());
+        let now = runtime.now();
+        runtime.queue.flush(now);
         runtime.flushes.push(FlushWaiter {
             resolve,
             sent: 0,
@@ -1018,7 +1026,11 @@ pub fn flush(shared: &Shared) -> Promise {
 /// Flushes, persists what is left, and detaches from the page.
 pub async fn shutdown(shared: Shared) {
     let _ = JsFuture::from(flush(&shared)).await;
-    shared.borrow_mut().queue.persist_now(now_ms());
+    {
+        let mut runtime = shared.borrow_mut();
+        let now = runtime.now();
+        runtime.queue.persist_now(now);
+    }
     let last_write = persist_at_once(&shared);
     if let Some(write) = last_write {
         if within(STORAGE_ANSWER_MS, JsFuture::from(write))

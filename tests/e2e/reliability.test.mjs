@@ -487,6 +487,62 @@ for (const engine of ENGINES) {
       await context.close();
     });
 
+    // Moves the page's wall clock (Date.now) by `ms` from where it is now.
+    const shiftWallClock = (page, ms) =>
+      page.evaluate((ms) => {
+        if (!window.realNow) {
+          window.realNow = Date.now.bind(Date);
+          window.wallShift = 0;
+          Date.now = () => window.realNow() + window.wallShift;
+        }
+        window.wallShift += ms;
+      }, ms);
+    const HOUR = 3_600_000;
+
+    test('15. the wall clock jumps forward 3 days, then back to 2 h behind, during an outage: all 150 events arrive', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ down: true });
+      const trackBlock = (from) =>
+        page.evaluate((from) => {
+          for (let i = from; i < from + 50; i++) analytics.track('Clock', { i });
+        }, from);
+      await trackBlock(0);
+      await shiftWallClock(page, 72 * HOUR);
+      await trackBlock(50);
+      await page.waitForTimeout(300);
+      // Corrected, and then some: 2 h behind the real time.
+      await shiftWallClock(page, -74 * HOUR);
+      await trackBlock(100);
+      await page.waitForTimeout(500);
+      h.collector.setFault({});
+      // No call after this: only the SDK's own timers can send them.
+      await waitFor(() => received() === 150, { what: '150 events after the clock moved', timeoutMs: 70_000 });
+      const metrics = await page.evaluate(() => analytics.metrics());
+      assert.deepEqual(indices(), range(0, 150));
+      assert.equal(metrics.droppedExpired, 0);
+      const stamps = new Map(h.collector.events().map((e) => [e.properties.i, Date.parse(e.timestamp)]));
+      assert.ok(stamps.get(60) > Date.now() + 71 * HOUR && stamps.get(120) < Date.now() - HOUR, 'timestamps are the page\'s wall clock');
+      report(15, { received: received(), duplicates: h.collector.stats().duplicates, droppedExpired: metrics.droppedExpired });
+      await context.close();
+    });
+
+    test('16. the wall clock set back 2 h: the flush interval still fires after 5 s', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      await shiftWallClock(page, -2 * HOUR);
+      await page.evaluate(() => {
+        for (let i = 0; i < 30; i++) analytics.track('Clock Back', { i });
+      });
+      // 20 leave at once (flushAt); the other 10 on the 5 s interval, with no flush() call.
+      await waitFor(() => received() === 30, { what: '30 events on the interval', timeoutMs: 15_000 });
+      assert.deepEqual(indices(), range(0, 30));
+      const sentAt = Date.parse(h.collector.events()[0].sentAt);
+      assert.ok(sentAt < Date.now() - HOUR, 'sentAt is the page\'s wall clock');
+      report(16, { received: received(), duplicates: h.collector.stats().duplicates });
+      await context.close();
+    });
+
     test('10a. storage failure: IndexedDB blocked → localStorage; nothing lost', async () => {
       const { page, context } = await h.open({}, {
         init: () => {

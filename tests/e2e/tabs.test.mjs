@@ -160,4 +160,30 @@ describe('chromium only: renderer crashes (DevTools Page.crash)', () => {
     report(4, { received: received(), duplicates: duplicates(), adoptedEvents: m.adoptedEvents });
     await context.close();
   });
+  test('6. the wall clock set back 2 h, then a crash: the 30 events were persisted and the next page adopts them', async () => {
+    const context = await h.browser.newContext();
+    const first = await h.open({}, { context });
+    await first.page.evaluate(async () => {
+      await analytics.ready;
+      const realNow = Date.now.bind(Date);
+      Date.now = () => realNow() - 2 * 3_600_000;
+    });
+    h.collector.setFault({ down: true });
+    await first.page.evaluate(() => {
+      for (let i = 0; i < 30; i++) analytics.track('Before Crash', { tab: 'K', i });
+    });
+    await first.page.waitForTimeout(2_000);
+    await crash(context, first.page);
+    h.collector.setFault({});
+    const again = await h.open({}, { context });
+    const m = await again.page.evaluate(async () => {
+      await analytics.ready;
+      return analytics.metrics();
+    });
+    await waitFor(() => received() === 30, { what: '30 events after the crash', timeoutMs: 30_000 });
+    assert.equal(m.adoptedEvents, 30);
+    assert.equal(duplicates(), 0);
+    report(6, { received: received(), duplicates: duplicates(), adoptedEvents: m.adoptedEvents });
+    await context.close();
+  });
 });
