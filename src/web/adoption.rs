@@ -1,7 +1,8 @@
 //! Adoption of orphaned partitions: events persisted by tabs that are gone
 //! (closed, reloaded, crashed) move into this tab's queue, keeping their
 //! `messageId`, and the orphan is deleted only after this tab's own copy is
-//! persisted. A pass runs at start and whenever the page becomes visible.
+//! persisted. A pass runs at start and whenever the page becomes visible;
+//! tabs that open later announce themselves (`announce`) and are watched.
 //!
 //! With Web Locks, a partition whose lock another tab holds gets a waiting
 //! lock request: the browser grants it the moment that tab goes away, so
@@ -10,10 +11,12 @@
 
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
+use super::announce::Announcement;
 use super::clock::wall_ms;
 use super::runtime::{self, Shared};
 use super::storage::Partitions;
 use super::tabs::{self, Ownership};
+use super::timer::sleep;
 use crate::core::RestoreSource;
 
 /// One adoption pass over every partition no live tab owns.
@@ -35,6 +38,57 @@ pub async fn adopt_orphans(shared: &Shared) {
         }
     }
     runtime::adoption_finished(shared);
+}
+
+/// Another tab said which partition it has: watch that one, to adopt what
+/// it leaves the moment it goes away (a hello is answered first, so the
+/// new tab learns of this one too).
+pub fn on_announcement(shared: &Shared, announcement: Announcement) {
+    let partition = match announcement {
+        Announcement::Hello(partition) => {
+            runtime::answer_hello(shared);
+            partition
+        }
+        Announcement::Here(partition) => partition,
+    };
+    let Some((partitions, ownership, namespace, me)) = runtime::watch_context(shared) else {
+        return;
+    };
+    if partition == me {
+        return;
+    }
+    match ownership {
+        Ownership::WebLocks => {
+            let lock_name = tabs::lock_name(&namespace, &partition);
+            watch(shared, &partitions, partition, lock_name);
+        }
+        Ownership::Lease => rescan_while_tabs_live(shared),
+    }
+}
+
+/// Without Web Locks a tab's going is never signalled: look again each
+/// time a lease could have expired, while other tabs' partitions exist.
+fn rescan_while_tabs_live(shared: &Shared) {
+    if !runtime::start_rescanning(shared) {
+        return;
+    }
+    let shared = shared.clone();
+    spawn_local(async move {
+        loop {
+            sleep((tabs::LEASE_EXPIRY_MS + tabs::LEASE_RENEW_MS) as u32).await;
+            if runtime::is_closed(&shared) {
+                break;
+            }
+            adopt_orphans(&shared).await;
+            let Some((partitions, ..)) = runtime::watch_context(&shared) else {
+                break;
+            };
+            if partitions.others().await.is_empty() {
+                break;
+            }
+        }
+        runtime::stop_rescanning(&shared);
+    });
 }
 
 /// Deletes every partition no live tab owns, unread: after an opt-out,

@@ -9,10 +9,12 @@
 //! - `transport`: `fetch` and `sendBeacon`
 //! - `lifecycle`: visibility, pagehide, online/offline
 //! - `tabs`, `adoption`: which tab owns which partition; taking over orphans
+//! - `announce`: tabs telling each other their partitions
 //! - `timer`: the one wake-up timer; `random`: random bytes for ids
 //! - `clock`: the monotonic clock for timers, the wall clock for stamps
 
 pub mod adoption;
+pub mod announce;
 pub mod api;
 pub mod clock;
 pub mod config;

@@ -19,6 +19,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
+use super::announce::Announcer;
 use super::clock::{self, wall_ms};
 use super::config::Settings;
 use super::lifecycle::{self, Lifecycle, PageEvent};
@@ -122,6 +123,10 @@ pub struct Runtime {
     adopting: bool,
     /// Partitions of live tabs whose lock this tab waits for.
     watching: Vec<String>,
+    /// Tells other tabs of this one's partition, and hears of theirs.
+    announcer: Option<Announcer>,
+    /// Without Web Locks: adoption passes repeat while other tabs live.
+    lease_rescanning: bool,
     adopted_partitions: u64,
     adopted_events: u64,
     closed: bool,
@@ -233,6 +238,8 @@ impl Runtime {
             lease_renewal: None,
             adopting: false,
             watching: Vec::new(),
+            announcer: None,
+            lease_rescanning: false,
             adopted_partitions: 0,
             adopted_events: 0,
             closed: false,
@@ -425,6 +432,16 @@ pub async fn start(shared: Shared) {
                 on_page_event(&shared, event);
             }
         });
+        // Tabs that open later say hello; those open now answer it.
+        let weak = Rc::downgrade(&shared);
+        runtime.announcer = Announcer::open(STORAGE_NAMESPACE, move |announcement| {
+            if let Some(shared) = weak.upgrade() {
+                super::adoption::on_announcement(&shared, announcement);
+            }
+        });
+        if let Some(announcer) = &runtime.announcer {
+            announcer.hello(&runtime.partition);
+        }
     }
     run(&shared, work);
     pump(&shared);
@@ -465,6 +482,40 @@ pub fn adoption_context(shared: &Shared) -> Option<(Partitions, Ownership, Strin
         STORAGE_NAMESPACE.to_string(),
         runtime.partition.clone(),
     ))
+}
+
+/// What watching another tab's partition needs, unless closed (or busy:
+/// a message that arrives inside a call of ours is let go).
+pub fn watch_context(shared: &Shared) -> Option<(Partitions, Ownership, String, String)> {
+    let runtime = shared.try_borrow().ok()?;
+    if runtime.closed {
+        return None;
+    }
+    Some((
+        runtime.storage.as_ref()?.partitions(),
+        runtime.ownership,
+        STORAGE_NAMESPACE.to_string(),
+        runtime.partition.clone(),
+    ))
+}
+
+/// Answers another tab's hello with this tab's partition.
+pub fn answer_hello(shared: &Shared) {
+    if let Ok(runtime) = shared.try_borrow() {
+        if let (Some(announcer), false) = (&runtime.announcer, runtime.closed) {
+            announcer.here(&runtime.partition);
+        }
+    }
+}
+
+/// Marks lease rescans as running; false if they already are.
+pub fn start_rescanning(shared: &Shared) -> bool {
+    let mut runtime = shared.borrow_mut();
+    !std::mem::replace(&mut runtime.lease_rescanning, true)
+}
+
+pub fn stop_rescanning(shared: &Shared) {
+    shared.borrow_mut().lease_rescanning = false;
 }
 
 pub fn adoption_finished(shared: &Shared) {
@@ -1098,6 +1149,7 @@ pub async fn discard(shared: Shared) {
 fn detach(runtime: &mut Runtime) {
     runtime.closed = true;
     runtime.lifecycle = None;
+    runtime.announcer = None;
     runtime.timer.clear();
     if let Some(lock) = runtime.own_lock.take() {
         lock.release();

@@ -91,6 +91,29 @@ for (const name of ENGINES) {
       await context.close();
     });
 
+    test('7. tabs opened later are watched: the first tab, still open, delivers their events once they close', async () => {
+      const context = await h.browser.newContext();
+      const config = { maxQueueEvents: 2000 };
+      const a = await h.open(config, { context });
+      await a.page.evaluate(() => analytics.ready);
+      h.collector.setFault({ down: true });
+      const b = await h.open(config, { context });
+      const c = await h.open(config, { context });
+      await Promise.all([trackIn(a.page, 'A', 200), trackIn(b.page, 'B', 200), trackIn(c.page, 'C', 200)]);
+      await a.page.waitForTimeout(300);
+      await b.page.close();
+      await c.page.close();
+      h.collector.setFault({});
+      // No new page and no visibility change: A must know of B and C already.
+      await waitFor(() => received() === 600, { what: '600 events', timeoutMs: 60_000 });
+      const ma = await metricsOf(a.page);
+      assert.equal(duplicates(), 0);
+      assert.deepEqual([tagsReceived('A'), tagsReceived('B'), tagsReceived('C')], [200, 200, 200]);
+      assert.equal(ma.adoptedPartitions, 2);
+      report(7, { received: received(), duplicates: duplicates(), adoptedByA: ma.adoptedEvents, adoptedPartitions: ma.adoptedPartitions });
+      await context.close();
+    });
+
     test('5. without Web Locks the lease decides: a closed tab\'s events are adopted once its lease expires', async () => {
       const context = await h.browser.newContext();
       const init = () => Object.defineProperty(Navigator.prototype, 'locks', { configurable: true, get: () => undefined });
