@@ -102,11 +102,11 @@ async fn a_slow_collector_times_out() {
 }
 
 #[wasm_bindgen_test]
-async fn a_malformed_body_is_refused_with_400() {
+async fn a_malformed_body_is_refused_with_a_400_naming_no_event() {
     let delivery = fetch(&endpoint("{}"), "not json".to_string(), 5_000, false, false).await;
     assert_eq!(
         classify(&delivery.as_outcome(), 0),
-        Verdict::Rejected { status: 400 }
+        Verdict::Refused { status: 400 }
     );
 }
 
