@@ -5,8 +5,8 @@
 mod common;
 
 use analytics_wasm::core::{
-    Action, ClientEventQueue, Config, Notice, RestoreSource, SendOutcome, StoredEvent, TrackError,
-    Transport,
+    Action, ClientEventQueue, Config, Failure, Notice, RestoreSource, RetryAfter, SendOutcome,
+    TrackError, Transport, CIRCUIT_STATE_NAMES,
 };
 use common::*;
 
@@ -27,7 +27,7 @@ fn fewer_than_flush_at_events_wait_for_the_flush_interval() {
     assert!(h.advance(4_899).is_empty());
     let sends = h.advance(1);
     assert_eq!(sends.len(), 1);
-    assert_eq!(sends[0].events, 19);
+    assert_eq!(sends[0].events.len(), 19);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn reaching_flush_at_sends_at_once() {
     h.track("twentieth");
     let sends = h.pump();
     assert_eq!(sends.len(), 1);
-    assert_eq!(sends[0].events, 20);
+    assert_eq!(sends[0].events.len(), 20);
     assert_eq!(sends[0].transport, Transport::Fetch);
 }
 
@@ -56,7 +56,7 @@ fn flush_at_is_a_trigger_not_a_cap() {
         "10,000 events took {} requests",
         h.sent.len()
     );
-    assert!(h.sent.iter().all(|r| r.events <= 500));
+    assert!(h.sent.iter().all(|r| r.events.len() <= 500));
 }
 
 #[test]
@@ -71,9 +71,9 @@ fn batches_never_exceed_max_batch_bytes_with_the_envelope() {
     }
     let delivered = h.deliver_everything();
     assert_eq!(delivered.len(), 100);
-    assert!(h.sent.iter().all(|r| r.body.len() <= 4_096));
+    assert!(h.sent.iter().all(|r| r.body_bytes <= 4_096));
     assert!(
-        h.sent.iter().any(|r| r.body.len() > 3_500),
+        h.sent.iter().any(|r| r.body_bytes > 3_500),
         "batches are filled up to the limit"
     );
 }
@@ -101,7 +101,7 @@ fn manual_flush_sends_below_flush_at() {
     h.queue.flush(h.now);
     let sends = h.pump();
     assert_eq!(sends.len(), 1);
-    assert_eq!(sends[0].events, 3);
+    assert_eq!(sends[0].events.len(), 3);
 }
 
 #[test]
@@ -119,33 +119,6 @@ fn flush_concurrency_caps_batches_in_flight() {
     assert_eq!(h.pump().len(), 1, "one slot freed, one batch sent");
 }
 
-#[test]
-fn sent_at_is_the_time_of_each_attempt() {
-    let mut h = Harness::new(config());
-    h.track("a");
-    h.queue.flush(h.now);
-    let first = h.pump().remove(0);
-    assert!(
-        first
-            .body
-            .contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""),
-        "{}",
-        first.body
-    );
-    h.now += 61_000;
-    h.settle(first.batch_id, status(503));
-    let retry = h.wake_until_send().remove(0);
-    assert!(!retry
-        .body
-        .contains("\"sentAt\":\"2023-11-14T22:13:20.000Z\""));
-    assert!(
-        retry
-            .body
-            .contains("\"timestamp\":\"2023-11-14T22:13:20.000Z\""),
-        "event time is kept"
-    );
-}
-
 // ---------- outcomes ----------
 
 #[test]
@@ -161,7 +134,7 @@ fn a_delivered_batch_is_forgotten_and_counted() {
     let m = h.queue.metrics();
     assert_eq!(m.counters.events_sent, 20);
     assert_eq!(m.counters.batches_sent, 1);
-    assert_eq!(m.counters.bytes_sent, batch.body.len() as u64);
+    assert_eq!(m.counters.bytes_sent, batch.body_bytes as u64);
     assert_eq!((m.pending, m.in_flight), (0, 0));
 }
 
@@ -178,11 +151,7 @@ fn a_failed_batch_returns_to_the_front_in_its_original_order() {
     h.track_many(3);
     h.settle(batch.batch_id, status(503));
     let retried = h.wake_until_send().remove(0);
-    assert_eq!(
-        ids_in(&retried.body),
-        ids,
-        "requeued events go first, in order"
-    );
+    assert_eq!(ids_in(&retried), ids, "requeued events go first, in order");
     assert_eq!(h.queue.metrics().counters.retries, 1);
 }
 
@@ -219,8 +188,8 @@ fn rate_limited_sends_wait_for_retry_after() {
         batch.batch_id,
         SendOutcome::Response {
             status: 429,
-            retry_after: Some("3"),
-            body: "",
+            retry_after: Some(RetryAfter::Seconds(3)),
+            rejected: &[],
         },
     );
     h.track_many(30);
@@ -240,8 +209,8 @@ fn retry_after_is_capped_by_max_retry_after_ms() {
     let batch = h.pump().remove(0);
     let outcome = SendOutcome::Response {
         status: 429,
-        retry_after: Some("86400"),
-        body: "",
+        retry_after: Some(RetryAfter::Seconds(86400)),
+        rejected: &[],
     };
     h.settle(batch.batch_id, outcome);
     assert_eq!(h.advance(10_000).len(), 1);
@@ -255,8 +224,8 @@ fn payload_too_large_splits_the_batch_in_halves() {
     h.settle(batch.batch_id, status(413));
     let halves = h.pump();
     assert_eq!(halves.len(), 2);
-    assert_eq!(ids_in(&halves[0].body), ids[..10]);
-    assert_eq!(ids_in(&halves[1].body), ids[10..]);
+    assert_eq!(ids_in(&halves[0]), ids[..10]);
+    assert_eq!(ids_in(&halves[1]), ids[10..]);
 }
 
 #[test]
@@ -270,9 +239,7 @@ fn a_single_event_answered_413_is_dropped_and_counted() {
     let m = h.queue.metrics();
     assert_eq!(m.counters.dropped_too_large, 1);
     assert_eq!(m.pending, 0);
-    assert!(
-        matches!(&h.notices[..], [Notice::EventTooLarge { id: dropped }] if dropped.to_string() == id)
-    );
+    assert!(matches!(&h.notices[..], [Notice::EventTooLarge { event }] if event.to_string() == id));
 }
 
 #[test]
@@ -280,16 +247,12 @@ fn per_event_rejection_in_a_success_drops_only_those_events() {
     let mut h = Harness::new(config());
     let ids = h.track_many(20);
     let batch = h.pump().remove(0);
-    let body = format!(
-        r#"{{"rejected":[{{"messageId":"{}","reason":"invalid type"}}]}}"#,
-        ids[3]
-    );
     h.settle(
         batch.batch_id,
         SendOutcome::Response {
             status: 200,
             retry_after: None,
-            body: &body,
+            rejected: &[handle_of(&ids[3])],
         },
     );
     h.pump();
@@ -298,12 +261,9 @@ fn per_event_rejection_in_a_success_drops_only_those_events() {
         (m.counters.events_sent, m.counters.dropped_rejected),
         (19, 1)
     );
-    assert_eq!(
-        m.last_error.as_deref(),
-        Some("collector rejected 1 event(s): invalid type")
-    );
+    assert_eq!(m.last_error, Some(Failure::EventsRejected(1)));
     assert!(
-        matches!(&h.notices[..], [Notice::EventsRejected { rejected }] if rejected[0].id.to_string() == ids[3])
+        matches!(&h.notices[..], [Notice::EventsRejected { events }] if events[0].to_string() == ids[3])
     );
 }
 
@@ -312,21 +272,17 @@ fn per_event_rejection_in_a_400_resends_the_rest_at_once() {
     let mut h = Harness::new(config());
     let ids = h.track_many(20);
     let batch = h.pump().remove(0);
-    let body = format!(
-        r#"{{"rejected":[{{"messageId":"{}","reason":"bad"}}]}}"#,
-        ids[0]
-    );
     h.settle(
         batch.batch_id,
         SendOutcome::Response {
             status: 400,
             retry_after: None,
-            body: &body,
+            rejected: &[handle_of(&ids[0])],
         },
     );
     let resent = h.pump();
     assert_eq!(resent.len(), 1, "no backoff after a per-event rejection");
-    assert_eq!(ids_in(&resent[0].body), ids[1..]);
+    assert_eq!(ids_in(&resent[0]), ids[1..]);
     assert_eq!(h.queue.metrics().counters.dropped_rejected, 1);
 }
 
@@ -339,10 +295,7 @@ fn other_client_errors_drop_the_batch_with_the_status_in_last_error() {
     h.pump();
     let m = h.queue.metrics();
     assert_eq!(m.counters.dropped_rejected, 20);
-    assert_eq!(
-        m.last_error.as_deref(),
-        Some("batch dropped: the collector answered 404")
-    );
+    assert_eq!(m.last_error, Some(Failure::BatchDropped(404)));
     assert!(h.storage.is_empty());
 }
 
@@ -361,11 +314,15 @@ fn answer_refusing(h: &mut Harness, bad: &[&str]) -> usize {
         }
         for request in std::mem::take(&mut h.open) {
             requests += 1;
-            let refused = names_in(&request.body)
+            let refused = h
+                .names_in(&request)
                 .iter()
                 .any(|n| bad.contains(&n.as_str()));
             let outcome = if refused { status(400) } else { ok() };
-            assert!(h.queue.on_send_result(request.batch_id, outcome, h.now));
+            assert!(h
+                .queue
+                .on_send_result(request.batch_id, outcome, h.now)
+                .is_some());
         }
     }
     panic!("did not drain");
@@ -389,10 +346,7 @@ fn a_400_naming_no_event_splits_the_batch_until_the_bad_event_is_alone() {
         .notices
         .iter()
         .any(|n| matches!(n, Notice::EventRefused { status: 400, .. })));
-    assert_eq!(
-        m.last_error.as_deref(),
-        Some("event dropped: the collector answered 400 for it alone")
-    );
+    assert_eq!(m.last_error, Some(Failure::EventRefused(400)));
     assert!(h.storage.is_empty());
 }
 
@@ -416,9 +370,9 @@ fn a_batch_being_split_takes_no_newer_event() {
     h.track_many(20);
     h.settle(batch.batch_id, status(400));
     let halves = h.pump();
-    assert_eq!(halves[0].events, 10, "the first half alone");
-    assert!(names_in(&halves[0].body).iter().all(|n| n.starts_with('e')));
-    let sent: Vec<usize> = halves.iter().map(|r| r.events).collect();
+    assert_eq!(halves[0].events.len(), 10, "the first half alone");
+    assert!(h.names_in(&halves[0]).iter().all(|n| n.starts_with('e')));
+    let sent: Vec<usize> = halves.iter().map(|r| r.events.len()).collect();
     assert_eq!(
         sent,
         vec![10, 10],
@@ -438,7 +392,7 @@ fn a_5xx_while_splitting_backs_off_and_keeps_the_half() {
     }
     assert!(h.pump().is_empty(), "backoff after the 5xx");
     let retry = h.wake_until_send();
-    assert_eq!(retry[0].events, 10, "still the half");
+    assert_eq!(retry[0].events.len(), 10, "still the half");
 }
 
 #[test]
@@ -452,7 +406,7 @@ fn auth_failure_pauses_sending_keeps_events_and_resumes_on_flush() {
     let m = h.queue.metrics();
     assert!(m.auth_paused);
     assert_eq!(m.pending, 60);
-    assert!(m.last_error.unwrap().contains("401"));
+    assert_eq!(m.last_error, Some(Failure::AuthPaused(401)));
     assert_eq!(h.notices, [Notice::AuthFailed { status: 401 }]);
     assert_eq!(
         h.queue.next_wakeup(),
@@ -471,13 +425,12 @@ fn auth_failure_resumes_on_a_config_change() {
     h.settle(batch.batch_id, status(403));
     assert!(h.pump().is_empty());
     let new_config = Config {
-        write_key: Some("new-key".into()),
+        retry_base_ms: 2_000,
         ..config()
     };
     h.queue.update_config(new_config, h.now).unwrap();
     let sends = h.pump();
     assert_eq!(sends.len(), 1);
-    assert!(sends[0].body.contains("\"writeKey\":\"new-key\""));
 }
 
 #[test]
@@ -497,7 +450,7 @@ fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
         h.settle_all(SendOutcome::NetworkError);
     }
     let opened_at = h.now;
-    assert_eq!(h.queue.metrics().circuit_state, "open");
+    assert_eq!(CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state], "open");
     assert_eq!(
         h.notices,
         [Notice::CircuitOpened {
@@ -509,13 +462,23 @@ fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
     assert!(h.advance(29_999).is_empty());
     let probe = h.advance(1);
     assert_eq!(probe.len(), 1);
-    assert_eq!(probe[0].events, 1, "the probe is one event");
-    assert_eq!(h.queue.metrics().circuit_state, "half-open");
+    assert_eq!(probe[0].events.len(), 1, "the probe is one event");
+    assert_eq!(
+        CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state],
+        "half-open"
+    );
     assert_eq!(h.now, opened_at + 30_000);
     let resumed = h.settle_all(ok());
-    assert_eq!(h.queue.metrics().circuit_state, "closed");
+    assert_eq!(
+        CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state],
+        "closed"
+    );
     assert_eq!(resumed.len(), 1);
-    assert_eq!(resumed[0].events, 19, "sending resumes in full batches");
+    assert_eq!(
+        resumed[0].events.len(),
+        19,
+        "sending resumes in full batches"
+    );
 }
 
 #[test]
@@ -530,7 +493,7 @@ fn a_failed_probe_reopens_the_circuit() {
     h.settle_all(status(500));
     h.advance(10_000);
     h.settle_all(status(500));
-    assert_eq!(h.queue.metrics().circuit_state, "open");
+    assert_eq!(CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state], "open");
     assert_eq!(h.queue.metrics().next_retry_at, Some(h.now + 10_000));
 }
 
@@ -623,14 +586,9 @@ fn an_event_larger_than_any_batch_is_refused_with_size_and_limit() {
     h.track("before");
     let huge = format!(r#"{{"t":"{}"}}"#, "x".repeat(2_000));
     let error = h.try_track_with("huge", &huge).unwrap_err();
-    let TrackError::TooLarge { size, limit } = error.clone() else {
-        panic!("{error:?}")
-    };
+    let TrackError::TooLarge { size, limit } = error;
     assert!(size > 2_000);
     assert_eq!(limit, h.queue.max_event_bytes());
-    assert!(
-        error.message().contains(&size.to_string()) && error.message().contains(&limit.to_string())
-    );
     h.track("after");
     assert_eq!(h.queue.metrics().pending, 2, "other events unaffected");
     assert_eq!(h.queue.metrics().counters.dropped_too_large, 1);
@@ -648,7 +606,7 @@ fn page_hidden_sends_everything_by_beacon_before_writing_storage() {
         panic!("the beacon comes first, got {first:?}");
     };
     assert_eq!(beacon.transport, Transport::Beacon);
-    assert_eq!(ids_in(&beacon.body), ids);
+    assert_eq!(ids_in(&beacon), ids);
     assert!(
         matches!(h.queue.poll_action(h.now), Some(Action::Persist(ref events)) if events.len() == 5),
         "then the events are written, in case the beacon is refused"
@@ -668,8 +626,8 @@ fn a_beacon_queued_before_the_write_leaves_nothing_to_write() {
     let rest: Vec<Action> = std::iter::from_fn(|| h.queue.poll_action(h.now)).collect();
     assert_eq!(
         rest,
-        Vec::new(),
-        "no write and no delete for delivered events"
+        vec![Action::Release(vec![1, 2, 3, 4, 5])],
+        "no write for delivered events: only their release"
     );
     assert_eq!(h.queue.metrics().counters.events_sent, 5);
 }
@@ -710,7 +668,7 @@ fn beacons_share_one_64_kb_budget_while_in_flight() {
         .iter()
         .filter(|r| r.transport == Transport::Beacon)
         .collect();
-    let total: usize = beacons.iter().map(|r| r.body.len()).sum();
+    let total: usize = beacons.iter().map(|r| r.body_bytes).sum();
     assert!(total <= 65_536, "{total} bytes of beacons in flight");
     assert!(total > 60_000);
     assert!(
@@ -770,7 +728,7 @@ fn unload_beacons_what_a_background_tab_tracked() {
     let sends = h.pump();
     assert_eq!(sends.len(), 1);
     assert_eq!(sends[0].transport, Transport::Beacon);
-    assert_eq!(ids_in(&sends[0].body), ids);
+    assert_eq!(ids_in(&sends[0]), ids);
 }
 
 #[test]
@@ -819,7 +777,7 @@ fn a_refused_beacon_keeps_its_events_and_they_go_by_fetch_instead() {
     let retry = h.pump();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].transport, Transport::Fetch);
-    assert_eq!(ids_in(&retry[0].body), ids_in(&beacon.body));
+    assert_eq!(ids_in(&retry[0]), ids_in(&beacon));
 }
 
 #[test]
@@ -832,7 +790,7 @@ fn page_unload_sends_the_events_of_fetches_in_flight_again_by_beacon() {
     h.queue.on_page_unload(h.now);
     let sends = h.pump();
     assert!(sends.iter().all(|r| r.transport == Transport::Beacon));
-    let beaconed: Vec<String> = sends.iter().flat_map(|r| ids_in(&r.body)).collect();
+    let beaconed: Vec<String> = sends.iter().flat_map(|r| ids_in(&r)).collect();
     let expected: Vec<String> = in_flight.into_iter().chain(pending).collect();
     assert_eq!(
         beaconed, expected,
@@ -866,8 +824,9 @@ fn the_abort_of_a_batch_abandoned_at_unload_is_ignored() {
     h.queue.on_page_unload(h.now);
     let beacons = h.pump();
     assert!(
-        !h.queue
-            .on_send_result(fetch.batch_id, SendOutcome::NetworkError, h.now),
+        h.queue
+            .on_send_result(fetch.batch_id, SendOutcome::NetworkError, h.now)
+            .is_none(),
         "the abandoned batch is no longer in flight"
     );
     let m = h.queue.metrics();
@@ -910,7 +869,7 @@ fn a_probe_abandoned_at_unload_lets_another_probe_go() {
     h.settle_all(status(503));
     h.now += 120_000;
     let probe = h.pump().remove(0);
-    assert_eq!(probe.events, 1, "half-open: one probe event");
+    assert_eq!(probe.events.len(), 1, "half-open: one probe event");
     h.queue.on_page_unload(h.now);
     let after = h.pump();
     assert!(
@@ -946,7 +905,7 @@ fn persistence_is_debounced_by_persist_debounce_ms() {
 }
 
 #[test]
-fn restore_brings_back_stored_events_and_skips_corrupt_and_duplicate_entries() {
+fn restore_brings_back_stored_events_with_their_ids() {
     let mut first = Harness::new(config());
     first.track_many(3);
     first.advance(100);
@@ -954,26 +913,9 @@ fn restore_brings_back_stored_events_and_skips_corrupt_and_duplicate_entries() {
     assert_eq!(stored.len(), 3);
 
     let mut second = Harness::new(config());
-    let mut entries = stored.clone();
-    entries.push(stored[0].clone());
-    entries.push(StoredEvent {
-        message_id: "not-a-uuid".into(),
-        created_at_ms: START,
-        json: "{}".into(),
-    });
-    entries.push(StoredEvent {
-        json: "{\"truncated\":".into(),
-        ..stored[1].clone()
-    });
-    let report = second
-        .queue
-        .restore(entries, RestoreSource::OwnStorage, START + 1_000);
-    assert_eq!(
-        (report.accepted, report.duplicates, report.corrupt_ids.len()),
-        (3, 1, 2)
-    );
-    assert_eq!(second.queue.metrics().counters.restore_corrupt, 2);
     second.now = START + 1_000;
+    let report = second.restore(&stored, RestoreSource::OwnStorage);
+    assert_eq!((report.accepted, report.dropped), (3, 0));
     let mut delivered = second.deliver_everything();
     let mut expected: Vec<String> = stored.iter().map(|e| e.message_id.clone()).collect();
     delivered.sort();
@@ -982,17 +924,28 @@ fn restore_brings_back_stored_events_and_skips_corrupt_and_duplicate_entries() {
 }
 
 #[test]
+fn corrupt_records_the_shell_found_are_counted() {
+    let mut h = Harness::new(config());
+    h.queue.count_corrupt(2);
+    assert_eq!(h.queue.metrics().counters.restore_corrupt, 2);
+}
+
+#[test]
+fn a_restored_event_too_large_for_the_config_now_is_dropped_and_forgotten() {
+    let mut h = Harness::new(config());
+    let big = StoredEvent {
+        bytes: 40_000,
+        ..stored("8", START)
+    };
+    let report = h.restore(&[stored("7", START), big], RestoreSource::OwnStorage);
+    assert_eq!((report.accepted, report.dropped), (1, 1));
+    assert_eq!(h.queue.metrics().counters.dropped_too_large, 1);
+}
+
+#[test]
 fn restored_events_older_than_the_flush_interval_go_out_at_once() {
     let mut h = Harness::new(config());
-    let stored = StoredEvent {
-        message_id: "11111111-1111-4111-8111-111111111111".into(),
-        created_at_ms: START - 60_000,
-        json:
-            r#"{"type":"track","event":"old","messageId":"11111111-1111-4111-8111-111111111111"}"#
-                .into(),
-    };
-    h.queue
-        .restore(vec![stored], RestoreSource::OwnStorage, h.now);
+    h.restore(&[stored("11", START - 60_000)], RestoreSource::OwnStorage);
     assert_eq!(h.pump().len(), 1);
     assert!(h.storage.is_empty(), "own events are not written again");
 }
@@ -1000,13 +953,7 @@ fn restored_events_older_than_the_flush_interval_go_out_at_once() {
 #[test]
 fn adopted_events_are_persisted_under_this_queue() {
     let mut h = Harness::new(config());
-    let stored = StoredEvent {
-        message_id: "11111111-1111-4111-8111-111111111111".into(),
-        created_at_ms: START,
-        json: r#"{"type":"track","event":"x","messageId":"11111111-1111-4111-8111-111111111111"}"#
-            .into(),
-    };
-    h.queue.restore(vec![stored], RestoreSource::Adopted, h.now);
+    h.restore(&[stored("11", START)], RestoreSource::Adopted);
     h.advance(100);
     assert_eq!(h.storage.len(), 1);
 }
@@ -1024,12 +971,12 @@ fn a_clock_running_backwards_does_not_stall_the_queue() {
 
 #[test]
 fn an_unknown_batch_id_changes_nothing() {
-    let mut queue = ClientEventQueue::new(config(), 1).unwrap();
-    assert!(!queue.on_send_result(42, ok(), START));
+    let mut queue = ClientEventQueue::new(config(), 1, ENVELOPE).unwrap();
+    assert!(queue.on_send_result(42, ok(), START).is_none());
 }
 
 #[test]
-fn an_event_dropped_before_it_was_persisted_costs_no_storage_delete() {
+fn an_event_dropped_before_it_was_persisted_is_released_never_written() {
     let mut queue = ClientEventQueue::new(
         Config {
             max_queue_events: 10,
@@ -1037,26 +984,14 @@ fn an_event_dropped_before_it_was_persisted_costs_no_storage_delete() {
             ..config()
         },
         1,
+        ENVELOPE,
     )
     .unwrap();
-    let mut h = Harness::new(config());
-    for _ in 0..15 {
-        let input = analytics_wasm::core::EventInput {
-            kind: analytics_wasm::core::EventKind::Track,
-            name: Some("e"),
-            user_id: None,
-            anonymous_id: "anon",
-            properties_json: None,
-            context_json: None,
-            timestamp: None,
-        };
-        queue.track(&input, h.random(), START).unwrap();
+    for handle in 0..15 {
+        queue.track(handle, 200, None, START).unwrap();
     }
     let actions: Vec<Action> = std::iter::from_fn(|| queue.poll_action(START)).collect();
-    assert!(
-        actions.iter().all(|a| !matches!(a, Action::Forget(_))),
-        "{actions:?}"
-    );
+    assert_eq!(actions, vec![Action::Release(vec![0, 1, 2, 3, 4])]);
     assert_eq!(queue.metrics().counters.dropped_overflow, 5);
 }
 
@@ -1084,7 +1019,7 @@ fn stored(id: &str, created_at_ms: u64) -> StoredEvent {
     StoredEvent {
         message_id: id.into(),
         created_at_ms,
-        json: format!(r#"{{"type":"track","event":"stored","messageId":"{id}"}}"#),
+        bytes: 200,
     }
 }
 
@@ -1092,7 +1027,7 @@ fn stored(id: &str, created_at_ms: u64) -> StoredEvent {
 fn a_wall_clock_set_back_delays_no_timer() {
     let mut h = Harness::new(config());
     h.track_many(5);
-    h.queue.set_wall_clock(h.now - 2 * HOUR, h.now);
+    h.set_wall_clock(h.now - 2 * HOUR);
     h.track_many(5);
     assert!(h.advance(4_999).is_empty());
     assert_eq!(
@@ -1106,49 +1041,37 @@ fn a_wall_clock_set_back_delays_no_timer() {
 fn a_wall_clock_set_forward_expires_nothing_the_page_holds() {
     let mut h = Harness::new(config());
     h.track_many(5);
-    h.queue.set_wall_clock(h.now + 8 * DAY, h.now);
+    h.set_wall_clock(h.now + 8 * DAY);
     let sends = h.advance(5_000);
-    assert_eq!(sends[0].events, 5);
+    assert_eq!(sends[0].events.len(), 5);
     assert_eq!(h.queue.metrics().counters.dropped_expired, 0);
 }
 
 #[test]
-fn events_and_batches_are_stamped_with_the_wall_clock() {
+fn an_event_tracked_earlier_is_as_old_as_its_call() {
     let mut h = Harness::new(config());
-    h.queue.set_wall_clock(WALL, h.now);
-    h.track("stamped");
-    h.advance(100);
-    let record = h.storage.read_all().remove(0);
+    h.set_wall_clock(WALL);
+    let handle = h.hold("buffered", 200, WALL - 4_000);
+    h.queue
+        .track(handle, 200, Some(WALL - 4_000), h.now)
+        .unwrap();
+    assert!(h.advance(999).is_empty());
     assert_eq!(
-        record.created_at_ms, WALL,
-        "storage keeps the wall-clock time"
-    );
-    h.queue.set_wall_clock(WALL + 100, h.now);
-    h.queue.flush(h.now);
-    let body = h.pump().remove(0).body;
-    assert!(
-        body.contains(r#""timestamp":"2020-09-13T12:26:40.000Z""#),
-        "{body}"
-    );
-    assert!(
-        body.contains(r#""sentAt":"2020-09-13T12:26:40.100Z""#),
-        "{body}"
+        h.advance(1).len(),
+        1,
+        "the 5 s interval counts from the call"
     );
 }
 
 #[test]
 fn a_restored_event_is_as_old_as_the_wall_clock_says() {
     let mut h = Harness::new(config());
-    h.queue.set_wall_clock(WALL, h.now);
-    let report = h.queue.restore(
-        vec![
-            stored("11111111-1111-4111-8111-111111111111", WALL - 8 * DAY),
-            stored("22222222-2222-4222-8222-222222222222", WALL - HOUR),
-        ],
+    h.set_wall_clock(WALL);
+    let report = h.restore(
+        &[stored("11", WALL - 8 * DAY), stored("22", WALL - HOUR)],
         RestoreSource::OwnStorage,
-        h.now,
     );
-    assert_eq!(report.accepted, 2);
+    assert_eq!((report.accepted, report.dropped), (1, 1));
     let m = h.queue.metrics();
     assert_eq!(
         m.counters.dropped_expired, 1,
@@ -1165,15 +1088,8 @@ fn a_restored_event_is_as_old_as_the_wall_clock_says() {
 #[test]
 fn a_stored_time_ahead_of_the_wall_clock_counts_as_now() {
     let mut h = Harness::new(config());
-    h.queue.set_wall_clock(WALL, h.now);
-    h.queue.restore(
-        vec![stored(
-            "33333333-3333-4333-8333-333333333333",
-            WALL + 2 * HOUR,
-        )],
-        RestoreSource::OwnStorage,
-        h.now,
-    );
+    h.set_wall_clock(WALL);
+    h.restore(&[stored("33", WALL + 2 * HOUR)], RestoreSource::OwnStorage);
     assert!(
         h.pump().is_empty(),
         "age 0: it waits for the flush interval"
@@ -1185,13 +1101,13 @@ fn a_stored_time_ahead_of_the_wall_clock_counts_as_now() {
 #[test]
 fn a_retry_after_date_is_read_by_the_wall_clock() {
     let mut h = Harness::new(config());
-    h.queue.set_wall_clock(WALL, h.now);
+    h.set_wall_clock(WALL);
     h.track_many(20);
     let batch = h.pump().remove(0);
     let limited = SendOutcome::Response {
         status: 429,
-        retry_after: Some("Sun, 13 Sep 2020 12:26:50 GMT"),
-        body: "",
+        retry_after: Some(RetryAfter::At(WALL + 10_000)),
+        rejected: &[],
     };
     h.settle(batch.batch_id, limited);
     assert!(h.advance(9_999).is_empty());
@@ -1206,7 +1122,7 @@ fn a_retry_after_date_is_read_by_the_wall_clock() {
 #[test]
 fn next_retry_at_is_reported_by_the_wall_clock() {
     let mut h = Harness::new(config());
-    h.queue.set_wall_clock(WALL, h.now);
+    h.set_wall_clock(WALL);
     h.track_many(20);
     let batch = h.pump().remove(0);
     h.settle(batch.batch_id, status(503));

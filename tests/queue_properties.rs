@@ -16,7 +16,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use analytics_wasm::core::{Config, RestoreSource, SendOutcome, Transport};
+use analytics_wasm::core::{Config, RestoreSource, RetryAfter, SendOutcome, Transport};
 use common::*;
 use proptest::prelude::*;
 
@@ -143,6 +143,8 @@ struct World {
     restarts: u64,
     /// The wall clock, which jumps apart from the monotonic `h.now`.
     wall: i64,
+    /// Events released by queues that crashed.
+    released: Vec<u32>,
 }
 
 fn drops(h: &Harness) -> u64 {
@@ -164,6 +166,7 @@ impl World {
             earlier_drops: 0,
             restarts: 0,
             wall: common::START as i64,
+            released: Vec::new(),
         }
     }
 
@@ -204,18 +207,17 @@ impl World {
         self.check_new_batches(&sends, &before);
         self.check_invariants();
         if hides {
-            for event in self.h.queue.held_events() {
+            for handle in self.h.queue.held_events() {
                 assert!(
-                    self.h.storage.contains(&event.message_id),
-                    "hidden page left {} unpersisted",
-                    event.message_id
+                    self.h.storage.contains(&handle.to_string()),
+                    "hidden page left {handle} unpersisted"
                 );
             }
         }
     }
 
     fn open_ids(&self) -> HashSet<String> {
-        self.h.open.iter().flat_map(|r| ids_in(&r.body)).collect()
+        self.h.open.iter().flat_map(|r| ids_in(&r)).collect()
     }
 
     fn settle(&mut self, pick: usize, outcome: Outcome) {
@@ -223,7 +225,7 @@ impl World {
             return;
         }
         let request = self.h.open[pick % self.h.open.len()].clone();
-        let ids = ids_in(&request.body);
+        let ids = ids_in(&request);
         if request.transport == Transport::Beacon {
             let queued = matches!(outcome, Outcome::Ok | Outcome::OkRejectingFirst);
             if queued {
@@ -237,19 +239,21 @@ impl World {
             self.h.settle(request.batch_id, result);
             return;
         }
-        let rejection =
-            |id: &str| format!(r#"{{"rejected":[{{"messageId":"{id}","reason":"test"}}]}}"#);
-        let (status, retry_after, body) = match outcome {
-            Outcome::Ok => (200, None, String::new()),
-            Outcome::OkRejectingFirst => (200, None, rejection(&ids[0])),
-            Outcome::BadRequestRejectingLast => (400, None, rejection(&ids[ids.len() - 1])),
-            Outcome::BadRequestNamingNone => (400, None, String::new()),
-            Outcome::TooLarge => (413, None, String::new()),
-            Outcome::RateLimited { seconds } => (429, Some(seconds.to_string()), String::new()),
-            Outcome::ServerError => (503, None, String::new()),
-            Outcome::Unauthorized => (401, None, String::new()),
-            Outcome::NotFound => (404, None, String::new()),
-            Outcome::NetworkError | Outcome::Timeout => (0, None, String::new()),
+        let first = [request.events[0]];
+        let last = [request.events[request.events.len() - 1]];
+        let (status, retry_after, rejected): (u16, _, &[u32]) = match outcome {
+            Outcome::Ok => (200, None, &[]),
+            Outcome::OkRejectingFirst => (200, None, &first),
+            Outcome::BadRequestRejectingLast => (400, None, &last),
+            Outcome::BadRequestNamingNone => (400, None, &[]),
+            Outcome::TooLarge => (413, None, &[]),
+            Outcome::RateLimited { seconds } => {
+                (429, Some(RetryAfter::Seconds(seconds.into())), &[])
+            }
+            Outcome::ServerError => (503, None, &[]),
+            Outcome::Unauthorized => (401, None, &[]),
+            Outcome::NotFound => (404, None, &[]),
+            Outcome::NetworkError | Outcome::Timeout => (0, None, &[]),
         };
         match outcome {
             Outcome::Ok => self.receive(&ids),
@@ -261,8 +265,8 @@ impl World {
             Outcome::Timeout => SendOutcome::Timeout,
             _ => SendOutcome::Response {
                 status,
-                retry_after: retry_after.as_deref(),
-                body: &body,
+                retry_after,
+                rejected,
             },
         };
         self.h.settle(request.batch_id, result);
@@ -286,17 +290,16 @@ impl World {
             .partition(|r| r.transport == Transport::Fetch);
         self.h.open = kept;
         for request in aborted {
-            let ids = ids_in(&request.body);
+            let ids = ids_in(&request);
             if arrived {
                 self.receive(&ids);
                 self.received_before_abort.extend(ids);
             }
             assert!(
-                !self.h.queue.on_send_result(
-                    request.batch_id,
-                    SendOutcome::NetworkError,
-                    self.h.now
-                ),
+                self.h
+                    .queue
+                    .on_send_result(request.batch_id, SendOutcome::NetworkError, self.h.now)
+                    .is_none(),
                 "an aborted fetch's late outcome is ignored"
             );
         }
@@ -309,7 +312,7 @@ impl World {
             .queue
             .held_events()
             .into_iter()
-            .map(|e| e.message_id)
+            .map(|handle| handle.to_string())
             .collect();
         let m = self.h.queue.metrics();
         let evicted_in_flight = m.pending + m.in_flight - held.len() as u64;
@@ -327,19 +330,14 @@ impl World {
         self.earlier_drops += drops(&self.h) + evicted_in_flight;
         self.restarts += 1;
         let storage = std::mem::take(&mut self.h.storage);
+        self.released.extend(std::mem::take(&mut self.h.released));
         let mut next = Harness::new(self.config.clone());
         next.now = self.h.now + 1;
-        next.counter = self.h.counter;
+        next.next_handle = self.h.next_handle;
         // A new page load: the same wall clock, a fresh monotonic one.
         self.wall += 1;
-        next.queue.set_wall_clock(self.wall as u64, next.now);
-        let report = next
-            .queue
-            .restore(storage.read_all(), RestoreSource::OwnStorage, next.now);
-        assert!(
-            report.corrupt_ids.is_empty() && report.duplicates == 0,
-            "{report:?}"
-        );
+        next.set_wall_clock(self.wall as u64);
+        next.restore(&storage.read_all(), RestoreSource::OwnStorage);
         next.storage = storage;
         self.h = next;
     }
@@ -354,12 +352,13 @@ impl World {
         let open_now = self.open_ids();
         let pending_min = held
             .iter()
-            .filter(|e| !open_now.contains(&e.message_id))
-            .filter_map(|e| self.index_of.get(&e.message_id))
+            .map(|handle| handle.to_string())
+            .filter(|id| !open_now.contains(id))
+            .filter_map(|id| self.index_of.get(&id))
             .min()
             .copied();
         for request in sends {
-            let ids = ids_in(&request.body);
+            let ids = ids_in(&request);
             let indices: Vec<usize> = ids.iter().map(|id| self.index_of[id]).collect();
             assert!(
                 indices.windows(2).all(|w| w[0] < w[1]),
@@ -378,8 +377,8 @@ impl World {
                 Transport::Fetch => self.config.max_batch_bytes,
                 Transport::Beacon => self.config.max_beacon_bytes,
             };
-            assert!(request.body.len() <= limit as usize);
-            assert!(request.events <= self.config.max_batch_events as usize);
+            assert!(request.body_bytes <= limit as usize);
+            assert!(request.events.len() <= self.config.max_batch_events as usize);
         }
     }
 
@@ -393,17 +392,17 @@ impl World {
         );
         let held = self.h.queue.held_events();
         assert!(held.len() <= self.config.max_queue_events as usize);
-        let held_bytes: usize = held.iter().map(|e| e.json.len()).sum();
+        let held_bytes: usize = held.iter().map(|h| self.h.held[h].bytes).sum();
         assert!(held_bytes <= self.config.max_queue_bytes as usize);
-        let held_ids: HashSet<&str> = held.iter().map(|e| e.message_id.as_str()).collect();
+        let held_ids: HashSet<String> = held.iter().map(|h| h.to_string()).collect();
         for stored in self.h.storage.read_all() {
             assert!(
-                held_ids.contains(stored.message_id.as_str()),
+                held_ids.contains(&stored.message_id),
                 "storage holds settled event {}",
                 stored.message_id
             );
         }
-        let in_open: usize = self.h.open.iter().map(|r| r.events).sum();
+        let in_open: usize = self.h.open.iter().map(|r| r.events.len()).sum();
         assert_eq!(m.in_flight as usize, in_open);
     }
 
@@ -428,6 +427,22 @@ impl World {
         }
         let m = self.h.queue.metrics();
         assert_eq!((m.pending, m.in_flight), (0, 0), "queue did not drain");
+        // The shell lets go of an event only when the core releases it:
+        // each accepted event is released once (or was lost in a crash).
+        self.released.extend(std::mem::take(&mut self.h.released));
+        let mut released = HashSet::new();
+        for handle in &self.released {
+            assert!(
+                released.insert(handle.to_string()),
+                "{handle} released twice"
+            );
+        }
+        for id in self.index_of.keys() {
+            assert!(
+                released.contains(id) || self.lost_in_crash.contains(id),
+                "{id} was never released"
+            );
+        }
         assert!(self.h.storage.is_empty(), "storage keeps settled events");
         let accepted = self.index_of.len() as u64;
         let total_drops = self.earlier_drops + drops(&self.h);
@@ -479,7 +494,7 @@ fn the_same_inputs_give_the_same_outputs() {
         h.wake_until_send();
         h.sent
             .iter()
-            .map(|r| (r.batch_id, r.body.clone()))
+            .map(|r| (r.batch_id, r.events.clone()))
             .collect::<Vec<_>>()
     };
     assert_eq!(run(), run());

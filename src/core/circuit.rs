@@ -14,7 +14,18 @@ pub enum CircuitState {
     HalfOpen { probe_in_flight: bool },
 }
 
+/// The states by `CircuitState::code`, as metrics name them.
+pub const CIRCUIT_STATE_NAMES: [&str; 3] = ["closed", "open", "half-open"];
+
 impl CircuitState {
+    pub fn code(self) -> usize {
+        match self {
+            CircuitState::Closed => 0,
+            CircuitState::Open { .. } => 1,
+            CircuitState::HalfOpen { .. } => 2,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             CircuitState::Closed => "closed",

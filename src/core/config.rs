@@ -1,16 +1,29 @@
-//! The one `Config`: every tunable with its default and allowed range, and
-//! validation that names the field, the value and the range.
+//! The one `Config`: every tunable of the queue with its default and
+//! allowed range, and validation that names the field, the value and the
+//! range. The endpoint and write key are the shell's: it alone sends.
 
-use super::json::push_u64;
+/// Appends `value` in decimal (no `core::fmt`: its machinery would be the
+/// largest thing in the wasm).
+fn push_u64(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
 
 /// Every setting of the queue. Field names in errors use the camelCase names
 /// the JavaScript API exposes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Collector URL: `http(s)://…` or a same-origin path starting with `/`.
-    pub endpoint: String,
-    /// Sent in the batch envelope when set.
-    pub write_key: Option<String>,
     /// Pending events that start a flush (a trigger, not a cap).
     pub flush_at: u32,
     /// Age of the oldest pending event that starts a flush.
@@ -51,8 +64,6 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            endpoint: String::new(),
-            write_key: None,
             flush_at: 20,
             flush_interval_ms: 5_000,
             flush_concurrency: 2,
@@ -84,18 +95,8 @@ pub enum ConfigError {
         min: u64,
         max: u64,
     },
-    /// `endpoint` is not an http(s) URL or an absolute path.
-    Endpoint { value: String },
-    /// `writeKey` holds characters a header or body cannot carry safely.
-    WriteKey,
     /// No setting has this name.
     UnknownField { name: String },
-    /// The value has the wrong type, e.g. a negative or fractional number.
-    WrongType {
-        field: String,
-        expected: &'static str,
-        got: String,
-    },
 }
 
 impl ConfigError {
@@ -118,29 +119,10 @@ impl ConfigError {
                 out.push_str(", got ");
                 push_u64(&mut out, *value);
             }
-            ConfigError::Endpoint { value } => {
-                out.push_str("endpoint must start with https://, http:// or /, got \"");
-                out.push_str(value);
-                out.push('"');
-            }
-            ConfigError::WriteKey => {
-                out.push_str("writeKey must be 1 to 256 printable ASCII characters")
-            }
             ConfigError::UnknownField { name } => {
                 out.push_str("unknown config field \"");
                 out.push_str(name);
                 out.push('"');
-            }
-            ConfigError::WrongType {
-                field,
-                expected,
-                got,
-            } => {
-                out.push_str(field);
-                out.push_str(" must be ");
-                out.push_str(expected);
-                out.push_str(", got ");
-                out.push_str(got);
             }
         }
         out
@@ -280,25 +262,6 @@ impl Config {
 
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let endpoint = self.endpoint.as_str();
-        let endpoint_ok = match endpoint
-            .strip_prefix("https://")
-            .or_else(|| endpoint.strip_prefix("http://"))
-        {
-            Some(host_and_path) => !host_and_path.is_empty() && !host_and_path.starts_with('/'),
-            None => endpoint.starts_with('/') && !endpoint.starts_with("//"),
-        };
-        if !endpoint_ok || endpoint.chars().any(char::is_whitespace) {
-            return Err(ConfigError::Endpoint {
-                value: self.endpoint.clone(),
-            });
-        }
-        if let Some(key) = &self.write_key {
-            if key.is_empty() || key.len() > 256 || !key.bytes().all(|b| (0x21..0x7f).contains(&b))
-            {
-                return Err(ConfigError::WriteKey);
-            }
-        }
         for (field, value) in self.numeric_fields() {
             let (min, max) = self.range_of(field.name);
             check(field.name, value, min, max)?;
@@ -312,14 +275,11 @@ mod tests {
     use super::*;
 
     fn valid() -> Config {
-        Config {
-            endpoint: "https://collector.example.com/v1/batch".into(),
-            ..Config::default()
-        }
+        Config::default()
     }
 
     #[test]
-    fn defaults_with_an_endpoint_are_valid() {
+    fn defaults_are_valid() {
         assert_eq!(valid().validate(), Ok(()));
     }
 
@@ -344,39 +304,6 @@ mod tests {
             config.validate().unwrap_err().message(),
             "retryMaxMs must be between 5000 and 86400000, got 1000"
         );
-    }
-
-    #[test]
-    fn endpoint_must_be_http_https_or_a_path() {
-        for good in [
-            "https://c.example/v1/batch",
-            "http://127.0.0.1:8080/b",
-            "/v1/batch",
-        ] {
-            let config = Config {
-                endpoint: good.into(),
-                ..valid()
-            };
-            assert_eq!(config.validate(), Ok(()), "{good}");
-        }
-        for bad in [
-            "",
-            "ftp://x",
-            "javascript:alert(1)",
-            "//cdn.example",
-            "https://",
-            "https://a b",
-        ] {
-            let config = Config {
-                endpoint: bad.into(),
-                ..valid()
-            };
-            let message = config.validate().unwrap_err().message();
-            assert!(
-                message.starts_with("endpoint must start with"),
-                "{bad}: {message}"
-            );
-        }
     }
 
     #[test]
@@ -423,15 +350,6 @@ mod tests {
             error.message(),
             "flushAt must be between 1 and 1000, got 1099511627776"
         );
-    }
-
-    #[test]
-    fn write_key_must_be_printable_ascii() {
-        let config = Config {
-            write_key: Some("key\nwith newline".into()),
-            ..valid()
-        };
-        assert_eq!(config.validate(), Err(ConfigError::WriteKey));
     }
 
     #[test]

@@ -23,13 +23,11 @@ use std::collections::VecDeque;
 
 use super::circuit::{CircuitBreaker, Permit};
 use super::config::{Config, ConfigError};
-use super::event::{encode, EventInput, MessageId, QueuedEvent, Seq, StoredEvent, TrackError};
-use super::json::{is_json_object, push_u64};
-use super::metrics::{Counters, Metrics};
-use super::outcome::{classify, Rejection, SendOutcome, Verdict};
+use super::event::{Handle, QueuedEvent, RestoredEvent, Seq, TrackError};
+use super::metrics::{Counters, Failure, Metrics};
+use super::outcome::{classify, SendOutcome, Verdict};
 use super::pending::PendingQueue;
 use super::retry::{Jitter, RetryPolicy};
-use super::sort_keys;
 use super::time::Millis;
 use super::wire::Envelope;
 
@@ -45,14 +43,14 @@ pub enum Transport {
     Beacon,
 }
 
-/// One batch to send.
+/// One batch to send: the shell joins its events' JSON in this order into
+/// the batch body (see `Envelope`), which is then `body_bytes` long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRequest {
     pub batch_id: BatchId,
     pub transport: Transport,
-    /// The complete JSON body.
-    pub body: String,
-    pub events: usize,
+    pub events: Vec<Handle>,
+    pub body_bytes: usize,
 }
 
 /// Something the caller should hear about (forwarded to `on('error')`).
@@ -63,22 +61,48 @@ pub enum Notice {
     /// The collector refused a whole batch; its events are dropped.
     BatchRejected { status: u16, events: usize },
     /// The collector refused these events individually; they are dropped.
-    EventsRejected { rejected: Vec<Rejection> },
+    EventsRejected { events: Vec<Handle> },
     /// An event alone was answered 413; it is dropped.
-    EventTooLarge { id: MessageId },
+    EventTooLarge { event: Handle },
     /// An event alone was refused (400 with no list of events); it is dropped.
-    EventRefused { id: MessageId, status: u16 },
+    EventRefused { event: Handle, status: u16 },
     /// Sends kept failing; nothing is sent before `until` (events are kept).
     CircuitOpened { failures: u32, until: Millis },
+}
+
+/// The kinds of `Notice`, by `Notice::code`, as the shell names them.
+pub const NOTICE_NAMES: [&str; 6] = [
+    "authFailed",
+    "batchRejected",
+    "eventsRejected",
+    "eventTooLarge",
+    "eventRefused",
+    "circuitOpened",
+];
+
+impl Notice {
+    /// Its kind (an index into `NOTICE_NAMES`) and up to two numbers; the
+    /// events of `EventsRejected` are not among them.
+    pub fn code(&self) -> (usize, u64, u64) {
+        match *self {
+            Notice::AuthFailed { status } => (0, status.into(), 0),
+            Notice::BatchRejected { status, events } => (1, status.into(), events as u64),
+            Notice::EventsRejected { ref events } => (2, events.len() as u64, 0),
+            Notice::EventTooLarge { event } => (3, event.into(), 413),
+            Notice::EventRefused { event, status } => (4, event.into(), status.into()),
+            Notice::CircuitOpened { failures, until } => (5, failures.into(), until),
+        }
+    }
 }
 
 /// Work for the caller, in the order it must be done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Write these events to storage (they are held in memory until then).
-    Persist(Vec<StoredEvent>),
-    /// Delete these events from storage: delivered or dropped.
-    Forget(Vec<MessageId>),
+    Persist(Vec<Handle>),
+    /// These events are settled (delivered or dropped): delete any stored
+    /// copy, and let them go.
+    Release(Vec<Handle>),
     /// Send this batch, then report with `on_send_result`.
     Send(SendRequest),
     /// Tell the application.
@@ -94,13 +118,24 @@ pub enum RestoreSource {
     Adopted,
 }
 
-/// What `restore` did with the entries it was given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What `restore` did with the events it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RestoreReport {
+    /// Taken into the queue.
     pub accepted: usize,
-    pub duplicates: usize,
-    /// `message_id`s of entries refused as corrupt; delete them from storage.
-    pub corrupt_ids: Vec<String>,
+    /// Dropped at once: too old (`droppedExpired`) or too large.
+    pub dropped: usize,
+}
+
+/// What became of one batch's events when its outcome was reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Events the collector accepted.
+    pub sent: usize,
+    /// Events dropped for good (rejected, refused, too large, evicted).
+    pub dropped: usize,
+    /// Events back in the queue, to be sent again.
+    pub requeued: usize,
 }
 
 /// Why `poll_action` cannot send now.
@@ -149,7 +184,7 @@ pub struct ClientEventQueue {
     persistence: bool,
     /// When the oldest unpersisted event must be written.
     persist_due: Millis,
-    forget: Vec<MessageId>,
+    released: Vec<Handle>,
     notices: VecDeque<Notice>,
     /// No send before this (backoff or `Retry-After`).
     not_before: Millis,
@@ -170,15 +205,16 @@ pub struct ClientEventQueue {
     batch_event_cap: usize,
     keepalive_bytes_in_flight: usize,
     counters: Counters,
-    last_error: Option<String>,
+    last_error: Option<Failure>,
 }
 
 impl ClientEventQueue {
-    /// A queue with a validated `config`; `seed` drives retry jitter.
-    pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
+    /// A queue with a validated `config`; `seed` drives retry jitter;
+    /// `envelope` is the size of the shell's batch body around its events.
+    pub fn new(config: Config, seed: u64, envelope: Envelope) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(ClientEventQueue {
-            envelope: Envelope::new(config.write_key.as_deref()),
+            envelope,
             retry: RetryPolicy {
                 base_ms: config.retry_base_ms,
                 max_ms: config.retry_max_ms,
@@ -196,7 +232,7 @@ impl ClientEventQueue {
             unpersisted: VecDeque::new(),
             persistence: true,
             persist_due: 0,
-            forget: Vec::new(),
+            released: Vec::new(),
             notices: VecDeque::new(),
             not_before: 0,
             consecutive_retryable: 0,
@@ -220,7 +256,6 @@ impl ClientEventQueue {
     pub fn update_config(&mut self, config: Config, now: Millis) -> Result<(), ConfigError> {
         config.validate()?;
         self.tick(now);
-        self.envelope = Envelope::new(config.write_key.as_deref());
         self.retry = RetryPolicy {
             base_ms: config.retry_base_ms,
             max_ms: config.retry_max_ms,
@@ -266,48 +301,46 @@ impl ClientEventQueue {
         seq
     }
 
-    /// Queues an event; `random` supplies its `messageId`.
+    /// Queues an event the shell holds as `handle`, `bytes` long encoded.
+    /// `tracked_at` is the wall-clock time of a call made earlier (buffered
+    /// before the queue existed); by default the event is tracked now.
     pub fn track(
         &mut self,
-        input: &EventInput<'_>,
-        random: [u8; 16],
+        handle: Handle,
+        bytes: usize,
+        tracked_at: Option<Millis>,
         now: Millis,
-    ) -> Result<MessageId, TrackError> {
+    ) -> Result<(), TrackError> {
         let now = self.tick(now);
-        let id = MessageId::from_random(random);
         let wall = self.wall_at(now);
-        let json = encode(input, id, wall)?;
         self.counters.events_tracked += 1;
         let limit = self.max_event_bytes();
-        if json.len() > limit {
+        if bytes > limit {
             self.counters.dropped_too_large += 1;
-            return Err(TrackError::TooLarge {
-                size: json.len(),
-                limit,
-            });
+            return Err(TrackError::TooLarge { size: bytes, limit });
         }
+        let created_wall = tracked_at.map_or(wall, |at| at.min(wall));
         let seq = self.take_seq();
         self.pending.push_back(QueuedEvent {
             seq,
-            id,
-            created_at: now,
-            created_wall: wall,
-            json,
+            handle,
+            bytes: bytes as u32,
+            created_at: now.saturating_sub(wall - created_wall),
+            created_wall,
             attempts: 0,
             split: 0,
         });
         self.mark_unpersisted(seq, now);
         self.enforce_bounds();
-        Ok(id)
+        Ok(())
     }
 
-    /// Turns `Persist`/`Forget` actions on or off: off when the caller
-    /// has nowhere to store events, so none is copied out for nothing.
+    /// Turns `Persist` actions on or off: off when the caller has nowhere
+    /// to store events, so none is handed out for nothing.
     pub fn set_persistence(&mut self, enabled: bool) {
         self.persistence = enabled;
         if !enabled {
             self.unpersisted.clear();
-            self.forget.clear();
         }
     }
 
@@ -329,82 +362,43 @@ impl ClientEventQueue {
     }
 
     /// Takes back stored events (after a reload, or adopted from another
-    /// queue). Entries are validated; corrupt ones and duplicates are skipped.
+    /// queue), in storage order, which is the order they were tracked in.
+    /// The shell has already refused corrupt records and duplicates of
+    /// events it holds (see `count_corrupt`).
     pub fn restore(
         &mut self,
-        stored: Vec<StoredEvent>,
+        events: Vec<RestoredEvent>,
         source: RestoreSource,
         now: Millis,
     ) -> RestoreReport {
         let now = self.tick(now);
-        let mut report = RestoreReport::default();
-        let limit = self.max_event_bytes();
-        let mut candidates = Vec::with_capacity(stored.len());
-        for entry in stored {
-            let id = MessageId::parse(&entry.message_id);
-            let valid = id.is_some()
-                && entry.json.len() <= limit
-                && is_json_object(&entry.json)
-                && entry.json.contains(entry.message_id.as_str());
-            match id {
-                Some(id) if valid => candidates.push((id, entry)),
-                _ => {
-                    self.counters.restore_corrupt += 1;
-                    report.corrupt_ids.push(entry.message_id);
-                }
-            }
-        }
-        // Duplicates (of held events, or within the input, first kept) found
-        // by sorting keys, which costs far less wasm than a set would.
-        let mut held: Vec<(u128, usize)> = self
-            .pending
-            .iter()
-            .chain(self.in_flight.iter().flat_map(|b| b.events.iter()))
-            .map(|e| (e.id.as_u128(), 0))
-            .collect();
-        sort_keys(&mut held);
-        let mut by_id: Vec<(u128, usize)> = candidates
-            .iter()
-            .enumerate()
-            .map(|(index, (id, _))| (id.as_u128(), index))
-            .collect();
-        sort_keys(&mut by_id);
-        let mut duplicate = vec![false; candidates.len()];
-        for (position, &(id, index)) in by_id.iter().enumerate() {
-            let repeats_earlier = position > 0 && by_id[position - 1].0 == id;
-            let already_held = held.binary_search_by(|(h, _)| h.cmp(&id)).is_ok();
-            duplicate[index] = repeats_earlier || already_held;
-        }
-        // In storage (write) order, which is the order they were tracked in,
-        // whatever the wall clock did meanwhile.
-        let accepted: Vec<(MessageId, StoredEvent)> = candidates
-            .into_iter()
-            .zip(duplicate)
-            .filter_map(|(candidate, duplicate)| (!duplicate).then_some(candidate))
-            .collect();
-        report.duplicates = by_id.len() - accepted.len();
-        report.accepted = accepted.len();
         let wall = self.wall_at(now);
-        for (id, entry) in accepted {
+        let limit = self.max_event_bytes();
+        let mut report = RestoreReport::default();
+        for event in events {
             self.counters.events_restored += 1;
             // Its age by the wall clock; a stored time in the future (the
             // clock was set back, or another machine's) counts as now.
-            let age = wall.saturating_sub(entry.created_at_ms);
+            let age = wall.saturating_sub(event.created_wall);
             let created_at = now.saturating_sub(age);
-            if self.is_expired(created_at, now) {
-                self.counters.dropped_expired += 1;
-                if self.persistence {
-                    self.forget.push(id);
+            let expired = self.is_expired(created_at, now);
+            if expired || event.bytes > limit {
+                match expired {
+                    true => self.counters.dropped_expired += 1,
+                    false => self.counters.dropped_too_large += 1,
                 }
+                report.dropped += 1;
+                self.released.push(event.handle);
                 continue;
             }
+            report.accepted += 1;
             let seq = self.take_seq();
             self.pending.push_back(QueuedEvent {
                 seq,
-                id,
+                handle: event.handle,
+                bytes: event.bytes as u32,
                 created_at,
-                created_wall: entry.created_at_ms.min(wall),
-                json: entry.json,
+                created_wall: event.created_wall.min(wall),
                 attempts: 0,
                 split: 0,
             });
@@ -414,6 +408,11 @@ impl ClientEventQueue {
         }
         self.enforce_bounds();
         report
+    }
+
+    /// Counts stored records the shell found corrupt and deleted.
+    pub fn count_corrupt(&mut self, records: usize) {
+        self.counters.restore_corrupt += records as u64;
     }
 
     fn is_expired(&self, created_at: Millis, now: Millis) -> bool {
@@ -507,15 +506,15 @@ impl ClientEventQueue {
         if let Some(notice) = self.notices.pop_front() {
             return Some(Action::Notify(notice));
         }
-        if !self.forget.is_empty() {
-            return Some(Action::Forget(std::mem::take(&mut self.forget)));
+        if !self.released.is_empty() {
+            return Some(Action::Release(std::mem::take(&mut self.released)));
         }
         if let Some(request) = self.try_send(now) {
             return Some(Action::Send(request));
         }
         // Forming a batch can drop expired or oversized events.
-        if !self.forget.is_empty() {
-            return Some(Action::Forget(std::mem::take(&mut self.forget)));
+        if !self.released.is_empty() {
+            return Some(Action::Release(std::mem::take(&mut self.released)));
         }
         None
     }
@@ -524,7 +523,7 @@ impl ClientEventQueue {
     /// before `now` means at once.
     pub fn next_wakeup(&self) -> Option<Millis> {
         let now = self.clock;
-        if !self.notices.is_empty() || !self.forget.is_empty() {
+        if !self.notices.is_empty() || !self.released.is_empty() {
             return Some(now);
         }
         let mut wakeup: Option<Millis> = None;
@@ -653,7 +652,7 @@ impl ClientEventQueue {
             if self.is_expired(front.created_at, now) {
                 let event = self.pending.pop_front()?;
                 self.counters.dropped_expired += 1;
-                self.forget_event(event.seq, event.id);
+                self.release(event.handle);
                 continue;
             }
             let size = front.bytes();
@@ -663,7 +662,7 @@ impl ClientEventQueue {
                 if events.is_empty() && transport == Transport::Fetch {
                     let event = self.pending.pop_front()?;
                     self.counters.dropped_too_large += 1;
-                    self.forget_event(event.seq, event.id);
+                    self.release(event.handle);
                     continue;
                 }
                 break;
@@ -684,28 +683,23 @@ impl ClientEventQueue {
         if probe {
             self.circuit.probe_sent();
         }
-        let body = self.envelope.body(
-            events.iter().map(|e| e.json.as_str()),
-            event_bytes,
-            events.len(),
-            self.wall_at(now),
-        );
+        let body_bytes = self.envelope.overhead(events.len()) + event_bytes;
         if transport == Transport::Beacon {
-            self.keepalive_bytes_in_flight += body.len();
+            self.keepalive_bytes_in_flight += body_bytes;
         }
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
         let request = SendRequest {
             batch_id,
             transport,
-            events: events.len(),
-            body,
+            events: events.iter().map(|e| e.handle).collect(),
+            body_bytes,
         };
         self.in_flight.push(InFlightBatch {
             id: batch_id,
             transport,
             held_bytes: event_bytes,
-            body_bytes: request.body.len(),
+            body_bytes,
             events,
             evicted: 0,
             probe,
@@ -721,12 +715,12 @@ impl ClientEventQueue {
         {
             if let Some(event) = self.pending.pop_front() {
                 self.counters.dropped_expired += 1;
-                self.forget_event(event.seq, event.id);
+                self.release(event.handle);
             }
         }
     }
 
-    fn take_unpersisted(&mut self) -> Vec<StoredEvent> {
+    fn take_unpersisted(&mut self) -> Vec<Handle> {
         let mut stored = Vec::with_capacity(self.unpersisted.len());
         for seq in self.unpersisted.drain(..) {
             let held = self.pending.get(seq).or_else(|| {
@@ -736,7 +730,7 @@ impl ClientEventQueue {
                 })
             });
             if let Some(event) = held {
-                stored.push(event.to_stored());
+                stored.push(event.handle);
             }
         }
         stored
@@ -774,43 +768,40 @@ impl ClientEventQueue {
                     // Counted when the batch settles: it may yet be delivered.
                     let batch = &mut self.in_flight[index];
                     let event = &batch.events[batch.evicted];
-                    let (seq, id) = (event.seq, event.id);
+                    let handle = event.handle;
                     batch.held_bytes -= event.bytes();
                     batch.evicted += 1;
-                    self.forget_event(seq, id);
+                    self.release(handle);
                 }
                 (None, None) => return,
             }
         }
     }
 
-    /// Asks storage to delete `event`, unless it was never handed out in a
-    /// `Persist` (then `take_unpersisted` simply no longer finds it).
-    fn forget_event(&mut self, seq: Seq, id: MessageId) {
-        if self.persistence && self.unpersisted.binary_search(&seq).is_err() {
-            self.forget.push(id);
-        }
+    /// Lets the shell know `event` is settled; if it was never handed out
+    /// in a `Persist`, `take_unpersisted` simply no longer finds it.
+    fn release(&mut self, handle: Handle) {
+        self.released.push(handle);
     }
 
     fn drop_pending_front(&mut self) {
         if let Some(event) = self.pending.pop_front() {
             self.counters.dropped_overflow += 1;
-            self.forget_event(event.seq, event.id);
+            self.release(event.handle);
         }
     }
 
-    /// Reports what happened to batch `batch_id`. Returns false for an
-    /// unknown or already settled batch, which changes nothing.
+    /// Reports what happened to batch `batch_id`, and returns what became
+    /// of its events; `None` for an unknown or already settled batch (one
+    /// abandoned at unload, say), which changes nothing.
     pub fn on_send_result(
         &mut self,
         batch_id: BatchId,
         outcome: SendOutcome<'_>,
         now: Millis,
-    ) -> bool {
+    ) -> Option<BatchReport> {
         let now = self.tick(now);
-        let Some(index) = self.in_flight.iter().position(|b| b.id == batch_id) else {
-            return false;
-        };
+        let index = self.in_flight.iter().position(|b| b.id == batch_id)?;
         let mut batch = self.in_flight.swap_remove(index);
         if batch.transport == Transport::Beacon {
             self.keepalive_bytes_in_flight -= batch.body_bytes;
@@ -819,6 +810,7 @@ impl ClientEventQueue {
         let evicted = batch.events;
         let total = evicted.len() + held.len();
         let verdict = classify(&outcome, self.wall_at(now));
+        let before = self.counters.clone();
         // An event evicted while in flight counts as sent if this batch
         // delivered it, and as overflow otherwise.
         let mut evicted_delivered = 0;
@@ -829,28 +821,28 @@ impl ClientEventQueue {
                 self.consecutive_retryable = 0;
                 self.counters.batches_sent += 1;
                 self.counters.bytes_sent += batch.body_bytes as u64;
-                let rejected = self.drop_rejected(&rejected, &held, &evicted);
+                let rejected = self.drop_rejected(rejected, &held, &evicted);
                 for event in &held {
-                    if !rejected.iter().any(|r| r.id == event.id) {
+                    if !rejected.contains(&event.handle) {
                         self.counters.events_sent += 1;
-                        self.forget_event(event.seq, event.id);
+                        self.release(event.handle);
                     }
                 }
                 evicted_delivered = evicted
                     .iter()
-                    .filter(|e| !rejected.iter().any(|r| r.id == e.id))
+                    .filter(|e| !rejected.contains(&e.handle))
                     .count();
             }
             Verdict::PartlyRejected { rejected } => {
                 self.circuit.on_success();
                 self.counters.batches_failed += 1;
-                let rejected = self.drop_rejected(&rejected, &held, &evicted);
+                let rejected = self.drop_rejected(rejected, &held, &evicted);
                 if rejected.is_empty() {
                     self.split_refused(400, held, total);
                 } else {
                     let rest = held
                         .into_iter()
-                        .filter(|e| !rejected.iter().any(|r| r.id == e.id))
+                        .filter(|e| !rejected.contains(&e.handle))
                         .collect();
                     self.requeue(rest);
                 }
@@ -861,12 +853,11 @@ impl ClientEventQueue {
                 if total <= 1 {
                     for event in held {
                         self.counters.dropped_too_large += 1;
-                        self.forget_event(event.seq, event.id);
-                        self.set_last_error(
-                            "event dropped: the collector answered 413 for it alone",
-                        );
-                        self.notices
-                            .push_back(Notice::EventTooLarge { id: event.id });
+                        self.release(event.handle);
+                        self.last_error = Some(Failure::EventTooLarge);
+                        self.notices.push_back(Notice::EventTooLarge {
+                            event: event.handle,
+                        });
                     }
                 } else {
                     self.batch_event_cap = self.batch_event_cap.min(total.div_ceil(2));
@@ -884,7 +875,7 @@ impl ClientEventQueue {
                         .delay(self.consecutive_retryable, &mut self.jitter),
                 };
                 self.not_before = self.not_before.max(now.saturating_add(delay));
-                self.set_last_error("rate limited: the collector answered 429");
+                self.last_error = Some(Failure::RateLimited);
                 self.requeue(held);
             }
             Verdict::Retryable { status } => {
@@ -900,26 +891,18 @@ impl ClientEventQueue {
                     .retry
                     .delay(self.consecutive_retryable, &mut self.jitter);
                 self.not_before = self.not_before.max(now.saturating_add(delay));
-                let mut message = String::from("send failed: ");
-                match (status, outcome) {
-                    (Some(status), _) => {
-                        message.push_str("the collector answered ");
-                        push_u64(&mut message, status.into());
-                    }
-                    (None, SendOutcome::Timeout) => message.push_str("timed out"),
-                    (None, _) => message.push_str("network error"),
-                }
-                self.set_last_error(&message);
+                self.last_error = Some(match (status, outcome) {
+                    (Some(status), _) => Failure::Status(status),
+                    (None, SendOutcome::Timeout) => Failure::Timeout,
+                    (None, _) => Failure::NetworkError,
+                });
                 self.requeue(held);
             }
             Verdict::Unauthorized { status } => {
                 self.circuit.on_inconclusive();
                 self.counters.batches_failed += 1;
                 self.auth_paused = true;
-                let mut message = String::from("sending paused: the collector answered ");
-                push_u64(&mut message, status.into());
-                message.push_str(" (check writeKey); events are kept");
-                self.set_last_error(&message);
+                self.last_error = Some(Failure::AuthPaused(status));
                 self.notices.push_back(Notice::AuthFailed { status });
                 self.requeue(held);
             }
@@ -944,38 +927,44 @@ impl ClientEventQueue {
         }
         self.counters.events_sent += evicted_delivered as u64;
         self.counters.dropped_overflow += (evicted.len() - evicted_delivered) as u64;
-        true
+        let c = &self.counters;
+        let sent = (c.events_sent - before.events_sent) as usize;
+        let dropped = (c.dropped_rejected - before.dropped_rejected + c.dropped_too_large
+            - before.dropped_too_large
+            + c.dropped_overflow
+            - before.dropped_overflow) as usize;
+        Some(BatchReport {
+            sent,
+            dropped,
+            requeued: total.saturating_sub(sent + dropped),
+        })
     }
 
-    /// Drops the held events named in `rejected`; returns the rejections
-    /// that matched an event of the batch.
+    /// Drops the held events named in `rejected`; returns those of them
+    /// that were in the batch.
     fn drop_rejected(
         &mut self,
-        rejected: &[Rejection],
+        rejected: &[Handle],
         held: &[QueuedEvent],
         evicted: &[QueuedEvent],
-    ) -> Vec<Rejection> {
-        let matched: Vec<Rejection> = rejected
+    ) -> Vec<Handle> {
+        let matched: Vec<Handle> = rejected
             .iter()
-            .filter(|r| held.iter().chain(evicted).any(|e| e.id == r.id))
-            .cloned()
+            .copied()
+            .filter(|r| held.iter().chain(evicted).any(|e| e.handle == *r))
             .collect();
         let mut dropped = 0;
         for event in held {
-            if matched.iter().any(|r| r.id == event.id) {
+            if matched.contains(&event.handle) {
                 dropped += 1;
-                self.forget_event(event.seq, event.id);
+                self.release(event.handle);
             }
         }
         self.counters.dropped_rejected += dropped;
-        if let Some(first) = matched.first() {
-            let mut message = String::from("collector rejected ");
-            push_u64(&mut message, matched.len() as u64);
-            message.push_str(" event(s): ");
-            message.push_str(&first.reason);
-            self.set_last_error(&message);
+        if !matched.is_empty() {
+            self.last_error = Some(Failure::EventsRejected(matched.len() as u32));
             self.notices.push_back(Notice::EventsRejected {
-                rejected: matched.clone(),
+                events: matched.clone(),
             });
         }
         matched
@@ -987,15 +976,12 @@ impl ClientEventQueue {
     /// `n` costs about 2·log₂(n) requests.
     fn split_refused(&mut self, status: u16, mut held: Vec<QueuedEvent>, total: usize) {
         if total <= 1 {
-            let mut message = String::from("event dropped: the collector answered ");
-            push_u64(&mut message, status.into());
-            message.push_str(" for it alone");
             for event in held {
                 self.counters.dropped_rejected += 1;
-                self.forget_event(event.seq, event.id);
-                self.set_last_error(&message);
+                self.release(event.handle);
+                self.last_error = Some(Failure::EventRefused(status));
                 self.notices.push_back(Notice::EventRefused {
-                    id: event.id,
+                    event: event.handle,
                     status,
                 });
             }
@@ -1009,16 +995,14 @@ impl ClientEventQueue {
     }
 
     fn reject_batch(&mut self, status: u16, held: Vec<QueuedEvent>) {
-        let mut message = String::from("batch dropped: the collector answered ");
-        push_u64(&mut message, status.into());
-        self.set_last_error(&message);
+        self.last_error = Some(Failure::BatchDropped(status));
         self.notices.push_back(Notice::BatchRejected {
             status,
             events: held.len(),
         });
         for event in held {
             self.counters.dropped_rejected += 1;
-            self.forget_event(event.seq, event.id);
+            self.release(event.handle);
         }
     }
 
@@ -1030,10 +1014,6 @@ impl ClientEventQueue {
             event.attempts = event.attempts.saturating_add(1);
         }
         self.pending.requeue(events);
-    }
-
-    fn set_last_error(&mut self, message: &str) {
-        self.last_error = Some(message.to_string());
     }
 
     /// Counters and gauges right now.
@@ -1050,20 +1030,25 @@ impl ClientEventQueue {
             pending_bytes: self.pending.bytes() as u64,
             in_flight: self.in_flight.iter().map(|b| b.events.len() as u64).sum(),
             in_flight_batches: self.in_flight.len() as u64,
-            circuit_state: self.circuit.state().name(),
+            circuit_state: self.circuit.state().code(),
             next_retry_at: next_retry_at.map(|at| self.wall_at(at)),
             auth_paused: self.auth_paused,
             online: self.online,
-            last_error: self.last_error.clone(),
+            last_error: self.last_error,
         }
     }
 
     /// The events held now (pending and in flight, minus evicted), oldest
     /// first by sequence: what storage must hold once persistence settles.
-    pub fn held_events(&self) -> Vec<StoredEvent> {
-        let mut held: Vec<&QueuedEvent> = self.pending.iter().collect();
-        held.extend(self.in_flight.iter().flat_map(|b| &b.events[b.evicted..]));
-        held.sort_by_key(|e| e.seq);
-        held.into_iter().map(QueuedEvent::to_stored).collect()
+    pub fn held_events(&self) -> Vec<Handle> {
+        let mut held: Vec<(Seq, Handle)> = self.pending.iter().map(|e| (e.seq, e.handle)).collect();
+        held.extend(
+            self.in_flight
+                .iter()
+                .flat_map(|b| &b.events[b.evicted..])
+                .map(|e| (e.seq, e.handle)),
+        );
+        held.sort_unstable();
+        held.into_iter().map(|(_, handle)| handle).collect()
     }
 }

@@ -47,8 +47,8 @@ pub struct Metrics {
     pub in_flight: u64,
     /// Batches awaiting an outcome.
     pub in_flight_batches: u64,
-    /// `closed`, `open` or `half-open`.
-    pub circuit_state: &'static str,
+    /// The circuit breaker's state (see `CIRCUIT_STATE_NAMES`).
+    pub circuit_state: usize,
     /// No send before this instant, by the wall clock (backoff,
     /// `Retry-After` or open circuit).
     pub next_retry_at: Option<Millis>,
@@ -56,6 +56,103 @@ pub struct Metrics {
     pub auth_paused: bool,
     /// Whether the caller reported the browser online.
     pub online: bool,
-    /// The most recent delivery problem, for humans.
-    pub last_error: Option<String>,
+    /// The most recent delivery problem (the shell words it).
+    pub last_error: Option<Failure>,
+}
+
+/// A delivery problem, as a value: the shell has the one text for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A send failed with this status (5xx, 408, …).
+    Status(u16),
+    NetworkError,
+    Timeout,
+    /// 429.
+    RateLimited,
+    /// 401 or 403: sending is paused.
+    AuthPaused(u16),
+    /// A whole batch was dropped with this status.
+    BatchDropped(u16),
+    /// An event refused alone (400 naming no event) was dropped.
+    EventRefused(u16),
+    /// An event answered 413 alone was dropped.
+    EventTooLarge,
+    /// The collector rejected this many events of a batch by name.
+    EventsRejected(u32),
+}
+
+/// The kinds of `Failure`, by `Failure::code`, as the shell names them.
+pub const FAILURE_NAMES: [&str; 9] = [
+    "status",
+    "network",
+    "timeout",
+    "rateLimited",
+    "authPaused",
+    "batchDropped",
+    "eventRefused",
+    "eventTooLarge",
+    "eventsRejected",
+];
+
+impl Failure {
+    /// Its kind (an index into `FAILURE_NAMES`) and its number.
+    pub fn code(self) -> (usize, u32) {
+        match self {
+            Failure::Status(status) => (0, status.into()),
+            Failure::NetworkError => (1, 0),
+            Failure::Timeout => (2, 0),
+            Failure::RateLimited => (3, 429),
+            Failure::AuthPaused(status) => (4, status.into()),
+            Failure::BatchDropped(status) => (5, status.into()),
+            Failure::EventRefused(status) => (6, status.into()),
+            Failure::EventTooLarge => (7, 413),
+            Failure::EventsRejected(count) => (8, count),
+        }
+    }
+}
+
+/// The numeric metrics under the names the JavaScript API shows them by,
+/// in the order of `Metrics::values`: the one table of these names.
+pub const METRIC_NAMES: [&str; 16] = [
+    "eventsTracked",
+    "eventsRestored",
+    "eventsSent",
+    "droppedOverflow",
+    "droppedRejected",
+    "droppedTooLarge",
+    "droppedExpired",
+    "restoreCorrupt",
+    "batchesSent",
+    "batchesFailed",
+    "retries",
+    "bytesSent",
+    "pending",
+    "pendingBytes",
+    "inFlight",
+    "inFlightBatches",
+];
+
+impl Metrics {
+    /// The numeric metrics in `METRIC_NAMES` order.
+    pub fn values(&self) -> [u64; 16] {
+        let c = &self.counters;
+        [
+            c.events_tracked,
+            c.events_restored,
+            c.events_sent,
+            c.dropped_overflow,
+            c.dropped_rejected,
+            c.dropped_too_large,
+            c.dropped_expired,
+            c.restore_corrupt,
+            c.batches_sent,
+            c.batches_failed,
+            c.retries,
+            c.bytes_sent,
+            self.pending,
+            self.pending_bytes,
+            self.in_flight,
+            self.in_flight_batches,
+        ]
+    }
 }

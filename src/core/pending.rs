@@ -86,16 +86,15 @@ impl PendingQueue {
 
 #[cfg(test)]
 mod tests {
-    use super::super::event::MessageId;
     use super::*;
 
     fn event(seq: Seq) -> QueuedEvent {
         QueuedEvent {
             seq,
-            id: MessageId::from_random([seq as u8; 16]),
+            handle: seq as u32,
+            bytes: 2 * (seq as u32 + 1),
             created_at: 0,
             created_wall: 0,
-            json: "{}".repeat(seq as usize + 1),
             attempts: 0,
             split: 0,
         }

@@ -1,75 +1,71 @@
 //! A test driver for `ClientEventQueue`: a fake clock, a fake storage that
-//! applies `Persist`/`Forget` in order, and a log of every send.
+//! applies `Persist`/`Forget` in order, the events' names and sizes as the
+//! shell would hold them, and a log of every send.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 
-use analytics_wasm::core::json::{parse, Value};
 use analytics_wasm::core::{
-    Action, BatchId, ClientEventQueue, Config, EventInput, EventKind, Millis, Notice, SendOutcome,
-    SendRequest, StoredEvent, TrackError,
+    Action, BatchId, ClientEventQueue, Config, Envelope, Handle, Millis, Notice, RestoreReport,
+    RestoreSource, RestoredEvent, SendOutcome, SendRequest, TrackError,
 };
 
 pub const START: Millis = 1_700_000_000_000;
 
+/// The body of a batch of no events, as the shell builds it:
+/// `{"batch":[],"sentAt":"2023-11-14T22:13:20.000Z"}`.
+pub const ENVELOPE: Envelope = Envelope {
+    empty_body_bytes: 48,
+};
+
+/// Bytes an event's JSON takes besides its name and properties (type,
+/// messageId, anonymousId, timestamp and the member names).
+pub const EVENT_FRAME_BYTES: usize = 150;
+
 pub fn config() -> Config {
-    Config {
-        endpoint: "https://collector.example/v1/batch".into(),
-        ..Config::default()
-    }
+    Config::default()
 }
 
 pub fn ok() -> SendOutcome<'static> {
-    SendOutcome::Response {
-        status: 200,
-        retry_after: None,
-        body: "",
-    }
+    status(200)
 }
 
 pub fn status(status: u16) -> SendOutcome<'static> {
     SendOutcome::Response {
         status,
         retry_after: None,
-        body: "",
+        rejected: &[],
     }
 }
 
-/// The events of a batch body, in order.
-fn batch_events(body: &str) -> Vec<Value> {
-    let value = parse(body).expect("batch body is valid JSON");
-    match value.get("batch") {
-        Some(Value::Array(events)) => events.clone(),
-        _ => panic!("body has no batch array: {body}"),
+/// The ids of a batch's events (each event's id is its handle), in order.
+pub fn ids_in(request: &SendRequest) -> Vec<String> {
+    request.events.iter().map(|h| h.to_string()).collect()
+}
+
+pub fn handle_of(id: &str) -> Handle {
+    id.parse().expect("an id the harness made")
+}
+
+/// What storage keeps of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub message_id: String,
+    pub created_at_ms: Millis,
+    pub bytes: usize,
+}
+
+impl StoredEvent {
+    pub fn restored(&self) -> RestoredEvent {
+        RestoredEvent {
+            handle: handle_of(&self.message_id),
+            bytes: self.bytes,
+            created_wall: self.created_at_ms,
+        }
     }
 }
 
-fn string_member(event: &Value, key: &str) -> String {
-    event
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-/// The `messageId`s in a batch body, in order.
-pub fn ids_in(body: &str) -> Vec<String> {
-    batch_events(body)
-        .iter()
-        .map(|e| string_member(e, "messageId"))
-        .collect()
-}
-
-/// The `event` names in a batch body, in order.
-pub fn names_in(body: &str) -> Vec<String> {
-    batch_events(body)
-        .iter()
-        .map(|e| string_member(e, "event"))
-        .collect()
-}
-
-/// Fake browser storage: keyed by `messageId`, read back in write order (as
-/// IndexedDB with an auto-increment key returns records).
+/// Fake browser storage: keyed by id, read back in write order.
 #[derive(Debug, Default)]
 pub struct Storage {
     by_order: BTreeMap<u64, StoredEvent>,
@@ -107,11 +103,27 @@ impl Storage {
     pub fn read_all(&self) -> Vec<StoredEvent> {
         self.by_order.values().cloned().collect()
     }
+
+    /// Everything stored, as `restore` takes it.
+    pub fn restorable(&self) -> Vec<RestoredEvent> {
+        self.by_order.values().map(StoredEvent::restored).collect()
+    }
+}
+
+/// What the shell knows of an event it holds.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub name: String,
+    pub bytes: usize,
+    pub tracked_at: Millis,
 }
 
 pub struct Harness {
     pub queue: ClientEventQueue,
+    /// The monotonic clock.
     pub now: Millis,
+    /// The wall clock minus the monotonic one (see `set_wall_clock`).
+    pub wall_offset: i64,
     /// What storage holds after every `Persist`/`Forget` so far.
     pub storage: Storage,
     /// Every batch sent, in order.
@@ -119,41 +131,80 @@ pub struct Harness {
     /// Batches sent and not yet settled.
     pub open: Vec<SendRequest>,
     pub notices: Vec<Notice>,
-    pub counter: u128,
+    /// The events tracked so far, by handle (their id is the handle).
+    pub held: HashMap<Handle, Held>,
+    pub next_handle: Handle,
+    /// Every event released so far, in order.
+    pub released: Vec<Handle>,
 }
 
 impl Harness {
     pub fn new(config: Config) -> Self {
         Harness {
-            queue: ClientEventQueue::new(config, 7).expect("valid config"),
+            queue: ClientEventQueue::new(config, 7, ENVELOPE).expect("valid config"),
             now: START,
+            wall_offset: 0,
             storage: Storage::default(),
             sent: Vec::new(),
             open: Vec::new(),
             notices: Vec::new(),
-            counter: 0,
+            held: HashMap::new(),
+            next_handle: 1,
+            released: Vec::new(),
         }
     }
 
-    pub fn random(&mut self) -> [u8; 16] {
-        self.counter += 1;
-        self.counter.to_le_bytes()
+    pub fn wall(&self) -> Millis {
+        (self.now as i64 + self.wall_offset) as Millis
+    }
+
+    /// Moves the wall clock to `wall` (the monotonic clock stays).
+    pub fn set_wall_clock(&mut self, wall: Millis) {
+        self.wall_offset = wall as i64 - self.now as i64;
+        self.queue.set_wall_clock(wall, self.now);
+    }
+
+    /// A handle for an event the shell holds (as a restored one).
+    pub fn hold(&mut self, name: &str, bytes: usize, tracked_at: Millis) -> Handle {
+        let handle = self.next_handle;
+        self.next_handle += 1;
+        self.held.insert(
+            handle,
+            Held {
+                name: name.to_string(),
+                bytes,
+                tracked_at,
+            },
+        );
+        handle
+    }
+
+    /// Gives the queue stored events back, as a new page of the shell
+    /// would: each keeps its id (its handle here), name and size.
+    pub fn restore(&mut self, stored: &[StoredEvent], source: RestoreSource) -> RestoreReport {
+        for event in stored {
+            let handle = handle_of(&event.message_id);
+            self.next_handle = self.next_handle.max(handle + 1);
+            self.held.insert(
+                handle,
+                Held {
+                    name: event.message_id.clone(),
+                    bytes: event.bytes,
+                    tracked_at: event.created_at_ms,
+                },
+            );
+        }
+        let restorable = stored.iter().map(StoredEvent::restored).collect();
+        self.queue.restore(restorable, source, self.now)
     }
 
     pub fn try_track_with(&mut self, name: &str, properties: &str) -> Result<String, TrackError> {
-        let input = EventInput {
-            kind: EventKind::Track,
-            name: Some(name),
-            user_id: None,
-            anonymous_id: "anon",
-            properties_json: Some(properties),
-            context_json: None,
-            timestamp: None,
-        };
-        let random = self.random();
+        let bytes = EVENT_FRAME_BYTES + name.len() + properties.len();
+        let wall = self.wall();
+        let handle = self.hold(name, bytes, wall);
         self.queue
-            .track(&input, random, self.now)
-            .map(|id| id.to_string())
+            .track(handle, bytes, Some(wall), self.now)
+            .map(|()| handle.to_string())
     }
 
     pub fn track(&mut self, name: &str) -> String {
@@ -164,6 +215,15 @@ impl Harness {
         (0..count).map(|i| self.track(&format!("e{i}"))).collect()
     }
 
+    /// The names of a batch's events, in order.
+    pub fn names_in(&self, request: &SendRequest) -> Vec<String> {
+        request
+            .events
+            .iter()
+            .map(|h| self.held[h].name.clone())
+            .collect()
+    }
+
     /// Drains `poll_action`, applying storage work; returns the new sends.
     pub fn pump(&mut self) -> Vec<SendRequest> {
         let mut sends = Vec::new();
@@ -172,17 +232,29 @@ impl Harness {
             guard += 1;
             assert!(guard < 1_000_000, "poll_action never ran dry");
             if let Action::Send(request) = &action {
-                assert!(request.events > 0, "empty batch");
+                assert!(!request.events.is_empty(), "empty batch");
+                let bytes: usize = request.events.iter().map(|h| self.held[h].bytes).sum();
+                assert_eq!(
+                    request.body_bytes,
+                    ENVELOPE.overhead(request.events.len()) + bytes,
+                    "body size"
+                );
             }
             match action {
                 Action::Persist(events) => {
-                    for event in events {
-                        self.storage.insert(event);
+                    for handle in events {
+                        let held = &self.held[&handle];
+                        self.storage.insert(StoredEvent {
+                            message_id: handle.to_string(),
+                            created_at_ms: held.tracked_at,
+                            bytes: held.bytes,
+                        });
                     }
                 }
-                Action::Forget(ids) => {
-                    for id in ids {
-                        self.storage.remove(&id.to_string());
+                Action::Release(handles) => {
+                    for handle in handles {
+                        self.storage.remove(&handle.to_string());
+                        self.released.push(handle);
                     }
                 }
                 Action::Send(request) => {
@@ -231,7 +303,9 @@ impl Harness {
     pub fn settle(&mut self, batch_id: BatchId, outcome: SendOutcome<'_>) {
         self.open.retain(|r| r.batch_id != batch_id);
         assert!(
-            self.queue.on_send_result(batch_id, outcome, self.now),
+            self.queue
+                .on_send_result(batch_id, outcome, self.now)
+                .is_some(),
             "batch {batch_id} was in flight"
         );
     }
@@ -241,7 +315,8 @@ impl Harness {
         for request in std::mem::take(&mut self.open) {
             assert!(self
                 .queue
-                .on_send_result(request.batch_id, outcome, self.now));
+                .on_send_result(request.batch_id, outcome, self.now)
+                .is_some());
         }
         self.pump()
     }
@@ -260,7 +335,7 @@ impl Harness {
                 continue;
             }
             for request in std::mem::take(&mut self.open) {
-                delivered.extend(ids_in(&request.body));
+                delivered.extend(ids_in(&request));
                 self.queue.on_send_result(request.batch_id, ok(), self.now);
             }
         }
@@ -268,7 +343,7 @@ impl Harness {
     }
 
     pub fn sent_ids(&self) -> Vec<String> {
-        self.sent.iter().flat_map(|r| ids_in(&r.body)).collect()
+        self.sent.iter().flat_map(ids_in).collect()
     }
 }
 

@@ -1,0 +1,136 @@
+// The deterministic core (src/core/), compiled to wasm, behind a small typed
+// wrapper over the functions it exports (src/wasm/mod.rs). Events cross as
+// handles and sizes, never bytes; lists pass through the module's `io`
+// buffer and small values through its `num` buffer.
+import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, METRIC_NAMES, NOTICE_NAMES, NUMERIC_FIELDS } from './tables.js';
+
+/** Fetches and compiles the wasm at `url` (streaming where the server allows it). */
+export async function loadCore(url) {
+  if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+  const response = fetch(url);
+  try {
+    return (await WebAssembly.instantiateStreaming(response, {})).instance.exports;
+  } catch (error) {
+    // A wrong Content-Type stops streaming compilation, not compilation.
+    if (error instanceof WebAssembly.CompileError || error?.name === 'EvalError') throw error;
+    const bytes = await (await response).arrayBuffer();
+    return (await WebAssembly.instantiate(bytes, {})).instance.exports;
+  }
+}
+
+const ACTIONS = [null, 'persist', 'forget', 'send', 'notice'];
+const EVENTS = { hidden: 0, unload: 1, visible: 2, online: 3, offline: 4, flush: 5, persistNow: 6, noPersistence: 7 };
+const OUTCOMES = { response: 0, network: 1, timeout: 2, beaconQueued: 3, beaconRefused: 4 };
+
+export class Core {
+  #x;
+  #num;
+  #buffer = null;
+
+  /** Creates the queue; throws naming the first setting out of range. */
+  constructor(exports, config, seed, emptyBodyBytes) {
+    this.#x = exports;
+    const names = Object.keys(NUMERIC_FIELDS);
+    names.forEach((name, i) => {
+      this.#nums()[i] = config[name] ?? NUMERIC_FIELDS[name][2];
+    });
+    const bad = exports.aw_new(seed, emptyBodyBytes);
+    if (bad >= 0) throw new Error(`analytics-wasm config: ${names[bad]} is out of range`);
+  }
+
+  #nums() {
+    if (this.#buffer !== this.#x.memory.buffer) {
+      this.#buffer = this.#x.memory.buffer;
+      this.#num = new Float64Array(this.#buffer, this.#x.aw_num(), 32);
+    }
+    return this.#num;
+  }
+
+  #list(ptr, count) {
+    return Array.from(new Float64Array(this.#x.memory.buffer, ptr, count));
+  }
+
+  /** Writes `values` to the io buffer. */
+  #put(values) {
+    const ptr = this.#x.aw_io(values.length);
+    new Float64Array(this.#x.memory.buffer, ptr, values.length).set(values);
+  }
+
+  clock(wall, now) {
+    this.#x.aw_clock(wall, now);
+  }
+
+  get maxEventBytes() {
+    return this.#x.aw_max_event_bytes();
+  }
+
+  /** Queues an event; returns 0, or the limit it is over. `at`: wall-clock time of an earlier call, or -1. */
+  track(handle, bytes, at, now) {
+    return this.#x.aw_track(handle, bytes, at, now);
+  }
+
+  /** Takes back stored events, a flat list of handle, bytes, tracked at. */
+  restore(flat, adopted, now) {
+    this.#put(flat);
+    const accepted = this.#x.aw_restore(flat.length / 3, adopted ? 1 : 0, now);
+    return { accepted, dropped: this.#nums()[0] };
+  }
+
+  corrupt(records) {
+    this.#x.aw_corrupt(records);
+  }
+
+  /** A page or control event: hidden, unload, visible, online, offline, flush, persistNow, noPersistence. */
+  event(name, now) {
+    this.#x.aw_event(EVENTS[name], now);
+  }
+
+  /**
+   * Reports a batch's outcome ('network', 'timeout', 'beaconQueued',
+   * 'beaconRefused' or a response: { status, retry: [kind, value], rejected:
+   * handles }); returns { sent, dropped, requeued }, or null for a batch
+   * the core no longer knows.
+   */
+  settle(batch, outcome, now) {
+    const response = typeof outcome === 'object' ? outcome : null;
+    const rejected = response?.rejected ?? [];
+    this.#put(rejected);
+    const retry = response?.retry ?? [0, 0];
+    const known = this.#x.aw_settle(batch, response ? 0 : OUTCOMES[outcome], response?.status ?? 0, retry[0], retry[1], rejected.length, now);
+    if (!known) return null;
+    const n = this.#nums();
+    return { sent: n[0], dropped: n[1], requeued: n[2] };
+  }
+
+  /** The next action, or null: { type: 'persist' | 'forget', handles } | { type: 'send', batch, beacon, handles, bodyBytes } | { type: 'notice', kind, a, b, handles }. */
+  poll(now) {
+    const type = ACTIONS[this.#x.aw_poll(now)];
+    if (!type) return null;
+    const n = this.#nums();
+    if (type === 'send') return { type, batch: n[0], beacon: n[1] === 1, handles: this.#list(n[7], n[2]), bodyBytes: n[3] };
+    if (type === 'notice') return { type, kind: NOTICE_NAMES[n[0]], a: n[1], b: n[2], handles: this.#list(n[7], n[0] === 2 ? n[1] : 0) };
+    return { type, handles: this.#list(n[7], n[0]) };
+  }
+
+  /** When to poll next, on the monotonic clock; null for never. */
+  wakeup() {
+    const at = this.#x.aw_wakeup();
+    return at < 0 ? null : at;
+  }
+
+  /** The core's metrics by name, and the last failure as { kind, number } (or null). */
+  metrics() {
+    this.#x.aw_metrics();
+    const n = this.#nums();
+    const out = {};
+    METRIC_NAMES.forEach((name, i) => {
+      out[name] = n[i];
+    });
+    out.circuitState = CIRCUIT_STATE_NAMES[n[16]];
+    out.nextRetryAt = n[17] < 0 ? null : n[17];
+    out.authPaused = n[18] === 1;
+    out.online = n[19] === 1;
+    out.failure = n[20] < 0 ? null : { kind: FAILURE_NAMES[n[20]], number: n[21] };
+    return out;
+  }
+}

@@ -1,0 +1,291 @@
+//! The wasm build's surface: plain exported functions over numbers, for
+//! `js/core.js`. Event bytes never cross: events are handles and sizes.
+//! Lists (handles in and out, restored events) pass through one `f64`
+//! buffer (`aw_io`), small values through another (`aw_num`), so the module
+//! needs no bindings generator and has no imports at all.
+//!
+//! Inputs take `now`, the monotonic clock; `aw_clock` sets the wall clock
+//! beside it. After inputs the shell drains `aw_poll` until it returns 0.
+
+mod alloc;
+
+use core::ptr::addr_of_mut;
+
+use crate::core::{
+    Action, ClientEventQueue, Config, Envelope, Failure, Handle, Millis, RestoreSource,
+    RestoredEvent, RetryAfter, SendOutcome, Transport, NUMERIC_FIELDS,
+};
+
+#[global_allocator]
+static ALLOCATOR: alloc::SmallAlloc = alloc::SmallAlloc;
+
+/// Small values in and out: config, reports, action and metric fields.
+const NUM: usize = 32;
+
+struct State {
+    queue: Option<ClientEventQueue>,
+    num: [f64; NUM],
+    io: Vec<f64>,
+}
+
+static mut STATE: State = State {
+    queue: None,
+    num: [0.0; NUM],
+    io: Vec::new(),
+};
+
+/// The module's state (wasm runs one thread; calls never nest).
+fn state() -> &'static mut State {
+    unsafe { &mut *addr_of_mut!(STATE) }
+}
+
+fn queue() -> &'static mut ClientEventQueue {
+    match &mut state().queue {
+        Some(queue) => queue,
+        None => core::arch::wasm32::unreachable(),
+    }
+}
+
+fn ms(value: f64) -> Millis {
+    value.max(0.0) as Millis
+}
+
+/// The numbers buffer.
+#[no_mangle]
+pub extern "C" fn aw_num() -> *mut f64 {
+    state().num.as_mut_ptr()
+}
+
+/// The list buffer, made room for `len` values; valid until the next call.
+#[no_mangle]
+pub extern "C" fn aw_io(len: usize) -> *mut f64 {
+    let io = &mut state().io;
+    io.clear();
+    io.resize(len, 0.0);
+    io.as_mut_ptr()
+}
+
+/// Creates the queue from the numeric settings in `aw_num`, in
+/// `NUMERIC_FIELDS` order. Returns -1, or the index of the first field out
+/// of range (the shell's check, generated from the same table, words it).
+#[no_mangle]
+pub extern "C" fn aw_new(seed: f64, empty_body_bytes: f64) -> i32 {
+    let mut config = Config::default();
+    for (index, field) in NUMERIC_FIELDS.iter().enumerate() {
+        if config
+            .set_numeric(field.name, state().num[index] as u64)
+            .is_err()
+        {
+            return index as i32;
+        }
+    }
+    let envelope = Envelope {
+        empty_body_bytes: empty_body_bytes as usize,
+    };
+    match ClientEventQueue::new(config, seed as u64, envelope) {
+        Ok(queue) => {
+            state().queue = Some(queue);
+            -1
+        }
+        // Only retryMaxMs below retryBaseMs passes every range and fails.
+        Err(_) => NUMERIC_FIELDS
+            .iter()
+            .position(|f| f.name == "retryMaxMs")
+            .unwrap_or(0) as i32,
+    }
+}
+
+/// The wall clock reads `wall` when the monotonic clock reads `now`.
+#[no_mangle]
+pub extern "C" fn aw_clock(wall: f64, now: f64) {
+    queue().set_wall_clock(ms(wall), ms(now));
+}
+
+/// Largest event accepted, in bytes.
+#[no_mangle]
+pub extern "C" fn aw_max_event_bytes() -> f64 {
+    queue().max_event_bytes() as f64
+}
+
+/// Queues event `handle` of `bytes`; `tracked_at` (wall clock) below 0 means
+/// now. Returns 0, or the limit the event is over.
+#[no_mangle]
+pub extern "C" fn aw_track(handle: u32, bytes: f64, tracked_at: f64, now: f64) -> f64 {
+    let at = (tracked_at >= 0.0).then(|| ms(tracked_at));
+    match queue().track(handle, bytes as usize, at, ms(now)) {
+        Ok(()) => 0.0,
+        Err(crate::core::TrackError::TooLarge { limit, .. }) => limit as f64,
+    }
+}
+
+/// Restores `count` events listed in `aw_io` as (handle, bytes, tracked at
+/// by the wall clock) triples; `adopted` from another tab. Returns how many
+/// were taken; `aw_num[0]` how many were dropped at once.
+#[no_mangle]
+pub extern "C" fn aw_restore(count: usize, adopted: u32, now: f64) -> f64 {
+    let io = &state().io;
+    let events = (0..count)
+        .map(|i| RestoredEvent {
+            handle: io[3 * i] as Handle,
+            bytes: io[3 * i + 1] as usize,
+            created_wall: ms(io[3 * i + 2]),
+        })
+        .collect();
+    let source = match adopted {
+        0 => RestoreSource::OwnStorage,
+        _ => RestoreSource::Adopted,
+    };
+    let report = queue().restore(events, source, ms(now));
+    state().num[0] = report.dropped as f64;
+    report.accepted as f64
+}
+
+/// Counts stored records the shell found corrupt.
+#[no_mangle]
+pub extern "C" fn aw_corrupt(records: usize) {
+    queue().count_corrupt(records);
+}
+
+/// A page or control event: 0 hidden, 1 unload, 2 visible, 3 online,
+/// 4 offline, 5 flush, 6 persist now, 7 nowhere to persist.
+#[no_mangle]
+pub extern "C" fn aw_event(kind: u32, now: f64) {
+    let queue = queue();
+    let now = ms(now);
+    match kind {
+        0 => queue.on_page_hidden(now),
+        1 => queue.on_page_unload(now),
+        2 => queue.on_page_visible(now),
+        3 => queue.set_online(true, now),
+        4 => queue.set_online(false, now),
+        5 => queue.flush(now),
+        6 => queue.persist_now(now),
+        _ => queue.set_persistence(false),
+    }
+}
+
+/// Reports batch `batch`'s outcome: `kind` 0 a response (`status`;
+/// `retry` 1 `retry_value` seconds, 2 an HTTP date at `retry_value`; the
+/// first `rejected` values of `aw_io` name events it rejected), 1 network
+/// error, 2 timeout, 3 beacon queued, 4 beacon refused. Returns 1 with
+/// (sent, dropped, requeued) in `aw_num`, or 0 for an unknown batch.
+#[no_mangle]
+pub extern "C" fn aw_settle(
+    batch: f64,
+    kind: u32,
+    status: u32,
+    retry: u32,
+    retry_value: f64,
+    rejected: usize,
+    now: f64,
+) -> u32 {
+    let handles: Vec<Handle> = state().io[..rejected]
+        .iter()
+        .map(|h| *h as Handle)
+        .collect();
+    let retry_after = match retry {
+        1 => Some(RetryAfter::Seconds(retry_value as u64)),
+        2 => Some(RetryAfter::At(ms(retry_value))),
+        _ => None,
+    };
+    let outcome = match kind {
+        0 => SendOutcome::Response {
+            status: status as u16,
+            retry_after,
+            rejected: &handles,
+        },
+        1 => SendOutcome::NetworkError,
+        2 => SendOutcome::Timeout,
+        3 => SendOutcome::BeaconQueued,
+        _ => SendOutcome::BeaconRefused,
+    };
+    let Some(report) = queue().on_send_result(batch as u64, outcome, ms(now)) else {
+        return 0;
+    };
+    let num = &mut state().num;
+    num[0] = report.sent as f64;
+    num[1] = report.dropped as f64;
+    num[2] = report.requeued as f64;
+    1
+}
+
+fn list_out(handles: &[Handle]) {
+    let io = &mut state().io;
+    io.clear();
+    io.extend(handles.iter().map(|&h| f64::from(h)));
+}
+
+/// The next action: 0 none; 1 persist, 2 forget (handles in `aw_io`, their
+/// count in `aw_num[0]`); 3 send (`aw_num`: batch, transport 0 fetch 1
+/// beacon, count, body bytes; handles in `aw_io`); 4 notice (`aw_num`:
+/// kind, two numbers; the events of a rejection in `aw_io`). `aw_io`'s
+/// address is in `aw_num[7]`.
+#[no_mangle]
+pub extern "C" fn aw_poll(now: f64) -> u32 {
+    let Some(action) = queue().poll_action(ms(now)) else {
+        return 0;
+    };
+    let kind = match action {
+        Action::Persist(handles) => {
+            list_out(&handles);
+            state().num[0] = handles.len() as f64;
+            1
+        }
+        Action::Release(handles) => {
+            list_out(&handles);
+            state().num[0] = handles.len() as f64;
+            2
+        }
+        Action::Send(request) => {
+            list_out(&request.events);
+            let num = &mut state().num;
+            num[0] = request.batch_id as f64;
+            num[1] = f64::from(u8::from(request.transport == Transport::Beacon));
+            num[2] = request.events.len() as f64;
+            num[3] = request.body_bytes as f64;
+            3
+        }
+        Action::Notify(notice) => {
+            let (code, a, b) = notice.code();
+            match &notice {
+                crate::core::Notice::EventsRejected { events } => list_out(events),
+                _ => list_out(&[]),
+            }
+            let num = &mut state().num;
+            num[0] = code as f64;
+            num[1] = a as f64;
+            num[2] = b as f64;
+            4
+        }
+    };
+    state().num[7] = state().io.as_ptr() as usize as f64;
+    kind
+}
+
+/// When to call `aw_poll` next, on the monotonic clock; -1 for never.
+#[no_mangle]
+pub extern "C" fn aw_wakeup() -> f64 {
+    queue().next_wakeup().map_or(-1.0, |at| at as f64)
+}
+
+/// Metrics into `aw_num`: the 16 of `METRIC_NAMES`, then circuit state,
+/// next retry (wall clock, -1 none), auth paused, online, and the last
+/// failure's kind (-1 none) and number.
+#[no_mangle]
+pub extern "C" fn aw_metrics() {
+    let metrics = queue().metrics();
+    let num = &mut state().num;
+    for (slot, value) in num.iter_mut().zip(metrics.values()) {
+        *slot = value as f64;
+    }
+    num[16] = metrics.circuit_state as f64;
+    num[17] = metrics.next_retry_at.map_or(-1.0, |at| at as f64);
+    num[18] = f64::from(u8::from(metrics.auth_paused));
+    num[19] = f64::from(u8::from(metrics.online));
+    let (failure, number) = metrics
+        .last_error
+        .map(Failure::code)
+        .map_or((-1.0, 0.0), |(k, n)| (k as f64, f64::from(n)));
+    num[20] = failure;
+    num[21] = number;
+}
