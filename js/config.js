@@ -1,6 +1,6 @@
 // Synchronous config check for createAnalytics(): the same rules and the same
 // messages as the Rust core (which checks again, authoritatively, once loaded).
-import { NUMERIC_FIELDS } from './config-rules.js';
+import { NUMERIC_FIELDS } from './tables.js';
 
 const STRING_FIELDS = new Set(['endpoint', 'writeKey']);
 const BOOLEAN_FIELDS = new Set(['debug', 'optOutByDefault', 'respectPrivacySignals']);

@@ -18,7 +18,7 @@ export async function loadCore(url) {
   }
 }
 
-const ACTIONS = [null, 'persist', 'forget', 'send', 'notice'];
+const ACTIONS = [null, 'persist', 'release', 'send', 'notice'];
 const EVENTS = { hidden: 0, unload: 1, visible: 2, online: 3, offline: 4, flush: 5, persistNow: 6, noPersistence: 7 };
 const OUTCOMES = { response: 0, network: 1, timeout: 2, beaconQueued: 3, beaconRefused: 4 };
 
@@ -102,7 +102,7 @@ export class Core {
     return { sent: n[0], dropped: n[1], requeued: n[2] };
   }
 
-  /** The next action, or null: { type: 'persist' | 'forget', handles } | { type: 'send', batch, beacon, handles, bodyBytes } | { type: 'notice', kind, a, b, handles }. */
+  /** The next action, or null: { type: 'persist' | 'release', handles } | { type: 'send', batch, beacon, handles, bodyBytes } | { type: 'notice', kind, a, b, handles }. */
   poll(now) {
     const type = ACTIONS[this.#x.aw_poll(now)];
     if (!type) return null;

@@ -1,433 +1,92 @@
-// analytics-wasm: the JavaScript entry. createAnalytics() returns at once;
-// the wasm loads lazily and calls made meanwhile are buffered and replayed in
-// order. On the server (no window) every call is a no-op.
-//
-// The wasm owns the queue (batching, storage, retries, tabs). This entry owns
-// what lives in the page anyway: identity, sessions, context, consent and
-// plugins, so an opted-out visitor never even downloads the wasm.
-import init, { Analytics as Engine } from './analytics_wasm.js';
-import { checkConfig, engineConfig, pageSettings } from './config.js';
-import { pageContext, rememberedTimezone } from './context.js';
-import { Identity } from './identity.js';
-import { createPageStore } from './page-store.js';
-import { SessionClock } from './session.js';
-
-const KINDS = { track: 0, identify: 1, page: 2, group: 3, alias: 4 };
-const CONSENT = 'aw:consent';
+// analytics-wasm: the entry. All that loads before anything else is this
+// and the config check: createAnalytics() checks the config, returns at once
+// and loads the page-level client (client.js) and, when consent allows, the
+// engine (engine.js: the shell and the wasm core) lazily. Calls made
+// meanwhile are buffered with their time and replayed in order. On the
+// server (no window) every call is a no-op.
+import { checkConfig } from './config.js';
+import { emptyMetrics } from './metrics.js';
 
 const inBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
 
-let loading;
-const loadWasm = () => (loading ??= init({ module_or_path: new URL('./analytics_wasm_bg.wasm', import.meta.url) }));
-
-const text = (value) => (value == null ? '' : String(value));
-
-// Values JSON cannot hold: BigInt becomes its decimal string; an object met
-// again (a cycle or a shared reference) becomes "[Circular]". Functions,
-// symbols and undefined are dropped, as JSON.stringify does.
-function tolerantReplacer() {
-  const seen = new WeakSet();
-  return (key, value) => {
-    if (typeof value === 'bigint') return value.toString();
-    if (typeof value === 'object' && value !== null) {
-      if (seen.has(value)) return '[Circular]';
-      seen.add(value);
-    }
+/** A snapshot of a call's properties or traits, as the call saw them (JSON is what is sent). */
+const snapshot = (value) => {
+  try {
+    return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
+  } catch {
+    // BigInt, cycles, a throwing getter: the client handles (and reports) it.
     return value;
-  };
-}
-
-/** What a value is, for error messages: "an array", "a string of 300 characters", … */
-function describe(value) {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} characters`;
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
-// Longest event and page name, and longest userId, groupId or previousId.
-const MAX_NAME_LENGTH = 255;
-const MAX_ID_LENGTH = 256;
-
-/** Do Not Track or Global Privacy Control is on. */
-const privacySignal = () => navigator.doNotTrack === '1' || window.doNotTrack === '1' || navigator.globalPrivacyControl === true;
-
-const EMPTY_METRICS = Object.freeze({
-  eventsTracked: 0, eventsRestored: 0, eventsSent: 0, droppedOverflow: 0, droppedRejected: 0,
-  droppedTooLarge: 0, droppedExpired: 0, restoreCorrupt: 0, batchesSent: 0, batchesFailed: 0,
-  retries: 0, bytesSent: 0, pending: 0, pendingBytes: 0, inFlight: 0, inFlightBatches: 0,
-  circuitState: 'closed', nextRetryAt: null, authPaused: false, online: true, lastError: null,
-  storage: null,
-});
-
-// The name, and the field holding it, of each kind of call in a plugin's event.
-const NAME_FIELD = { track: 'event', identify: null, page: 'name', group: 'groupId', alias: 'previousId' };
-const BODY_FIELD = { track: 'properties', identify: 'traits', page: 'properties', group: 'traits', alias: null };
+  }
+};
 
 class Analytics {
-  #config;
-  #settings;
-  #engine = null;
-  #starting = null;
-  #buffer = [];
+  #client = null;
+  #calls = [];
   #listeners = new Set();
-  #plugins = [];
-  #closed = false;
-  #optedOut = false;
-  #store;
-  #identity;
-  #session;
-  #context;
-  #contextJson;
-  #timezone;
-  #contextSession;
-  #engineContext = null;
-  #engineUserId = null;
-  #engineAnonymousId = null;
 
   constructor(config) {
-    this.#config = engineConfig(config);
-    this.#settings = pageSettings(config);
     this.ready = Promise.resolve();
     if (!inBrowser) return;
-    this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
-    this.#identity = new Identity(this.#store);
-    this.#session = new SessionClock(this.#store, this.#settings.sessionTimeoutMs);
-    const now = Date.now();
-    const sessionId = this.#session.touch(now);
-    // A remembered timezone is checked again once per session, when idle.
-    this.#timezone = rememberedTimezone(this.#store, sessionId === now, (timezone) => {
-      this.#timezone = timezone;
-      this.#setContextField('timezone', timezone);
-    });
-    this.#refreshContext(sessionId);
-    const choice = this.#store.get(CONSENT);
-    this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
-    // Another tab's optOut()/optIn() applies here too.
-    window.addEventListener('storage', (event) => {
-      if (event.key !== CONSENT) return;
-      if (event.newValue === 'out') this.#applyOptOut();
-      else if (event.newValue === 'in') this.#applyOptIn();
-    });
-    if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
-    else this.ready = this.#start();
+    // Named here so bundlers ship the wasm as an asset of this package.
+    const wasm = new URL('./analytics-core.wasm', import.meta.url);
+    this.ready = import('./client.js').then(
+      ({ Client }) => {
+        const client = new Client(config, this.#listeners, wasm);
+        this.#client = client;
+        for (const [method, args, at] of this.#calls.splice(0)) client.replay(method, args, at);
+        return client.ready;
+      },
+      (error) => this.#fail(error),
+    );
   }
 
-  #blockedBySignal() {
-    return this.#settings.respectPrivacySignals && privacySignal();
-  }
-
-  #start() {
-    this.#starting ??= this.#load().finally(() => {
-      this.#starting = null;
-    });
-    return this.#starting;
-  }
-
-  async #load() {
-    try {
-      await loadWasm();
-      if (this.#closed || this.#optedOut) return;
-      const engine = new Engine(this.#config, (type, message) => this.#emit(type, message));
-      await engine.start();
-      if (this.#closed || this.#optedOut) {
-        await engine.discard();
-        return;
-      }
-      this.#engine = engine;
-      this.#engineContext = null;
-      this.#engineUserId = null;
-      this.#engineAnonymousId = null;
-      for (const call of this.#buffer) this.#send(...call);
-      this.#buffer = [];
-    } catch (error) {
-      this.#closed = true;
-      this.#emit('load', `analytics-wasm could not start: ${error?.message ?? error}`);
-    }
-  }
-
-  #emit(type, message) {
-    if (type === 'debug') {
-      if (this.#settings.debug) console.debug(`[analytics-wasm] ${message}`);
-      return;
-    }
-    if (this.#settings.debug) console.debug(`[analytics-wasm] ${type} error: ${message}`);
-    const error = { type, message };
-    if (this.#listeners.size === 0) {
-      console.warn(`[analytics-wasm] ${type}: ${message}`);
-      return;
-    }
+  #fail(error) {
+    const report = { type: 'load', message: `analytics-wasm could not start: ${error?.message ?? error}` };
+    if (!this.#listeners.size) console.warn(`[analytics-wasm] ${report.message}`);
     for (const listener of this.#listeners) {
       try {
-        listener(error);
+        listener(report);
       } catch {
-        // A throwing listener must not stop the others or the queue.
+        // A throwing listener must not stop the others.
       }
     }
   }
 
-  #debug(message) {
-    if (this.#settings.debug) console.debug(`[analytics-wasm] ${message}`);
-  }
-
-  #refreshContext(sessionId) {
-    this.#context = pageContext(sessionId, this.#timezone);
-    this.#contextSession = sessionId;
-    this.#contextJson = JSON.stringify(this.#context);
-  }
-
-  /** Sets one field of the page context (session or timezone), keeping its JSON in step. */
-  #setContextField(field, value) {
-    this.#context[field] = value;
-    if (field === 'sessionId') this.#contextSession = value;
-    this.#contextJson = JSON.stringify(this.#context);
-  }
-
-  /**
-   * A name or id argument as a string (a finite number is converted), or
-   * null after reporting why it cannot be one. `optional`: null or
-   * undefined is the empty string.
-   */
-  #name(call, argument, value, max, optional = false) {
-    if (optional && value == null) return '';
-    if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
-    if (typeof value === 'string' && value !== '' && value.length <= max) return value;
-    this.#emit('input', `${call}(): ${argument} must be a non-empty string of at most ${max} characters, or a number; got ${describe(value)}; call dropped`);
-    return null;
-  }
-
-  /**
-   * The JSON text of a properties or traits object, or null after
-   * reporting why there is none. Getters, proxies and toJSON run here,
-   * once; whatever they throw or return that is not an object is reported.
-   */
-  #serialize(properties, what = 'properties') {
-    if (properties == null) return '{}';
-    if (typeof properties !== 'object' || Array.isArray(properties)) {
-      this.#emit('input', `${what} must be a plain object, got ${describe(properties)}; event dropped`);
-      return null;
-    }
-    let json;
-    try {
-      json = JSON.stringify(properties);
-    } catch {
-      try {
-        json = JSON.stringify(properties, tolerantReplacer());
-      } catch (error) {
-        this.#emit('input', `${what} could not be serialized (${error?.message ?? error}); event dropped`);
-        return null;
-      }
-    }
-    if (typeof json !== 'string' || json[0] !== '{') {
-      this.#emit('input', `${what} must serialize to a JSON object (toJSON gave ${json === undefined ? 'undefined' : json.slice(0, 40)}); event dropped`);
-      return null;
-    }
-    return json;
-  }
-
-  /** Traits as a plain copy (what identify/group persist), or null after reporting why not. */
-  #plainTraits(traits) {
-    if (traits == null) return {};
-    const json = this.#serialize(traits, 'traits');
-    return json === null ? null : JSON.parse(json);
-  }
-
-  /** Runs a public call; whatever it throws is reported, never thrown into the page. */
-  #guard(call, body) {
-    try {
-      return body();
-    } catch (error) {
-      this.#emit('input', `${call}() failed (${error?.message ?? error}); call dropped`);
-      return undefined;
-    }
-  }
-
-  /** False when the call must do nothing: on the server, closed, or opted out. */
-  #active() {
-    if (!inBrowser || this.#closed) return false;
-    if (this.#optedOut) {
-      this.#debug('ignored: opted out');
-      return false;
-    }
-    return true;
-  }
-
-  #record(type, name, body) {
-    const now = Date.now();
-    const sessionId = this.#session.touch(now);
-    if (sessionId !== this.#contextSession) this.#setContextField('sessionId', sessionId);
-    let userId = this.#identity.userId ?? '';
-    let anonymousId = this.#identity.anonymousId;
-    let contextJson = this.#contextJson;
-    if (this.#plugins.length > 0) {
-      const event = this.#runPlugins(type, name, body, userId, anonymousId, now);
-      if (event === null) return;
-      name = text(NAME_FIELD[type] && event[NAME_FIELD[type]]);
-      body = BODY_FIELD[type] ? event[BODY_FIELD[type]] : undefined;
-      userId = text(event.userId);
-      anonymousId = text(event.anonymousId);
-      contextJson = this.#serialize(event.context);
-      if (contextJson === null) return;
-    }
-    const json = BODY_FIELD[type] === null ? '' : this.#serialize(body);
-    if (json === null) return;
-    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0);
-    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now]);
-  }
-
-  // Context and ids cross into the wasm only when they change, not per call.
-  #send(kind, name, json, userId, anonymousId, contextJson, at) {
-    if (contextJson !== this.#engineContext) {
-      this.#engine.setContext(contextJson);
-      this.#engineContext = contextJson;
-    }
-    if (userId !== this.#engineUserId || anonymousId !== this.#engineAnonymousId) {
-      this.#engine.setIdentity(userId, anonymousId);
-      this.#engineUserId = userId;
-      this.#engineAnonymousId = anonymousId;
-    }
-    this.#engine.record(kind, name, json, at);
-  }
-
-  /** The event as plugins see it, after each plugin in order; null if one dropped it. */
-  #runPlugins(type, name, body, userId, anonymousId, now) {
-    let event = { type, userId: userId || null, anonymousId, context: JSON.parse(this.#contextJson), timestamp: new Date(now).toISOString() };
-    if (NAME_FIELD[type]) event[NAME_FIELD[type]] = name;
-    if (BODY_FIELD[type]) event[BODY_FIELD[type]] = body ?? {};
-    for (const plugin of this.#plugins) {
-      let result;
-      try {
-        result = plugin.beforeSend(event);
-      } catch (error) {
-        this.#emit('plugin', `plugin "${plugin.name}" threw (${error?.message ?? error}); skipped, the event continues`);
-        continue;
-      }
-      if (result === null || result === false) {
-        this.#debug(`dropped by plugin "${plugin.name}": ${type} ${name}`);
-        return null;
-      }
-      if (result !== undefined) {
-        if (typeof result !== 'object' || result.type !== type) {
-          this.#emit('plugin', `plugin "${plugin.name}" returned ${describe(result)}, not the ${type} event; skipped`);
-          continue;
-        }
-        event = result;
-      }
-    }
-    return event;
+  /** Runs `method` on the client, or buffers it (with its time) until the client is here. */
+  #call(method, args, snapshotAt) {
+    if (!inBrowser) return undefined;
+    if (this.#client) return this.#client[method](...args);
+    if (snapshotAt !== undefined) args[snapshotAt] = snapshot(args[snapshotAt]);
+    this.#calls.push([method, args, Date.now()]);
+    return undefined;
   }
 
   track(event, properties) {
-    this.#guard('track', () => {
-      if (!this.#active()) return;
-      const name = this.#name('track', 'event', event, MAX_NAME_LENGTH);
-      if (name !== null) this.#record('track', name, properties);
-    });
+    this.#call('track', [event, properties], 1);
   }
 
   identify(userId, traits) {
-    this.#guard('identify', () => {
-      if (!this.#active()) return;
-      if (userId !== null && typeof userId === 'object') [userId, traits] = [null, userId];
-      const id = userId === '' ? '' : this.#name('identify', 'userId', userId, MAX_ID_LENGTH, true);
-      const plain = id === null ? null : this.#plainTraits(traits);
-      if (plain === null) return;
-      this.#identity.identify(id === '' ? null : id, plain);
-      this.#record('identify', '', this.#identity.traits);
-    });
+    this.#call('identify', [userId, traits], userId !== null && typeof userId === 'object' ? 0 : 1);
   }
 
   page(name, properties) {
-    this.#guard('page', () => {
-      if (!this.#active()) return;
-      const pageName = this.#name('page', 'name', name, MAX_NAME_LENGTH, true);
-      if (pageName === null) return;
-      this.#refreshContext(this.#session.touch(Date.now()));
-      this.#record('page', pageName, properties);
-    });
+    this.#call('page', [name, properties], 1);
   }
 
   group(groupId, traits) {
-    this.#guard('group', () => {
-      if (!this.#active()) return;
-      const id = this.#name('group', 'groupId', groupId, MAX_ID_LENGTH);
-      const plain = id === null ? null : this.#plainTraits(traits);
-      if (plain === null) return;
-      this.#identity.group(id, plain);
-      this.#record('group', id, this.#identity.groupTraits);
-    });
+    this.#call('group', [groupId, traits], 1);
   }
 
   alias(userId, previousId) {
-    this.#guard('alias', () => {
-      if (!this.#active()) return;
-      const id = this.#name('alias', 'userId', userId, MAX_ID_LENGTH);
-      const previous = id === null ? null : this.#name('alias', 'previousId', previousId ?? this.#identity.userId ?? this.#identity.anonymousId, MAX_ID_LENGTH);
-      if (previous === null) return;
-      this.#identity.alias(id);
-      this.#record('alias', previous, undefined);
-    });
+    this.#call('alias', [userId, previousId]);
   }
 
-  /** Logout: forgets the user, traits and group, and starts a new anonymous visitor and session. */
   reset() {
-    if (!inBrowser) return;
-    this.#identity.reset();
-    this.#session.end();
-    this.#refreshContext(this.#session.touch(Date.now()));
+    this.#call('reset', []);
   }
 
-  /** Who events are attributed to now. */
-  user() {
-    if (!inBrowser) return { userId: null, anonymousId: null, traits: {} };
-    const { userId, anonymousId, traits } = this.#identity;
-    return { userId, anonymousId, traits: { ...traits } };
-  }
-
-  optOut() {
-    if (!inBrowser) return Promise.resolve();
-    this.#store.set(CONSENT, 'out');
-    return this.#applyOptOut();
-  }
-
-  #applyOptOut() {
-    if (this.#optedOut && !this.#engine) return Promise.resolve();
-    this.#optedOut = true;
-    const dropped = this.#buffer.length;
-    this.#buffer = [];
-    const engine = this.#engine;
-    this.#engine = null;
-    this.#debug(`opted out: ${dropped} buffered call(s) dropped`);
-    return engine ? engine.discard() : Promise.resolve();
-  }
-
-  optIn() {
-    if (!inBrowser) return;
-    if (this.#blockedBySignal()) {
-      this.#debug('optIn() ignored: Do Not Track / Global Privacy Control is on and respectPrivacySignals is set');
-      return;
-    }
-    this.#store.set(CONSENT, 'in');
-    this.#applyOptIn();
-  }
-
-  #applyOptIn() {
-    if (!this.#optedOut || this.#blockedBySignal()) return;
-    this.#optedOut = false;
-    if (!this.#closed) this.ready = this.#start();
-  }
-
-  /** Adds a plugin: `{ name, beforeSend(event) }`, run in the order added. */
   use(plugin) {
-    this.#guard('use', () => {
-      if (plugin === null || typeof plugin !== 'object' || typeof plugin.beforeSend !== 'function') {
-        this.#emit('input', `use(): a plugin is an object with a beforeSend(event) function, got ${describe(plugin)}; not added`);
-        return;
-      }
-      const name = typeof plugin.name === 'string' && plugin.name !== '' ? plugin.name : `plugin ${this.#plugins.length + 1}`;
-      this.#plugins.push({ name, beforeSend: plugin.beforeSend.bind(plugin) });
-    });
+    this.#call('use', [plugin]);
     return this;
   }
 
@@ -437,30 +96,43 @@ class Analytics {
     return () => this.#listeners.delete(listener);
   }
 
-  metrics() {
-    const base = this.#engine ? JSON.parse(this.#engine.metrics()) : { ...EMPTY_METRICS, pending: this.#buffer.length };
-    return {
-      ...base,
-      anonymousId: this.#identity?.anonymousId ?? null,
-      userId: this.#identity?.userId ?? null,
-      sessionId: this.#session?.id ?? null,
-      optedOut: this.#optedOut,
+  /** Who events are attributed to; before the client is here, as this browser last stored it. */
+  user() {
+    if (this.#client) return this.#client.user();
+    const stored = (key) => {
+      try {
+        return localStorage.getItem(key);
+      } catch {
+        return null;
+      }
     };
+    const traits = snapshot(JSON.parse(inBrowser ? stored('aw:traits') ?? '{}' : '{}'));
+    return { userId: inBrowser ? stored('aw:userId') : null, anonymousId: inBrowser ? stored('aw:anonymousId') : null, traits };
+  }
+
+  metrics() {
+    if (this.#client) return this.#client.metrics();
+    return { ...emptyMetrics(this.#calls.length), anonymousId: null, userId: null, sessionId: null, optedOut: false };
+  }
+
+  optOut() {
+    if (!inBrowser) return Promise.resolve();
+    return this.#client ? this.#client.optOut() : this.ready.then(() => this.#client?.optOut());
+  }
+
+  optIn() {
+    if (this.#client) this.#client.optIn();
+    else if (inBrowser) this.ready.then(() => this.#client?.optIn());
   }
 
   async flush() {
     await this.ready;
-    if (!this.#engine) return { sent: 0, failed: 0, pending: this.#buffer.length };
-    return this.#engine.flush();
+    return this.#client ? this.#client.flush() : { sent: 0, failed: 0, pending: 0 };
   }
 
   async shutdown() {
     await this.ready;
-    if (this.#engine && !this.#closed) {
-      this.#closed = true;
-      await this.#engine.shutdown();
-    }
-    this.#closed = true;
+    await this.#client?.shutdown();
   }
 }
 

@@ -21,19 +21,6 @@ else
     || echo "warning: could not install $SIZE_TOOLCHAIN; the wasm will be built with stable"
 fi
 
-step "wasm-bindgen CLI matching Cargo.lock"
-# The CLI must be exactly the crate's version ("rust Wasm file schema version" otherwise).
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
-have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-if [ "$have" != "$want" ]; then
-  echo "installing wasm-bindgen-cli $want (found: ${have:-none}); takes a few minutes"
-  # --locked can fail here: the index may lack one locked dependency version.
-  cargo install wasm-bindgen-cli --version "$want" --locked \
-    || cargo install wasm-bindgen-cli --version "$want"
-else
-  echo "wasm-bindgen $have already installed"
-fi
-
 step "Browsers from Debian: Chromium (+ChromeDriver), Firefox ESR, WebKitGTK's WebKitWebDriver, Xvfb"
 # Every engine the tests run on comes from Debian's packages; nothing is
 # downloaded at run time. Another apt process may hold the dpkg lock: wait.

@@ -790,7 +790,7 @@ fn page_unload_sends_the_events_of_fetches_in_flight_again_by_beacon() {
     h.queue.on_page_unload(h.now);
     let sends = h.pump();
     assert!(sends.iter().all(|r| r.transport == Transport::Beacon));
-    let beaconed: Vec<String> = sends.iter().flat_map(|r| ids_in(&r)).collect();
+    let beaconed: Vec<String> = sends.iter().flat_map(ids_in).collect();
     let expected: Vec<String> = in_flight.into_iter().chain(pending).collect();
     assert_eq!(
         beaconed, expected,

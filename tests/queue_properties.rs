@@ -217,7 +217,7 @@ impl World {
     }
 
     fn open_ids(&self) -> HashSet<String> {
-        self.h.open.iter().flat_map(|r| ids_in(&r)).collect()
+        self.h.open.iter().flat_map(ids_in).collect()
     }
 
     fn settle(&mut self, pick: usize, outcome: Outcome) {
@@ -358,7 +358,7 @@ impl World {
             .min()
             .copied();
         for request in sends {
-            let ids = ids_in(&request);
+            let ids = ids_in(request);
             let indices: Vec<usize> = ids.iter().map(|id| self.index_of[id]).collect();
             assert!(
                 indices.windows(2).all(|w| w[0] < w[1]),

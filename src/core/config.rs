@@ -174,23 +174,10 @@ pub const NUMERIC_FIELDS: [NumericField; 17] = [
     field("requestTimeoutMs", 1_000, 300_000),
 ];
 
-fn check(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::OutOfRange {
-            field,
-            value,
-            min,
-            max,
-        })
-    }
-}
-
 impl Config {
-    /// The numeric settings with their current values, in table order.
-    pub fn numeric_fields(&self) -> [(NumericField, u64); 17] {
-        let values = [
+    /// The numeric settings' values, in `NUMERIC_FIELDS` order.
+    pub fn values(&self) -> [u64; 17] {
+        [
             self.flush_at.into(),
             self.flush_interval_ms,
             self.flush_concurrency.into(),
@@ -208,65 +195,100 @@ impl Config {
             self.max_event_age_ms,
             self.persist_debounce_ms,
             self.request_timeout_ms,
-        ];
-        let mut out = [(NUMERIC_FIELDS[0], 0); 17];
-        for (slot, (field, value)) in out.iter_mut().zip(NUMERIC_FIELDS.iter().zip(values)) {
-            *slot = (*field, value);
+        ]
+    }
+
+    /// The config of these values (in `NUMERIC_FIELDS` order), or the index
+    /// of the first one out of its range (`retryMaxMs` may also not be
+    /// below `retryBaseMs`).
+    pub fn from_values(values: [u64; 17]) -> Result<Config, usize> {
+        for (index, (field, &value)) in NUMERIC_FIELDS.iter().zip(&values).enumerate() {
+            let min = if index == RETRY_MAX {
+                values[RETRY_BASE]
+            } else {
+                0
+            };
+            if value < field.min.max(min) || value > field.max {
+                return Err(index);
+            }
         }
-        out
+        Ok(Config::unchecked(values))
+    }
+
+    /// The config of these values, as they are.
+    fn unchecked(values: [u64; 17]) -> Config {
+        // Every range above fits the u32 fields.
+        let small = |index: usize| values[index] as u32;
+        Config {
+            flush_at: small(0),
+            flush_interval_ms: values[1],
+            flush_concurrency: small(2),
+            max_batch_events: small(3),
+            max_batch_bytes: small(4),
+            max_beacon_bytes: small(5),
+            max_queue_events: small(6),
+            max_queue_bytes: small(7),
+            max_event_bytes: small(8),
+            retry_base_ms: values[RETRY_BASE],
+            retry_max_ms: values[RETRY_MAX],
+            max_retry_after_ms: values[11],
+            circuit_failure_threshold: small(12),
+            circuit_open_ms: values[13],
+            max_event_age_ms: values[14],
+            persist_debounce_ms: values[15],
+            request_timeout_ms: values[16],
+        }
+    }
+
+    /// The numeric settings with their current values, in table order.
+    pub fn numeric_fields(&self) -> [(NumericField, u64); 17] {
+        let values = self.values();
+        core::array::from_fn(|index| (NUMERIC_FIELDS[index], values[index]))
     }
 
     /// Sets the numeric setting called `name` after checking its range.
     pub fn set_numeric(&mut self, name: &str, value: u64) -> Result<(), ConfigError> {
-        let Some(field) = NUMERIC_FIELDS.iter().find(|f| f.name == name) else {
+        let Some(index) = NUMERIC_FIELDS.iter().position(|f| f.name == name) else {
             return Err(ConfigError::UnknownField {
                 name: name.to_string(),
             });
         };
-        check(field.name, value, field.min, field.max)?;
-        // Every range above fits the u32 fields.
-        let small = u32::try_from(value).unwrap_or(u32::MAX);
-        match name {
-            "flushAt" => self.flush_at = small,
-            "flushIntervalMs" => self.flush_interval_ms = value,
-            "flushConcurrency" => self.flush_concurrency = small,
-            "maxBatchEvents" => self.max_batch_events = small,
-            "maxBatchBytes" => self.max_batch_bytes = small,
-            "maxBeaconBytes" => self.max_beacon_bytes = small,
-            "maxQueueEvents" => self.max_queue_events = small,
-            "maxQueueBytes" => self.max_queue_bytes = small,
-            "maxEventBytes" => self.max_event_bytes = small,
-            "retryBaseMs" => self.retry_base_ms = value,
-            "retryMaxMs" => self.retry_max_ms = value,
-            "maxRetryAfterMs" => self.max_retry_after_ms = value,
-            "circuitFailureThreshold" => self.circuit_failure_threshold = small,
-            "circuitOpenMs" => self.circuit_open_ms = value,
-            "maxEventAgeMs" => self.max_event_age_ms = value,
-            "persistDebounceMs" => self.persist_debounce_ms = value,
-            "requestTimeoutMs" => self.request_timeout_ms = value,
-            _ => {}
+        let field = NUMERIC_FIELDS[index];
+        if value < field.min || value > field.max {
+            return Err(out_of_range(index, value, field.min));
         }
+        let mut values = self.values();
+        values[index] = value;
+        *self = Config::unchecked(values);
         Ok(())
-    }
-
-    /// The allowed range of a numeric setting, given the others.
-    fn range_of(&self, name: &str) -> (u64, u64) {
-        let field = NUMERIC_FIELDS.iter().find(|f| f.name == name);
-        let (min, max) = field.map_or((0, u64::MAX), |f| (f.min, f.max));
-        if name == "retryMaxMs" {
-            (min.max(self.retry_base_ms), max)
-        } else {
-            (min, max)
-        }
     }
 
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (field, value) in self.numeric_fields() {
-            let (min, max) = self.range_of(field.name);
-            check(field.name, value, min, max)?;
+        let values = self.values();
+        match Config::from_values(values) {
+            Ok(_) => Ok(()),
+            Err(index) => {
+                let min = NUMERIC_FIELDS[index].min.max(match index {
+                    RETRY_MAX => values[RETRY_BASE],
+                    _ => 0,
+                });
+                Err(out_of_range(index, values[index], min))
+            }
         }
-        Ok(())
+    }
+}
+
+const RETRY_BASE: usize = 9;
+const RETRY_MAX: usize = 10;
+
+fn out_of_range(index: usize, value: u64, min: u64) -> ConfigError {
+    let field = NUMERIC_FIELDS[index];
+    ConfigError::OutOfRange {
+        field: field.name,
+        value,
+        min,
+        max: field.max,
     }
 }
 

@@ -19,8 +19,6 @@
 //! two page loads makes stored events younger, never lost; one set forward
 //! past `maxEventAgeMs` drops them as expired.
 
-use std::collections::VecDeque;
-
 use super::circuit::{CircuitBreaker, Permit};
 use super::config::{Config, ConfigError};
 use super::event::{Handle, QueuedEvent, RestoredEvent, Seq, TrackError};
@@ -179,13 +177,14 @@ pub struct ClientEventQueue {
     /// Wall clock minus the monotonic clock, as last given.
     wall_offset: i64,
     /// Sequence numbers tracked but not yet handed out in `Persist`.
-    unpersisted: VecDeque<Seq>,
+    unpersisted: Vec<Seq>,
     /// Whether events are handed out for storage at all.
     persistence: bool,
     /// When the oldest unpersisted event must be written.
     persist_due: Millis,
     released: Vec<Handle>,
-    notices: VecDeque<Notice>,
+    /// In order; few at a time.
+    notices: Vec<Notice>,
     /// No send before this (backoff or `Retry-After`).
     not_before: Millis,
     consecutive_retryable: u32,
@@ -229,11 +228,11 @@ impl ClientEventQueue {
             next_batch_id: 1,
             clock: 0,
             wall_offset: 0,
-            unpersisted: VecDeque::new(),
+            unpersisted: Vec::new(),
             persistence: true,
             persist_due: 0,
             released: Vec::new(),
-            notices: VecDeque::new(),
+            notices: Vec::new(),
             not_before: 0,
             consecutive_retryable: 0,
             auth_paused: false,
@@ -358,7 +357,7 @@ impl ClientEventQueue {
             };
             self.persist_due = now.saturating_add(debounce);
         }
-        self.unpersisted.push_back(seq);
+        self.unpersisted.push(seq);
     }
 
     /// Takes back stored events (after a reload, or adopted from another
@@ -448,12 +447,13 @@ impl ClientEventQueue {
     /// abandoned batch is ignored, like any unknown batch.
     pub fn on_page_unload(&mut self, now: Millis) {
         self.on_page_hidden(now);
-        let (abandoned, kept): (Vec<InFlightBatch>, Vec<InFlightBatch>) =
-            std::mem::take(&mut self.in_flight)
-                .into_iter()
-                .partition(|batch| batch.transport == Transport::Fetch);
-        self.in_flight = kept;
-        for mut batch in abandoned {
+        let mut index = 0;
+        while index < self.in_flight.len() {
+            if self.in_flight[index].transport != Transport::Fetch {
+                index += 1;
+                continue;
+            }
+            let mut batch = self.in_flight.remove(index);
             if batch.probe {
                 self.circuit.on_inconclusive();
             }
@@ -503,8 +503,8 @@ impl ClientEventQueue {
                 return Some(Action::Persist(events));
             }
         }
-        if let Some(notice) = self.notices.pop_front() {
-            return Some(Action::Notify(notice));
+        if !self.notices.is_empty() {
+            return Some(Action::Notify(self.notices.remove(0)));
         }
         if !self.released.is_empty() {
             return Some(Action::Release(std::mem::take(&mut self.released)));
@@ -855,7 +855,7 @@ impl ClientEventQueue {
                         self.counters.dropped_too_large += 1;
                         self.release(event.handle);
                         self.last_error = Some(Failure::EventTooLarge);
-                        self.notices.push_back(Notice::EventTooLarge {
+                        self.notices.push(Notice::EventTooLarge {
                             event: event.handle,
                         });
                     }
@@ -880,7 +880,7 @@ impl ClientEventQueue {
             }
             Verdict::Retryable { status } => {
                 if self.circuit.on_failure(now) {
-                    self.notices.push_back(Notice::CircuitOpened {
+                    self.notices.push(Notice::CircuitOpened {
                         failures: self.circuit.consecutive_failures(),
                         until: self.circuit.reopens_at().unwrap_or(now),
                     });
@@ -903,7 +903,7 @@ impl ClientEventQueue {
                 self.counters.batches_failed += 1;
                 self.auth_paused = true;
                 self.last_error = Some(Failure::AuthPaused(status));
-                self.notices.push_back(Notice::AuthFailed { status });
+                self.notices.push(Notice::AuthFailed { status });
                 self.requeue(held);
             }
             Verdict::Refused { status } => {
@@ -963,7 +963,7 @@ impl ClientEventQueue {
         self.counters.dropped_rejected += dropped;
         if !matched.is_empty() {
             self.last_error = Some(Failure::EventsRejected(matched.len() as u32));
-            self.notices.push_back(Notice::EventsRejected {
+            self.notices.push(Notice::EventsRejected {
                 events: matched.clone(),
             });
         }
@@ -980,7 +980,7 @@ impl ClientEventQueue {
                 self.counters.dropped_rejected += 1;
                 self.release(event.handle);
                 self.last_error = Some(Failure::EventRefused(status));
-                self.notices.push_back(Notice::EventRefused {
+                self.notices.push(Notice::EventRefused {
                     event: event.handle,
                     status,
                 });
@@ -996,7 +996,7 @@ impl ClientEventQueue {
 
     fn reject_batch(&mut self, status: u16, held: Vec<QueuedEvent>) {
         self.last_error = Some(Failure::BatchDropped(status));
-        self.notices.push_back(Notice::BatchRejected {
+        self.notices.push(Notice::BatchRejected {
             status,
             events: held.len(),
         });

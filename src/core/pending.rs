@@ -62,15 +62,20 @@ impl PendingQueue {
             }
             return;
         }
+        // Interleaved (rare): merge by sequence, newest first, onto the front.
+        let mut returning = returning;
         let mut merged = VecDeque::with_capacity(self.events.len() + returning.len());
-        let mut returning = returning.into_iter().peekable();
-        while let Some(current) = self.events.pop_front() {
-            while let Some(older) = returning.next_if(|event| event.seq < current.seq) {
-                merged.push_back(older);
+        while let Some(newest) = returning.pop() {
+            while self.events.back().is_some_and(|back| back.seq > newest.seq) {
+                if let Some(event) = self.events.pop_back() {
+                    merged.push_front(event);
+                }
             }
-            merged.push_back(current);
+            merged.push_front(newest);
         }
-        merged.extend(returning);
+        while let Some(event) = self.events.pop_back() {
+            merged.push_front(event);
+        }
         self.events = merged;
     }
 

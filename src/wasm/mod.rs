@@ -13,7 +13,7 @@ use core::ptr::addr_of_mut;
 
 use crate::core::{
     Action, ClientEventQueue, Config, Envelope, Failure, Handle, Millis, RestoreSource,
-    RestoredEvent, RetryAfter, SendOutcome, Transport, NUMERIC_FIELDS,
+    RestoredEvent, RetryAfter, SendOutcome, Transport,
 };
 
 #[global_allocator]
@@ -70,15 +70,11 @@ pub extern "C" fn aw_io(len: usize) -> *mut f64 {
 /// of range (the shell's check, generated from the same table, words it).
 #[no_mangle]
 pub extern "C" fn aw_new(seed: f64, empty_body_bytes: f64) -> i32 {
-    let mut config = Config::default();
-    for (index, field) in NUMERIC_FIELDS.iter().enumerate() {
-        if config
-            .set_numeric(field.name, state().num[index] as u64)
-            .is_err()
-        {
-            return index as i32;
-        }
-    }
+    let values = core::array::from_fn(|index| state().num[index] as u64);
+    let config = match Config::from_values(values) {
+        Ok(config) => config,
+        Err(index) => return index as i32,
+    };
     let envelope = Envelope {
         empty_body_bytes: empty_body_bytes as usize,
     };
@@ -87,11 +83,7 @@ pub extern "C" fn aw_new(seed: f64, empty_body_bytes: f64) -> i32 {
             state().queue = Some(queue);
             -1
         }
-        // Only retryMaxMs below retryBaseMs passes every range and fails.
-        Err(_) => NUMERIC_FIELDS
-            .iter()
-            .position(|f| f.name == "retryMaxMs")
-            .unwrap_or(0) as i32,
+        Err(_) => 0,
     }
 }
 
@@ -215,7 +207,7 @@ fn list_out(handles: &[Handle]) {
     io.extend(handles.iter().map(|&h| f64::from(h)));
 }
 
-/// The next action: 0 none; 1 persist, 2 forget (handles in `aw_io`, their
+/// The next action: 0 none; 1 persist, 2 release (handles in `aw_io`, their
 /// count in `aw_num[0]`); 3 send (`aw_num`: batch, transport 0 fetch 1
 /// beacon, count, body bytes; handles in `aw_io`); 4 notice (`aw_num`:
 /// kind, two numbers; the events of a rejection in `aw_io`). `aw_io`'s

@@ -29,9 +29,9 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('the packed tarball holds the entry, types, glue and wasm', () => {
+test('the packed tarball holds the entry, types, shell and wasm', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['index.js', 'index.d.ts', 'config.js', 'config-rules.js', 'context.js', 'identity.js', 'page-store.js', 'session.js', 'analytics_wasm.js', 'analytics_wasm_bg.wasm', 'package.json']) {
+  for (const file of ['index.js', 'index.d.ts', 'config.js', 'tables.js', 'engine.js', 'core.js', 'storage.js', 'transport.js', 'analytics-core.wasm', 'package.json']) {
     assert.ok(listing.includes(`package/${file}`), `${file} missing from ${listing.join(', ')}`);
   }
 });

@@ -1,0 +1,591 @@
+// The browser shell: one drive loop that feeds the core (core.js) its
+// inputs and carries out its actions with the leaves: storage, transport,
+// tabs, lifecycle, announcements. The leaves know nothing of this module.
+//
+// The shell holds each event's bytes, encoded once here, under a handle;
+// the core holds only handles, sizes and times and decides everything.
+// Inputs (calls, page events, send outcomes, adoptions) go straight to the
+// core, which never calls back; `#drive()` then takes its actions one at a
+// time, so a browser that runs page work inside one of our calls (Firefox
+// does, in storage and beacon calls made while a tab closes) finds a loop it
+// can drive itself.
+import { Core, loadCore } from './core.js';
+import { STORAGE_ANSWER_MS, describe, openStorage, within, usableLocalStorage } from './storage.js';
+import { beacon, readRejections, readRetryAfter, send } from './transport.js';
+import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
+import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
+import { openAnnouncer } from './announce.js';
+
+const NAMESPACE = 'analytics-wasm';
+/** How long a fetch's network error waits for a pagehide that would make it the unload's abort. */
+const UNLOAD_ABORT_GRACE_MS = 250;
+/** A network error seen this long before pagehide is a real failure (a background tab's timers fire late). */
+const UNLOAD_ABORT_WINDOW_MS = 100;
+
+const TYPES = ['track', 'identify', 'page', 'group', 'alias'];
+const NAME_FIELD = { track: 'event', page: 'name', group: 'groupId', alias: 'previousId' };
+const BODY_FIELD = { track: 'properties', page: 'properties', identify: 'traits', group: 'traits' };
+
+const monotonic = () => performance.timeOrigin + performance.now();
+
+/** UTF-8 length of a string (lone surrogates cannot occur in JSON.stringify output). */
+export function utf8Bytes(text) {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else {
+      bytes += 2;
+      if (c >= 0xd800 && c < 0xdc00) i++;
+    }
+  }
+  return bytes;
+}
+
+function uuid() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const FAILURES = {
+  status: (n) => `send failed: the collector answered ${n}`,
+  network: () => 'send failed: network error',
+  timeout: () => 'send failed: timed out',
+  rateLimited: () => 'rate limited: the collector answered 429',
+  authPaused: (n) => `sending paused: the collector answered ${n} (check writeKey); events are kept`,
+  batchDropped: (n) => `batch dropped: the collector answered ${n}`,
+  eventRefused: (n) => `event dropped: the collector answered ${n} for it alone`,
+  eventTooLarge: () => 'event dropped: the collector answered 413 for it alone',
+  eventsRejected: (n, reason) => `collector rejected ${n} event(s): ${reason}`,
+};
+
+/** Loads the core from `wasmUrl`, opens storage, adopts what closed tabs left; resolves to the engine. */
+export async function startEngine(config, emit, wasmUrl) {
+  const exports = await loadCore(wasmUrl);
+  const engine = new Engine(exports, config, emit);
+  await engine.start();
+  return engine;
+}
+
+export class Engine {
+  #core;
+  #emit;
+  #endpoint;
+  #compress;
+  #debug;
+  #timeoutMs;
+  #preference;
+  #writeKeyMember;
+  /** handle → { id, json, bytes, at }: the events the core holds. */
+  #events = new Map();
+  #ids = new Set();
+  #next = 1;
+  #context = '{}';
+  #who = '';
+  #storage = null;
+  #lastWrite = null;
+  #storageFailures = 0;
+  #hidden = false;
+  #closed = false;
+  /** Fetches in flight: batch → its handles. */
+  #fetches = new Map();
+  /** Fetches whose network error is held back: batch → when it was seen. */
+  #heldErrors = new Map();
+  #flushes = [];
+  #timer = null;
+  #timerAt = Infinity;
+  #partition = '';
+  #ownership = ownership();
+  #ownLock = null;
+  #lease = null;
+  #leaseTimer = null;
+  #detachLifecycle = () => {};
+  #announcer = null;
+  #watching = new Set();
+  #adopting = false;
+  #rescanning = false;
+  #adoptedPartitions = 0;
+  #adoptedEvents = 0;
+  #lastReason = '';
+  #expiredLogged = 0;
+
+  constructor(exports, config, emit) {
+    this.#emit = emit;
+    this.#endpoint = config.endpoint;
+    this.#compress = config.compression === 'gzip';
+    this.#debug = config.debug === true;
+    this.#preference = config.storage ?? 'auto';
+    this.#timeoutMs = config.requestTimeoutMs ?? 10_000;
+    this.#writeKeyMember = config.writeKey === undefined ? '' : `,"writeKey":${JSON.stringify(config.writeKey)}`;
+    const emptyBody = utf8Bytes(this.#body([], new Date(0).toISOString()));
+    this.#core = new Core(exports, config, Math.floor(Math.random() * 2 ** 52), emptyBody);
+    this.setIdentity('', '');
+  }
+
+  // --- what the page says ---------------------------------------------------
+
+  /** The `context` object (JSON text) sent with every later event. */
+  setContext(json) {
+    this.#context = json;
+  }
+
+  /** Who later events are attributed to (`userId` empty: nobody). */
+  setIdentity(userId, anonymousId) {
+    this.#who = `,"anonymousId":${JSON.stringify(anonymousId)}${userId ? `,"userId":${JSON.stringify(userId)}` : ''}`;
+  }
+
+  /** Records one call: `kind` 0 track … 4 alias; `json` its properties or traits; `at` (wall clock) of a buffered call, else 0. */
+  record(kind, name, json, at) {
+    if (this.#closed) return;
+    const type = TYPES[kind];
+    const wall = Date.now();
+    const id = uuid();
+    const nameField = NAME_FIELD[type];
+    const bodyField = BODY_FIELD[type];
+    const event =
+      `{"type":"${type}"` +
+      (nameField && name ? `,"${nameField}":${JSON.stringify(name)}` : '') +
+      (bodyField ? `,"${bodyField}":${json || '{}'}` : '') +
+      `,"messageId":"${id}"${this.#who},"timestamp":"${new Date(at > 0 ? at : wall).toISOString()}","context":${this.#context}}`;
+    const bytes = utf8Bytes(event);
+    const handle = this.#next++;
+    this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall });
+    const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now());
+    if (limit > 0) {
+      this.#let(handle);
+      this.#emit('input', `event is ${bytes} bytes encoded, larger than the limit of ${limit} bytes`);
+      return;
+    }
+    if (this.#debug) this.#debugLine(`queued ${id} (${this.#core.metrics().pending} pending)`);
+    this.#soon();
+  }
+
+  /** Sends everything pending; resolves with { sent, failed, pending } once it is settled or re-queued. */
+  flush() {
+    return new Promise((resolve) => {
+      this.#flushes.push({ resolve, sent: 0, failed: 0 });
+      this.#core.event('flush', this.#now());
+      this.#drive();
+    });
+  }
+
+  metrics() {
+    const { failure, ...metrics } = this.#core.metrics();
+    metrics.lastError = failure ? FAILURES[failure.kind](failure.number, this.#lastReason) : null;
+    metrics.storage = this.#storage?.kind ?? null;
+    metrics.ownership = this.#ownership;
+    metrics.partition = this.#partition;
+    metrics.adoptedPartitions = this.#adoptedPartitions;
+    metrics.adoptedEvents = this.#adoptedEvents;
+    return metrics;
+  }
+
+  /** Flushes, persists what is left, and lets go of the page; what stays persisted is for other tabs. */
+  async shutdown() {
+    await this.flush();
+    this.#core.event('persistNow', this.#now());
+    this.#drive();
+    if (this.#lastWrite && (await within(STORAGE_ANSWER_MS, this.#lastWrite.then(() => true, () => true), false)) === false) {
+      this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms`);
+    }
+    this.#detach();
+  }
+
+  /** Opt-out: nothing more is sent, and this tab's and every orphaned partition are deleted. */
+  async discard() {
+    if (this.#closed) return;
+    const { pending, inFlight } = this.#core.metrics();
+    this.#detach();
+    for (const waiter of this.#flushes.splice(0)) waiter.resolve({ sent: 0, failed: 0, pending: 0 });
+    if (this.#debug) this.#debugLine(`opted out: ${pending + inFlight} event(s) discarded, persisted events deleted`);
+    const storage = this.#storage;
+    if (!storage) return;
+    const removed = (async () => {
+      await storage.deletePartition(this.#partition);
+      for (const orphan of await storage.others()) {
+        const claim = await this.#claim(orphan);
+        if (!claim) continue;
+        await storage.deletePartition(orphan);
+        claim.release();
+      }
+      return true;
+    })();
+    try {
+      if (!(await within(STORAGE_ANSWER_MS, removed, false))) this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms`);
+    } catch (error) {
+      this.#emit('storage', `storage write failed (events stay queued in memory): ${describe(error)}`);
+    }
+    storage.close();
+  }
+
+  // --- start ---------------------------------------------------------------
+
+  /** Takes a partition, opens storage, attaches page listeners, adopts what closed tabs left. */
+  async start() {
+    const random = crypto.getRandomValues(new Uint8Array(8));
+    this.#partition = Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('');
+    // Own the partition before anything is written to it; storage opens while the lock is granted.
+    const lock = requestLock(lockName(NAMESPACE, this.#partition), false);
+    const { storage, problems } = await openStorage(this.#preference, NAMESPACE, this.#partition);
+    if (lock && (await lock.granted)) this.#ownLock = lock;
+    for (const problem of problems) this.#emit('storage', `${problem}; using ${storage.kind}`);
+    this.#storage = storage;
+    const now = this.#now();
+    if (storage.kind === 'memory') this.#core.event('noPersistence', now);
+    if (this.#ownership === 'lease') {
+      try {
+        this.#lease = new Lease(usableLocalStorage(), NAMESPACE);
+        this.#lease.renew(this.#partition, Date.now());
+        this.#leaseTimer = setInterval(() => this.#lease.renew(this.#partition, Date.now()), LEASE_RENEW_MS);
+      } catch {
+        // No localStorage: no lease, and no tab can adopt this one's events (there is nowhere they could be).
+      }
+    }
+    if (!isOnline()) this.#core.event('offline', now);
+    if (isHidden()) {
+      this.#hidden = true;
+      this.#core.event('hidden', now);
+    }
+    this.#detachLifecycle = attachLifecycle((event) => this.#onPage(event));
+    // Tabs that open later say hello; those open now answer it.
+    this.#announcer = openAnnouncer(NAMESPACE, (kind, partition) => this.#onAnnouncement(kind, partition));
+    this.#announcer?.hello(this.#partition);
+    this.#drive();
+    // `ready` waits for the first adoption pass only so long: storage that
+    // does not answer (another page may hold it, as one frozen in WebKit's
+    // back/forward cache did) must not hold this page up; its events leave
+    // from memory meanwhile, and the pass goes on.
+    const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then(() => true), false);
+    if (!adopted) {
+      this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms: events are sent from memory meanwhile; those left by earlier pages are restored when it answers`);
+    }
+  }
+
+  // --- the drive loop ---------------------------------------------------------
+
+  /** The monotonic time now, having told the core what the wall clock reads at it. */
+  #now() {
+    const now = monotonic();
+    this.#core.clock(Date.now(), now);
+    return now;
+  }
+
+  /** A drive at the end of this task's microtasks (a burst of track() calls costs one). */
+  #soon() {
+    if (this.#soonQueued) return;
+    this.#soonQueued = true;
+    queueMicrotask(() => {
+      this.#soonQueued = false;
+      this.#drive();
+    });
+  }
+
+  #soonQueued = false;
+
+  /** Takes the core's actions one at a time and carries them out, then re-arms the timer. */
+  #drive() {
+    if (this.#closed || !this.#storage) return;
+    for (let action = this.#core.poll(this.#now()); action; action = this.#core.poll(this.#now())) {
+      if (action.type === 'persist') this.#persist(action.handles);
+      else if (action.type === 'release') this.#release(action.handles);
+      else if (action.type === 'send') this.#send(action);
+      else this.#notice(action);
+    }
+    if (this.#debug) this.#logExpired();
+    this.#arm();
+    this.#resolveFlushes();
+  }
+
+  #arm() {
+    const at = this.#core.wakeup();
+    if (at === null || at >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    // Browsers clamp, and may fire a millisecond early: aim one late.
+    this.#timer = setTimeout(() => {
+      this.#timerAt = Infinity;
+      this.#drive();
+    }, Math.max(0, at - monotonic()) + 1);
+  }
+
+  #hold(handle, event) {
+    this.#events.set(handle, event);
+    this.#ids.add(event.id);
+  }
+
+  #let(handle) {
+    const event = this.#events.get(handle);
+    if (!event) return;
+    this.#events.delete(handle);
+    this.#ids.delete(event.id);
+  }
+
+  #persist(handles) {
+    const events = handles.map((h) => this.#events.get(h)).filter(Boolean);
+    this.#wrote(this.#storage.write(events, this.#hidden));
+  }
+
+  #release(handles) {
+    const ids = [];
+    for (const handle of handles) {
+      const event = this.#events.get(handle);
+      if (event) ids.push(event.id);
+      this.#let(handle);
+    }
+    if (this.#storage.kind !== 'memory') this.#wrote(this.#storage.delete(ids));
+  }
+
+  #wrote(write) {
+    if (!write) return;
+    if (write.error) return this.#storageFailed(write.error);
+    this.#lastWrite = write;
+    write.catch((error) => this.#storageFailed(error));
+  }
+
+  #storageFailed(error) {
+    this.#storageFailures++;
+    this.#emit('storage', `storage write failed (events stay queued in memory): ${describe(error?.target?.error ?? error)}`);
+  }
+
+  #body(jsons, sentAt) {
+    return `{"batch":[${jsons.join(',')}],"sentAt":"${sentAt}"${this.#writeKeyMember}}`;
+  }
+
+  #send({ batch, beacon: byBeacon, handles }) {
+    const body = this.#body(
+      handles.map((h) => this.#events.get(h).json),
+      // Date.now(): the wall clock the page's own code may have moved.
+      new Date(Date.now()).toISOString(),
+    );
+    if (byBeacon) {
+      const queued = beacon(this.#endpoint, body);
+      if (queued !== null) {
+        if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${body.length} bytes, by sendBeacon${queued ? '' : ' (refused)'}`);
+        // Settled at once: a closing tab may end inside the next call.
+        this.#settle(batch, handles.length, queued ? 'beaconQueued' : 'beaconRefused');
+        return;
+      }
+    }
+    if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${body.length} bytes, by ${byBeacon ? 'fetch keepalive' : 'fetch'}`);
+    this.#fetches.set(batch, handles);
+    // A keepalive request must leave at once: its body stays plain.
+    send(this.#endpoint, body, { timeoutMs: this.#timeoutMs, keepalive: byBeacon, compress: this.#compress && !byBeacon }).then(async (result) => {
+      if (result === 'network' && !byBeacon) {
+        // The browser aborts a page's fetches as it unloads, and may say so
+        // before pagehide reaches us (Firefox does; Chromium when another
+        // listener runs first). If pagehide follows at once, the core has
+        // abandoned this batch and ignores the abort.
+        this.#heldErrors.set(batch, monotonic());
+        await new Promise((resolve) => setTimeout(resolve, UNLOAD_ABORT_GRACE_MS));
+        if (!this.#heldErrors.delete(batch)) return;
+      }
+      this.#settleFetch(batch, result);
+    });
+  }
+
+  #settleFetch(batch, result) {
+    const handles = this.#fetches.get(batch);
+    if (!handles) return;
+    this.#fetches.delete(batch);
+    let outcome = result;
+    if (typeof result === 'object') {
+      const rejected = readRejections(result.text);
+      const byId = new Map(handles.map((h) => [this.#events.get(h)?.id, h]));
+      const named = rejected.filter(([id]) => byId.has(id));
+      if (named.length) this.#lastReason = named[0][1];
+      this.#rejections = named;
+      outcome = { status: result.status, retry: readRetryAfter(result.retryAfter), rejected: named.map(([id]) => byId.get(id)) };
+    }
+    this.#settle(batch, handles.length, outcome);
+    this.#drive();
+  }
+
+  #rejections = [];
+
+  #settle(batch, events, outcome) {
+    const report = this.#core.settle(batch, outcome, this.#now());
+    if (!report) return;
+    for (const waiter of this.#flushes) {
+      waiter.sent += report.sent;
+      waiter.failed += events - report.sent;
+    }
+    if (this.#debug) {
+      const { nextRetryAt, lastError } = this.metrics();
+      const retry = nextRetryAt === null ? '' : `; retry in ${Math.max(0, nextRetryAt - Date.now())} ms`;
+      const why = report.sent < events && lastError ? ` (${lastError})` : '';
+      this.#debugLine(`batch ${batch}: ${report.sent} sent, ${report.dropped} dropped (rejected), ${report.requeued} re-queued${retry}${why}`);
+    }
+  }
+
+  #notice({ kind, a, b, handles }) {
+    const idOf = (h) => this.#events.get(h)?.id ?? h;
+    const texts = {
+      authFailed: () => ['auth', `the collector answered ${a}: sending is paused until flush() or a new config; events are kept`],
+      batchRejected: () => ['delivery', `the collector answered ${a}: dropped a batch of ${b} event(s)`],
+      eventsRejected: () => {
+        const reasons = new Map(this.#rejections);
+        const listed = handles.slice(0, 5).map((h) => `; ${idOf(h)}: ${reasons.get(idOf(h)) ?? ''}`);
+        return ['delivery', `the collector rejected ${a} event(s)${listed.join('')}`];
+      },
+      eventTooLarge: () => ['delivery', `event ${idOf(a)} dropped: the collector answered 413 for it alone`],
+      eventRefused: () => ['delivery', `event ${idOf(a)} dropped: the collector answered ${b} for it alone`],
+      circuitOpened: () => ['delivery', `the collector failed ${a} sends in a row: sending paused for ${Math.floor(Math.max(0, b - monotonic()) / 1000)} s; events are kept`],
+    };
+    const [type, message] = texts[kind]();
+    this.#emit(type, message);
+  }
+
+  #resolveFlushes() {
+    if (!this.#flushes.length || this.#fetches.size) return;
+    const { pending } = this.#core.metrics();
+    for (const waiter of this.#flushes.splice(0)) waiter.resolve({ sent: waiter.sent, failed: waiter.failed, pending });
+  }
+
+  #debugLine(line) {
+    this.#emit('debug', line);
+  }
+
+  #logExpired() {
+    const { droppedExpired } = this.#core.metrics();
+    if (droppedExpired > this.#expiredLogged) {
+      this.#debugLine(`dropped ${droppedExpired - this.#expiredLogged} event(s) older than maxEventAgeMs`);
+      this.#expiredLogged = droppedExpired;
+    }
+  }
+
+  // --- the page ---------------------------------------------------------------
+
+  #onPage(event) {
+    if (this.#closed) return;
+    const now = this.#now();
+    if (event === 'hidden' || event === 'unload') this.#hidden = true;
+    if (event === 'visible') this.#hidden = false;
+    if (event === 'unload') {
+      // Held errors seen well before this are failures, not the unload's aborts.
+      for (const [batch, at] of this.#heldErrors) {
+        if (now - at <= UNLOAD_ABORT_WINDOW_MS) continue;
+        this.#heldErrors.delete(batch);
+        this.#settleFetch(batch, 'network');
+      }
+    }
+    this.#core.event(event, now);
+    this.#drive();
+    // A tab may have gone away while this one was in the background.
+    if (event === 'visible') this.#adoptOrphans();
+  }
+
+  #detach() {
+    this.#closed = true;
+    this.#detachLifecycle();
+    this.#announcer?.close();
+    clearTimeout(this.#timer);
+    clearInterval(this.#leaseTimer);
+    this.#ownLock?.release();
+    if (this.#lease) this.#lease.release(this.#partition);
+  }
+
+  // --- tabs: adoption of what closed tabs left ------------------------------------
+
+  /** The right to read and delete a partition no live tab owns, or null. */
+  async #claim(orphan) {
+    if (this.#ownership === 'web-locks') {
+      const lock = requestLock(lockName(NAMESPACE, orphan), true);
+      return (await lock.granted) ? lock : null;
+    }
+    if (!this.#lease) return null;
+    return (await this.#lease.claim(orphan, this.#partition, Date.now())) ? { release: () => this.#lease.release(orphan) } : null;
+  }
+
+  /** One pass over every partition no live tab owns; live tabs' partitions are watched. */
+  async #adoptOrphans() {
+    if (this.#adopting || this.#closed || !this.#storage) return;
+    this.#adopting = true;
+    try {
+      for (const orphan of await this.#storage.others()) {
+        const claim = await this.#claim(orphan);
+        if (claim) {
+          await this.#adoptOne(orphan);
+          claim.release();
+        } else if (this.#ownership === 'web-locks') this.#watch(orphan);
+      }
+    } catch (error) {
+      this.#emit('storage', `could not read orphaned events: ${describe(error)}`);
+    } finally {
+      this.#adopting = false;
+    }
+  }
+
+  /** Waits for a live tab's lock, once per partition, and adopts what it leaves behind. */
+  #watch(partition) {
+    if (this.#watching.has(partition) || partition === this.#partition) return;
+    this.#watching.add(partition);
+    const lock = requestLock(lockName(NAMESPACE, partition), false);
+    lock?.granted.then(async (granted) => {
+      if (granted && !this.#closed) await this.#adoptOne(partition).catch(() => {});
+      lock.release();
+      this.#watching.delete(partition);
+    });
+  }
+
+  #onAnnouncement(kind, partition) {
+    if (this.#closed || partition === this.#partition) return;
+    if (kind === 'hello') this.#announcer?.here(this.#partition);
+    if (this.#ownership === 'web-locks') this.#watch(partition);
+    else this.#rescanWhileTabsLive();
+  }
+
+  /** Without Web Locks no tab's going is signalled: look again each time a lease could have expired. */
+  async #rescanWhileTabsLive() {
+    if (this.#rescanning) return;
+    this.#rescanning = true;
+    while (!this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_EXPIRY_MS + LEASE_RENEW_MS));
+      await this.#adoptOrphans();
+      if (this.#closed || (await this.#storage.others()).length === 0) break;
+    }
+    this.#rescanning = false;
+  }
+
+  /** Moves `orphan`'s events into this queue (same messageIds), then deletes it once this tab's copy has committed. */
+  async #adoptOne(orphan) {
+    let read;
+    try {
+      read = await this.#storage.read(orphan);
+    } catch (error) {
+      this.#emit('storage', `could not read orphaned events: ${describe(error)}`);
+      return;
+    }
+    if (read.corrupt) this.#core.corrupt(read.corrupt);
+    const fresh = read.events.filter((e) => !this.#ids.has(e.id));
+    if (fresh.length) {
+      const flat = [];
+      for (const e of fresh) {
+        const handle = this.#next++;
+        const bytes = utf8Bytes(e.json);
+        this.#hold(handle, { id: e.id, json: e.json, bytes, at: e.at });
+        flat.push(handle, bytes, e.at);
+      }
+      const now = this.#now();
+      const { accepted } = this.#core.restore(flat, true, now);
+      this.#core.event('persistNow', now);
+      this.#adoptedPartitions++;
+      this.#adoptedEvents += accepted;
+      const failures = this.#storageFailures;
+      this.#lastWrite = null;
+      this.#drive();
+      // Our copy must have committed before the orphan goes.
+      if (this.#lastWrite) await within(STORAGE_ANSWER_MS, this.#lastWrite.catch(() => {}), null);
+      if (this.#storageFailures > failures) return;
+    }
+    try {
+      await this.#storage.deletePartition(orphan);
+    } catch (error) {
+      this.#emit('storage', `could not delete adopted events: ${describe(error)}`);
+    }
+  }
+}
