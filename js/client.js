@@ -1,52 +1,25 @@
-// The page-level client, loaded lazily by the entry (index.js): identity,
-// sessions, context, consent and plugins, which live in the page anyway.
-// The engine (engine.js: the shell and the wasm core) loads after it, and
-// only when consent allows: an opted-out visitor never downloads the wasm.
-// Calls made before the engine is ready are buffered and replayed in order.
+// The page-level client: identity, sessions, context, consent and plugins,
+// all synchronous, so a call's effects (who the user is, which session,
+// what was refused and why) are there when it returns. The engine
+// (engine.js: the shell and the wasm core) loads lazily, and only when
+// consent allows: an opted-out visitor never downloads the wasm. Events
+// recorded before it is ready are buffered, serialized and timed, and
+// handed to it in order.
 import { engineConfig, pageSettings } from './config.js';
 import { pageContext, rememberedTimezone } from './context.js';
 import { Identity } from './identity.js';
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
+import { emptyMetrics } from './metrics.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
-import { emptyMetrics } from './metrics.js';
 
 const KINDS = { track: 0, identify: 1, page: 2, group: 3, alias: 4 };
 const CONSENT = 'aw:consent';
 
-
 const text = (value) => (value == null ? '' : String(value));
-
-// Values JSON cannot hold: BigInt becomes its decimal string; an object met
-// again (a cycle or a shared reference) becomes "[Circular]". Functions,
-// symbols and undefined are dropped, as JSON.stringify does.
-function tolerantReplacer() {
-  const seen = new WeakSet();
-  return (key, value) => {
-    if (typeof value === 'bigint') return value.toString();
-    if (typeof value === 'object' && value !== null) {
-      if (seen.has(value)) return '[Circular]';
-      seen.add(value);
-    }
-    return value;
-  };
-}
-
-/** What a value is, for error messages: "an array", "a string of 300 characters", … */
-function describe(value) {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} characters`;
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
-// Longest event and page name, and longest userId, groupId or previousId.
-const MAX_NAME_LENGTH = 255;
-const MAX_ID_LENGTH = 256;
 
 /** Do Not Track or Global Privacy Control is on. */
 const privacySignal = () => navigator.doNotTrack === '1' || window.doNotTrack === '1' || navigator.globalPrivacyControl === true;
-
 
 // The name, and the field holding it, of each kind of call in a plugin's event.
 const NAME_FIELD = { track: 'event', identify: null, page: 'name', group: 'groupId', alias: 'previousId' };
@@ -59,9 +32,7 @@ export class Client {
   #engine = null;
   #starting = null;
   #buffer = [];
-  #listeners;
-  /** The time of a call the entry buffered and replays, else null (now). */
-  #callAt = null;
+  #listeners = new Set();
   #plugins = [];
   #closed = false;
   #optedOut = false;
@@ -76,11 +47,10 @@ export class Client {
   #engineUserId = null;
   #engineAnonymousId = null;
 
-  /** `listeners` are the error listeners the entry keeps; `wasmUrl` where the core is. */
-  constructor(config, listeners, wasmUrl) {
+  /** `config` has been checked (checkConfig); `wasmUrl` is where the core is. */
+  constructor(config, wasmUrl) {
     this.#config = engineConfig(config);
     this.#settings = pageSettings(config);
-    this.#listeners = listeners;
     this.#wasmUrl = wasmUrl;
     this.ready = Promise.resolve();
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
@@ -119,9 +89,12 @@ export class Client {
 
   async #load() {
     try {
+      // The wasm is fetched while the engine's JS loads, not after it.
+      const wasm = typeof WebAssembly === 'object' ? fetch(this.#wasmUrl) : null;
+      wasm?.catch(() => {});
       const { startEngine } = await import('./engine.js');
       if (this.#closed || this.#optedOut) return;
-      const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), this.#wasmUrl);
+      const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), wasm);
       if (this.#closed || this.#optedOut) {
         await engine.discard();
         return;
@@ -175,51 +148,18 @@ export class Client {
     this.#contextJson = JSON.stringify(this.#context);
   }
 
-  /**
-   * A name or id argument as a string (a finite number is converted), or
-   * null after reporting why it cannot be one. `optional`: null or
-   * undefined is the empty string.
-   */
-  #name(call, argument, value, max, optional = false) {
-    if (optional && value == null) return '';
-    if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
-    if (typeof value === 'string' && value !== '' && value.length <= max) return value;
-    this.#emit('input', `${call}(): ${argument} must be a non-empty string of at most ${max} characters, or a number; got ${describe(value)}; call dropped`);
-    return null;
+  #report = (message) => this.#emit('input', message);
+
+  #name(call, argument, value, max, optional) {
+    return checkName(this.#report, call, argument, value, max, optional);
   }
 
-  /**
-   * The JSON text of a properties or traits object, or null after
-   * reporting why there is none. Getters, proxies and toJSON run here,
-   * once; whatever they throw or return that is not an object is reported.
-   */
-  #serialize(properties, what = 'properties') {
-    if (properties == null) return '{}';
-    if (typeof properties !== 'object' || Array.isArray(properties)) {
-      this.#emit('input', `${what} must be a plain object, got ${describe(properties)}; event dropped`);
-      return null;
-    }
-    let json;
-    try {
-      json = JSON.stringify(properties);
-    } catch {
-      try {
-        json = JSON.stringify(properties, tolerantReplacer());
-      } catch (error) {
-        this.#emit('input', `${what} could not be serialized (${error?.message ?? error}); event dropped`);
-        return null;
-      }
-    }
-    if (typeof json !== 'string' || json[0] !== '{') {
-      this.#emit('input', `${what} must serialize to a JSON object (toJSON gave ${json === undefined ? 'undefined' : json.slice(0, 40)}); event dropped`);
-      return null;
-    }
-    return json;
+  #serialize(value, what) {
+    return serialize(this.#report, value, what);
   }
 
   /** Traits as a plain copy (what identify/group persist), or null after reporting why not. */
   #plainTraits(traits) {
-    if (traits == null) return {};
     const json = this.#serialize(traits, 'traits');
     return json === null ? null : JSON.parse(json);
   }
@@ -244,23 +184,8 @@ export class Client {
     return true;
   }
 
-  /** The time of this call (a replayed call keeps the time it was made). */
-  #now() {
-    return this.#callAt ?? Date.now();
-  }
-
-  /** Runs a call the entry buffered before this module loaded, at its time. */
-  replay(method, args, at) {
-    this.#callAt = at;
-    try {
-      return this[method](...args);
-    } finally {
-      this.#callAt = null;
-    }
-  }
-
   #record(type, name, body) {
-    const now = this.#now();
+    const now = Date.now();
     const sessionId = this.#session.touch(now);
     if (sessionId !== this.#contextSession) this.#setContextField('sessionId', sessionId);
     let userId = this.#identity.userId ?? '';
@@ -349,7 +274,7 @@ export class Client {
       if (!this.#active()) return;
       const pageName = this.#name('page', 'name', name, MAX_NAME_LENGTH, true);
       if (pageName === null) return;
-      this.#refreshContext(this.#session.touch(this.#now()));
+      this.#refreshContext(this.#session.touch(Date.now()));
       this.#record('page', pageName, properties);
     });
   }
@@ -380,7 +305,7 @@ export class Client {
   reset() {
     this.#identity.reset();
     this.#session.end();
-    this.#refreshContext(this.#session.touch(this.#now()));
+    this.#refreshContext(this.#session.touch(Date.now()));
   }
 
   /** Who events are attributed to now. */
@@ -431,6 +356,13 @@ export class Client {
       this.#plugins.push({ name, beforeSend: plugin.beforeSend.bind(plugin) });
     });
     return this;
+  }
+
+  /** Listens for errors (`type` 'error'); returns the function that stops listening. */
+  on(type, listener) {
+    if (type !== 'error' || typeof listener !== 'function') return () => {};
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   metrics() {

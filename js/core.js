@@ -4,10 +4,9 @@
 // buffer and small values through its `num` buffer.
 import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, METRIC_NAMES, NOTICE_NAMES, NUMERIC_FIELDS } from './tables.js';
 
-/** Fetches and compiles the wasm at `url` (streaming where the server allows it). */
-export async function loadCore(url) {
-  if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
-  const response = fetch(url);
+/** Compiles and instantiates the wasm `response` (a fetch of it; streaming where the server allows it). */
+export async function loadCore(response) {
+  if (!response) throw new Error('WebAssembly is not available');
   try {
     return (await WebAssembly.instantiateStreaming(response, {})).instance.exports;
   } catch (error) {

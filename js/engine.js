@@ -64,9 +64,9 @@ const FAILURES = {
   eventsRejected: (n, reason) => `collector rejected ${n} event(s): ${reason}`,
 };
 
-/** Loads the core from `wasmUrl`, opens storage, adopts what closed tabs left; resolves to the engine. */
-export async function startEngine(config, emit, wasmUrl) {
-  const exports = await loadCore(wasmUrl);
+/** Compiles the core from `wasm` (a fetch of it), opens storage, adopts what closed tabs left; resolves to the engine. */
+export async function startEngine(config, emit, wasm) {
+  const exports = await loadCore(wasm);
   const engine = new Engine(exports, config, emit);
   await engine.start();
   return engine;
