@@ -113,15 +113,16 @@ test('a server-side render calls the package in Node without throwing, and only 
   await webpackBuild(app, './client.js', dist);
   const { renderPage } = await import(pathToFileURL(join(app, 'render.mjs')).href);
   const collector = await startCollector();
-  const client = readFileSync(join(dist, 'main.js'));
-  const wasmName = readdirSync(dist).find((f) => f.endsWith('.wasm'));
+  // The client bundle is main.js, the chunk webpack splits off for the
+  // lazily loaded engine, and the wasm.
+  const built = new Set(readdirSync(dist));
   const renders = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/main.js') return res.end(client);
-    if (url.pathname === `/${wasmName}`) {
-      res.setHeader('Content-Type', 'application/wasm');
-      return res.end(readFileSync(join(dist, wasmName)));
+    const file = url.pathname.slice(1);
+    if (built.has(file)) {
+      res.setHeader('Content-Type', file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
+      return res.end(readFileSync(join(dist, file)));
     }
     if (url.pathname !== '/') {
       res.statusCode = 404;
