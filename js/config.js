@@ -2,8 +2,16 @@
 // messages as the Rust core (which checks again, authoritatively, once loaded).
 import { NUMERIC_FIELDS } from './tables.js';
 
-const STRING_FIELDS = new Set(['endpoint', 'writeKey']);
-const BOOLEAN_FIELDS = new Set(['debug', 'optOutByDefault', 'respectPrivacySignals']);
+// The fields that are not numbers: 'string', 'boolean', or the values allowed.
+const FIELD_KINDS = {
+  endpoint: 'string',
+  writeKey: 'string',
+  debug: 'boolean',
+  optOutByDefault: 'boolean',
+  respectPrivacySignals: 'boolean',
+  compression: ['gzip', 'none'],
+  storage: ['auto', 'indexeddb', 'localstorage', 'memory'],
+};
 
 // Fields the JS entry owns (identity, sessions, consent); the wasm never sees them.
 // name: [min, max, default]
@@ -27,7 +35,6 @@ export function engineConfig(config) {
   for (const field of PAGE_FIELDS) delete engine[field];
   return engine;
 }
-const STORAGE_VALUES = ['auto', 'indexeddb', 'localstorage', 'memory'];
 
 const show = (value) => {
   try {
@@ -47,27 +54,18 @@ export function checkConfig(config) {
   }
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    if (STRING_FIELDS.has(key)) {
-      if (typeof value !== 'string') fail(`${key} must be a string, got ${show(value)}`);
+    const kind = FIELD_KINDS[key];
+    if (Array.isArray(kind)) {
+      if (!kind.includes(value)) fail(`${key} must be one of ${kind.map((v) => `"${v}"`).join(', ')}, got ${show(value)}`);
       continue;
     }
-    if (BOOLEAN_FIELDS.has(key)) {
-      if (typeof value !== 'boolean') fail(`${key} must be a boolean, got ${show(value)}`);
+    if (kind) {
+      if (typeof value !== kind) fail(`${key} must be a ${kind}, got ${show(value)}`);
       continue;
     }
     if (key === 'cookieDomain') {
       if (typeof value !== 'string' || !/^\.?[a-z0-9.-]{1,253}$/i.test(value)) {
         fail(`cookieDomain must be a domain name such as "example.com", got ${show(value)}`);
-      }
-      continue;
-    }
-    if (key === 'compression') {
-      if (value !== 'gzip' && value !== 'none') fail(`compression must be one of "gzip", "none", got ${show(value)}`);
-      continue;
-    }
-    if (key === 'storage') {
-      if (!STORAGE_VALUES.includes(value)) {
-        fail(`storage must be one of "auto", "indexeddb", "localstorage", "memory", got ${show(value)}`);
       }
       continue;
     }
@@ -78,9 +76,8 @@ export function checkConfig(config) {
     if (value < min || value > max) fail(`${key} must be between ${min} and ${max}, got ${value}`);
   }
   const endpoint = config.endpoint ?? '';
-  const rest = endpoint.startsWith('https://') ? endpoint.slice(8) : endpoint.startsWith('http://') ? endpoint.slice(7) : null;
-  const endpointOk = rest === null ? endpoint.startsWith('/') && !endpoint.startsWith('//') : rest !== '' && !rest.startsWith('/');
-  if (!endpointOk || /\s/.test(endpoint)) {
+  // The core's rule: an http(s) URL with a host, or a path on this site.
+  if (!/^(https?:\/\/[^/\s]|\/(?!\/))\S*$/.test(endpoint)) {
     fail(`endpoint must start with https://, http:// or /, got "${endpoint}"`);
   }
   // The rule above is the core's; the URL must also parse (a bracket left

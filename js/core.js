@@ -2,7 +2,8 @@
 // wrapper over the functions it exports (src/wasm/mod.rs). Events cross as
 // handles and sizes, never bytes; lists pass through the module's `io`
 // buffer and small values through its `num` buffer.
-import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, METRIC_NAMES, NOTICE_NAMES, NUMERIC_FIELDS } from './tables.js';
+import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, NOTICE_NAMES } from './core-names.js';
+import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
 
 /** Compiles and instantiates the wasm `response` (a fetch of it; streaming where the server allows it). */
 export async function loadCore(response) {

@@ -15,6 +15,7 @@ import { beacon, readRejections, readRetryAfter, send } from './transport.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
+import { uuid } from './identity.js';
 
 const NAMESPACE = 'analytics-wasm';
 /** How long a fetch's network error waits for a pagehide that would make it the unload's abort. */
@@ -41,15 +42,6 @@ export function utf8Bytes(text) {
     }
   }
   return bytes;
-}
-
-function uuid() {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const FAILURES = {

@@ -7,7 +7,8 @@ const TRAITS = 'aw:traits';
 const GROUP_ID = 'aw:groupId';
 const GROUP_TRAITS = 'aw:groupTraits';
 
-function uuid() {
+/** A random UUID v4 (anonymousIds here, messageIds in the engine). */
+export function uuid() {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   // randomUUID needs a secure context; getRandomValues does not.
   const bytes = crypto.getRandomValues(new Uint8Array(16));

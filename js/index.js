@@ -19,12 +19,6 @@ const inBrowser = typeof window !== 'undefined' && typeof document !== 'undefine
 const settled = Promise.resolve();
 const serverClient = {
   ready: settled,
-  track() {},
-  identify() {},
-  page() {},
-  group() {},
-  alias() {},
-  reset() {},
   use() {
     return this;
   },
@@ -32,10 +26,10 @@ const serverClient = {
   user: () => ({ userId: null, anonymousId: null, traits: {} }),
   metrics: () => ({ ...emptyMetrics(0), anonymousId: null, userId: null, sessionId: null, optedOut: false }),
   optOut: () => settled,
-  optIn() {},
   flush: async () => ({ sent: 0, failed: 0, pending: 0 }),
   shutdown: () => settled,
 };
+for (const call of ['track', 'identify', 'page', 'group', 'alias', 'reset', 'optIn']) serverClient[call] = () => {};
 
 /** Creates an analytics client. Throws an Error naming the field on bad config. */
 export function createAnalytics(config) {

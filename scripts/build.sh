@@ -33,7 +33,7 @@ rm -rf pkg && mkdir -p pkg
   --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
   "$raw" -o pkg/analytics-core.wasm
 
-cargo run --quiet --example js_tables > pkg/tables.js
+cargo run --quiet --example js_tables -- pkg
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 for file in js/*.js js/index.d.ts; do
   case "$file" in
