@@ -75,9 +75,9 @@ export class Engine {
   #writeKeyMember;
   /** handle → { id, json, bytes, at }: the events the core holds. */
   #events = new Map();
-  #ids = new Set();
   #next = 1;
   #context = '{}';
+  #contextBytes = 2;
   #who = '';
   #storage = null;
   #lastWrite = null;
@@ -124,6 +124,7 @@ export class Engine {
   /** The `context` object (JSON text) sent with every later event. */
   setContext(json) {
     this.#context = json;
+    this.#contextBytes = utf8Bytes(json);
   }
 
   /** Who later events are attributed to (`userId` empty: nobody). */
@@ -139,12 +140,14 @@ export class Engine {
     const id = uuid();
     const nameField = NAME_FIELD[type];
     const bodyField = BODY_FIELD[type];
-    const event =
+    const head =
       `{"type":"${type}"` +
       (nameField && name ? `,"${nameField}":${JSON.stringify(name)}` : '') +
       (bodyField ? `,"${bodyField}":${json || '{}'}` : '') +
-      `,"messageId":"${id}"${this.#who},"timestamp":"${new Date(at > 0 ? at : wall).toISOString()}","context":${this.#context}}`;
-    const bytes = utf8Bytes(event);
+      `,"messageId":"${id}"${this.#who},"timestamp":"${new Date(at > 0 ? at : wall).toISOString()}","context":`;
+    const event = `${head}${this.#context}}`;
+    // The context, most of an event's bytes, is measured once, when it changes.
+    const bytes = utf8Bytes(head) + this.#contextBytes + 1;
     const handle = this.#next++;
     this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall });
     const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now());
@@ -307,14 +310,10 @@ export class Engine {
 
   #hold(handle, event) {
     this.#events.set(handle, event);
-    this.#ids.add(event.id);
   }
 
   #let(handle) {
-    const event = this.#events.get(handle);
-    if (!event) return;
     this.#events.delete(handle);
-    this.#ids.delete(event.id);
   }
 
   #persist(handles) {
@@ -553,7 +552,9 @@ export class Engine {
       return;
     }
     if (read.corrupt) this.#core.corrupt(read.corrupt);
-    const fresh = read.events.filter((e) => !this.#ids.has(e.id));
+    // Ids this tab holds already (adoption is rare: no index is kept per event).
+    const held = new Set(Array.from(this.#events.values(), (e) => e.id));
+    const fresh = read.events.filter((e) => !held.has(e.id));
     if (fresh.length) {
       const flat = [];
       for (const e of fresh) {

@@ -6,9 +6,9 @@
 // chunk, less the app's own few lines (measured by building the app once
 // with the package stubbed out).
 //
-//   node scripts/shipped-size.mjs            prints the table
+//   node scripts/shipped-size.mjs            prints the table, writes target/shipped-size.json
 //   node scripts/shipped-size.mjs --check    also fails beyond size-budget.json
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,8 @@ export async function shippedSize() {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const size = await shippedSize();
+  mkdirSync(`${root}target`, { recursive: true });
+  writeFileSync(`${root}target/shipped-size.json`, JSON.stringify(size, null, 2) + '\n');
   console.log('shipped in a Vite production app (bytes)'.padEnd(44), 'raw'.padStart(8), 'gzip-9'.padStart(8), 'brotli'.padStart(8));
   for (const f of size.files) console.log(`  ${f.name}`.padEnd(44), String(f.raw).padStart(8), String(f.gzip).padStart(8), String(f.brotli).padStart(8));
   console.log('  total'.padEnd(44), String(size.total.raw).padStart(8), String(size.total.gzip).padStart(8), String(size.total.brotli).padStart(8));

@@ -20,5 +20,8 @@ cargo test --all-targets
 step "wasm release build and package"
 bash scripts/build.sh
 
-step "package tests: config parity with the core, server-side import, the JS API in Chromium, reliability and tabs in Chromium, Firefox and WebKit, and a Vite consumer built from the packed tarball"
+step "size budget: what a Vite production app ships (size-budget.json)"
+node scripts/shipped-size.mjs --check
+
+step "package tests: config parity with the core, the chunk-log property, server-side import, the JS API and the leaves (storage, tabs, transport) in Chromium, reliability and tabs in Chromium, Firefox and WebKit, and Vite and webpack consumers built from the packed tarball"
 node --test --test-concurrency=1 tests/js/ tests/e2e/ tests/consumer/
