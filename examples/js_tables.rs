@@ -35,7 +35,9 @@ fn main() {
     names.push_str(&list("FAILURE_NAMES", &FAILURE_NAMES));
     names.push_str(&list("NOTICE_NAMES", &NOTICE_NAMES));
     names.push_str(&list("CIRCUIT_STATE_NAMES", &CIRCUIT_STATE_NAMES));
-    let dir = std::env::args().nth(1).expect("usage: js_tables <output directory>");
+    let dir = std::env::args()
+        .nth(1)
+        .expect("usage: js_tables <output directory>");
     let dir = std::path::Path::new(&dir);
     std::fs::write(dir.join("tables.js"), out).expect("write tables.js");
     std::fs::write(dir.join("core-names.js"), names).expect("write core-names.js");

@@ -21,11 +21,13 @@ export function uuid() {
     pool = crypto.getRandomValues(new Uint8Array(4096));
     offset = 0;
   }
-  const b = pool;
   const o = offset;
   offset += 16;
-  const h = (i) => HEX[b[o + i]];
-  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${HEX[(b[o + 6] & 0x0f) | 0x40]}${h(7)}-${HEX[(b[o + 8] & 0x3f) | 0x80]}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
+  pool[o + 6] = (pool[o + 6] & 0x0f) | 0x40;
+  pool[o + 8] = (pool[o + 8] & 0x3f) | 0x80;
+  let id = '';
+  for (let i = 0; i < 16; i++) id += (i === 4 || i === 6 || i === 8 || i === 10 ? '-' : '') + HEX[pool[o + i]];
+  return id;
 }
 
 function readObject(store, key) {
