@@ -19,7 +19,7 @@ const CONSENT = 'aw:consent';
 const text = (value) => (value == null ? '' : String(value));
 
 /** Do Not Track or Global Privacy Control is on. */
-const privacySignal = () => navigator.doNotTrack === '1' || window.doNotTrack === '1' || navigator.globalPrivacyControl === true;
+const privacySignal = () => navigator.doNotTrack === '1' || globalThis.doNotTrack === '1' || navigator.globalPrivacyControl === true;
 
 // The name, and the field holding it, of each kind of call in a plugin's event.
 const NAME_FIELD = { track: 'event', identify: null, page: 'name', group: 'groupId', alias: 'previousId' };
@@ -66,8 +66,8 @@ export class Client {
     this.#refreshContext(sessionId);
     const choice = this.#store.get(CONSENT);
     this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
-    // Another tab's optOut()/optIn() applies here too.
-    window.addEventListener('storage', (event) => {
+    // Another tab's optOut()/optIn() applies here too (a worker has no localStorage, and hears nothing).
+    globalThis.addEventListener?.('storage', (event) => {
       if (event.key !== CONSENT) return;
       if (event.newValue === 'out') this.#applyOptOut();
       else if (event.newValue === 'in') this.#applyOptIn();

@@ -26,7 +26,7 @@ export function rememberedTimezone(store, recheck, onChange) {
     return timezone;
   }
   if (recheck) {
-    const idle = window.requestIdleCallback ?? ((run) => setTimeout(run, 1));
+    const idle = globalThis.requestIdleCallback ?? ((run) => setTimeout(run, 1));
     idle(() => {
       const timezone = currentTimezone();
       if (timezone && timezone !== remembered) {
@@ -40,10 +40,12 @@ export function rememberedTimezone(store, recheck, onChange) {
 
 export function pageContext(sessionId, timezone) {
   const { href, pathname, search } = location;
+  // A worker has its own location, but no document and no screen.
+  const page = globalThis.document;
   const screenInfo = typeof screen === 'undefined' ? null : { width: screen.width, height: screen.height, density: window.devicePixelRatio };
   return {
     library: LIBRARY,
-    page: { path: pathname, referrer: document.referrer, search, title: document.title, url: href },
+    page: { path: pathname, referrer: page?.referrer ?? '', search, title: page?.title ?? '', url: href },
     userAgent: navigator.userAgent,
     locale: navigator.language,
     timezone,

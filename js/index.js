@@ -9,12 +9,13 @@
 //                      leaves: storage.js (chunk-log.js), transport.js,
 //                      tabs.js, lifecycle.js, announce.js.
 //
-// On the server (no window) every call is a no-op.
+// It runs in a page and in Web Workers (dedicated, shared, service); on the
+// server (no window, no worker scope) every call is a no-op.
 import { Client } from './client.js';
 import { checkConfig } from './config.js';
 import { emptyMetrics } from './metrics.js';
 
-const inBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
+const inBrowser = (typeof window !== 'undefined' && typeof document !== 'undefined') || typeof WorkerGlobalScope !== 'undefined';
 
 const settled = Promise.resolve();
 const serverClient = {

@@ -6,21 +6,27 @@
 export const isHidden = () => typeof document !== 'undefined' && document.visibilityState === 'hidden';
 export const isOnline = () => typeof navigator === 'undefined' || navigator.onLine !== false;
 
-/** Calls `onEvent` with 'hidden', 'unload', 'visible', 'online' or 'offline'; returns the detach function. */
+/**
+ * Calls `onEvent` with 'hidden', 'unload', 'visible', 'online' or 'offline';
+ * returns the detach function. A worker has no document and no pagehide:
+ * there only 'online' and 'offline' come.
+ */
 export function attachLifecycle(onEvent) {
-  if (typeof window === 'undefined' || typeof document === 'undefined') return () => {};
+  const scope = globalThis;
+  if (typeof scope.addEventListener !== 'function') return () => {};
+  const page = scope.document;
   const visibility = () => onEvent(isHidden() ? 'hidden' : 'visible');
   const pagehide = () => onEvent('unload');
   const online = () => onEvent('online');
   const offline = () => onEvent('offline');
-  document.addEventListener('visibilitychange', visibility);
-  window.addEventListener('pagehide', pagehide);
-  window.addEventListener('online', online);
-  window.addEventListener('offline', offline);
+  page?.addEventListener('visibilitychange', visibility);
+  if (page) scope.addEventListener('pagehide', pagehide);
+  scope.addEventListener('online', online);
+  scope.addEventListener('offline', offline);
   return () => {
-    document.removeEventListener('visibilitychange', visibility);
-    window.removeEventListener('pagehide', pagehide);
-    window.removeEventListener('online', online);
-    window.removeEventListener('offline', offline);
+    page?.removeEventListener('visibilitychange', visibility);
+    scope.removeEventListener('pagehide', pagehide);
+    scope.removeEventListener('online', online);
+    scope.removeEventListener('offline', offline);
   };
 }

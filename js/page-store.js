@@ -27,9 +27,11 @@ function writeCookie(name, value, domain) {
 
 export function createPageStore({ cookieDomain } = {}) {
   const memory = new Map();
+  // A worker has neither cookies nor localStorage: its identity lives in memory.
+  if (typeof document === 'undefined') cookieDomain = null;
   let local = null;
   try {
-    local = window.localStorage;
+    local = globalThis.localStorage;
   } catch {
     // Blocked storage: memory only.
   }
