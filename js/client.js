@@ -29,6 +29,7 @@ export class Client {
   #config;
   #settings;
   #wasmUrl;
+  #loadEngine;
   #engine = null;
   #starting = null;
   #buffer = [];
@@ -47,11 +48,15 @@ export class Client {
   #engineUserId = null;
   #engineAnonymousId = null;
 
-  /** `config` has been checked (checkConfig); `wasmUrl` is where the core is. */
-  constructor(config, wasmUrl) {
+  /**
+   * `config` has been checked (checkConfig); `wasmUrl` is where the core is;
+   * `loadEngine` resolves to the engine module (engine.js).
+   */
+  constructor(config, wasmUrl, loadEngine) {
     this.#config = engineConfig(config);
     this.#settings = pageSettings(config);
     this.#wasmUrl = wasmUrl;
+    this.#loadEngine = loadEngine;
     this.ready = Promise.resolve();
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
     this.#identity = new Identity(this.#store);
@@ -92,7 +97,7 @@ export class Client {
       // The wasm is fetched while the engine's JS loads, not after it.
       const wasm = typeof WebAssembly === 'object' ? fetch(this.#wasmUrl) : null;
       wasm?.catch(() => {});
-      const { startEngine } = await import('./engine.js');
+      const { startEngine } = await this.#loadEngine();
       if (this.#closed || this.#optedOut) return;
       const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), wasm);
       if (this.#closed || this.#optedOut) {

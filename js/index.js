@@ -36,5 +36,5 @@ for (const call of ['track', 'identify', 'page', 'group', 'alias', 'reset', 'opt
 export function createAnalytics(config) {
   const checked = checkConfig(config);
   // Named here so bundlers ship the wasm as an asset of this package.
-  return inBrowser ? new Client(checked, new URL('./analytics-core.wasm', import.meta.url)) : serverClient;
+  return inBrowser ? new Client(checked, new URL('./analytics-core.wasm', import.meta.url), () => import('./engine.js')) : serverClient;
 }

@@ -1,0 +1,14 @@
+// The entry for service workers: `import 'analytics-wasm/service-worker'`.
+// A service worker may not use import() (the HTML specification forbids
+// it), so the engine is imported here statically instead of loaded lazily;
+// everything else is the main entry's. Pages and other workers use the
+// main entry, which keeps the engine off their critical path.
+import { Client } from './client.js';
+import { checkConfig } from './config.js';
+import * as engine from './engine.js';
+
+/** Creates an analytics client. Throws an Error naming the field on bad config. */
+export function createAnalytics(config) {
+  const checked = checkConfig(config);
+  return new Client(checked, new URL('./analytics-core.wasm', import.meta.url), async () => engine);
+}
