@@ -234,6 +234,7 @@ const rows = [
   ['size: package files, wasm + all JS (gzip / brotli)', `${results.size.total.gzip} / ${results.size.total.brotli} B`],
   ['size: in a Vite production app, everything (gzip / brotli)', `${results.size.bundledByVite.total.gzip} / ${results.size.bundledByVite.total.brotli} B`, 'target ≤ 24,000 B gzip'],
   ['size: in a Vite app, critical path (gzip / brotli)', `${results.size.bundledByVite.criticalPath.gzip} / ${results.size.bundledByVite.criticalPath.brotli} B`, 'target ≤ 5,000 B gzip'],
+  ['size: the core compiled to JS, only where wasm cannot run (raw / gzip / brotli)', results.size.bundledByVite.fallback ? `${results.size.bundledByVite.fallback.raw} / ${results.size.bundledByVite.fallback.gzip} / ${results.size.bundledByVite.fallback.brotli} B` : 'not built'],
   ['track() µs/call, fresh page / warm (IndexedDB)', `${results.track.usPerCall} / ${results.track.usPerCallWarm}`],
   ['JSON.stringify µs/call (floor)', results.track.stringifyUsPerCall],
   ['track() / stringify, fresh page / warm', `${results.track.ratioToStringify} / ${results.track.ratioToStringifyWarm}`, 'budget ≤ 2'],

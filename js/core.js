@@ -2,12 +2,16 @@
 // wrapper over the functions it exports (src/wasm/mod.rs). Events cross as
 // handles and sizes, never bytes; lists pass through the module's `io`
 // buffer and small values through its `num` buffer.
+//
+// Where the wasm cannot run (no WebAssembly, a Content-Security-Policy
+// without 'wasm-unsafe-eval', a failed compile), the same core compiled to
+// JavaScript by binaryen's wasm2js (analytics-core.js, built from the same
+// crate) is loaded instead, only then, and behaves identically.
 import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, NOTICE_NAMES } from './core-names.js';
 import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
 
 /** Compiles and instantiates the wasm `response` (a fetch of it; streaming where the server allows it). */
-export async function loadCore(response) {
-  if (!response) throw new Error('WebAssembly is not available');
+async function instantiateWasm(response) {
   try {
     return (await WebAssembly.instantiateStreaming(response, {})).instance.exports;
   } catch (error) {
@@ -15,6 +19,31 @@ export async function loadCore(response) {
     if (error instanceof WebAssembly.CompileError || error?.name === 'EvalError') throw error;
     const bytes = await (await response).arrayBuffer();
     return (await WebAssembly.instantiate(bytes, {})).instance.exports;
+  }
+}
+
+const reasonOf = (error) => String(error?.message ?? error);
+
+/**
+ * The core's exports: from the wasm `response` (null when there is no
+ * WebAssembly), or else from its JavaScript build. Resolves to { exports,
+ * engine: 'wasm' | 'js', fallbackReason }; rejects with both reasons when
+ * neither loads.
+ */
+export async function loadCore(response) {
+  let fallbackReason = 'WebAssembly is not available';
+  if (response) {
+    try {
+      return { exports: await instantiateWasm(response), engine: 'wasm', fallbackReason: null };
+    } catch (error) {
+      fallbackReason = `the wasm did not start: ${reasonOf(error)}`;
+    }
+  }
+  try {
+    const { instantiate } = await import('./analytics-core.js');
+    return { exports: instantiate(), engine: 'js', fallbackReason };
+  } catch (error) {
+    throw new Error(`${fallbackReason}; and the core compiled to JavaScript did not load either: ${reasonOf(error)}`);
   }
 }
 

@@ -58,8 +58,9 @@ const FAILURES = {
 
 /** Compiles the core from `wasm` (a fetch of it), opens storage, adopts what closed tabs left; resolves to the engine. */
 export async function startEngine(config, emit, wasm) {
-  const exports = await loadCore(wasm);
-  const engine = new Engine(exports, config, emit);
+  const { exports, engine: kind, fallbackReason } = await loadCore(wasm);
+  if (fallbackReason) emit('debug', `${fallbackReason}: using the core compiled to JavaScript`);
+  const engine = new Engine(exports, config, emit, kind);
   await engine.start();
   return engine;
 }
@@ -67,6 +68,8 @@ export async function startEngine(config, emit, wasm) {
 export class Engine {
   #core;
   #emit;
+  /** Which compilation of the core runs: 'wasm' or 'js'. */
+  #kind;
   #endpoint;
   #compress;
   #debug;
@@ -106,8 +109,9 @@ export class Engine {
   #lastReason = '';
   #expiredLogged = 0;
 
-  constructor(exports, config, emit) {
+  constructor(exports, config, emit, kind = 'wasm') {
     this.#emit = emit;
+    this.#kind = kind;
     this.#endpoint = config.endpoint;
     this.#compress = config.compression === 'gzip';
     this.#debug = config.debug === true;
@@ -173,6 +177,7 @@ export class Engine {
     const { failure, ...metrics } = this.#core.metrics();
     metrics.lastError = failure ? FAILURES[failure.kind](failure.number, this.#lastReason) : null;
     metrics.storage = this.#storage?.kind ?? null;
+    metrics.engine = this.#kind;
     metrics.ownership = this.#ownership;
     metrics.partition = this.#partition;
     metrics.adoptedPartitions = this.#adoptedPartitions;

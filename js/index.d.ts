@@ -97,6 +97,8 @@ export interface Metrics {
   lastError: string | null;
   /** The storage backend in use, or null before `ready`. */
   storage: 'indexeddb' | 'localstorage' | 'memory' | null;
+  /** Which compilation of the core runs: `'wasm'`, or `'js'` where WebAssembly cannot (no WebAssembly, a CSP without `'wasm-unsafe-eval'`); null before `ready`. */
+  engine: 'wasm' | 'js' | null;
   /** How tabs agree who owns persisted events: Web Locks, or the localStorage lease fallback. Absent before `ready`. */
   ownership?: 'web-locks' | 'lease';
   /** This page load's storage partition. Absent before `ready`. */

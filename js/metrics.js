@@ -11,4 +11,5 @@ export const emptyMetrics = (pending) => ({
   online: true,
   lastError: null,
   storage: null,
+  engine: null,
 });

@@ -33,6 +33,22 @@ rm -rf pkg && mkdir -p pkg
   --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
   "$raw" -o pkg/analytics-core.wasm
 
+# The same core compiled to JavaScript, for where WebAssembly cannot run (no
+# WebAssembly, a CSP without 'wasm-unsafe-eval'): an MVP build of the crate
+# (wasm2js takes no post-MVP features), wasm-opt, wasm2js, and a module that
+# makes a fresh instance per call (scripts/lib/wasm2js-module.mjs).
+if size_toolchain_ready; then
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Ctarget-cpu=mvp" \
+    cargo "+$SIZE_TOOLCHAIN" build -Z build-std=std,panic_abort \
+    --release --target wasm32-unknown-unknown --lib --target-dir target/mvp
+else
+  RUSTFLAGS="-Ctarget-cpu=mvp" cargo build --release --target wasm32-unknown-unknown --lib --target-dir target/mvp
+fi
+./node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  target/mvp/wasm32-unknown-unknown/release/analytics_wasm.wasm -o target/mvp/analytics-core-mvp.wasm
+./node_modules/.bin/wasm2js -Oz target/mvp/analytics-core-mvp.wasm -o target/mvp/analytics-core.wasm2js.js
+node scripts/lib/wasm2js-module.mjs target/mvp/analytics-core.wasm2js.js pkg/analytics-core.js
+
 cargo run --quiet --example js_tables -- pkg
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 for file in js/*.js js/index.d.ts; do

@@ -12,18 +12,28 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 export { waitFor };
 
-export async function startHarness({ engine = 'chromium' } = {}) {
+/** Set-up that makes a page run the core compiled to JavaScript, as a browser without WebAssembly would. */
+export const WITHOUT_WEBASSEMBLY = 'delete globalThis.WebAssembly';
+
+/**
+ * `core`: 'wasm' (the browser's own), or 'js': every page opened has its
+ * WebAssembly global removed before any script runs, so the package falls
+ * back to the core compiled to JavaScript.
+ */
+export async function startHarness({ engine = 'chromium', core = 'wasm' } = {}) {
   const collector = await startCollector();
   const site = await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': `${root}pkg` } });
   const browser = await launchEngine(engine);
   return {
     engine,
+    core,
     collector,
     site,
     browser,
     /** The test page's URL with `createAnalytics(config)`; `init` is code run before anything else on it. */
     pageUrl(config, { query = '', init } = {}) {
-      const initQuery = init ? `&init=${encodeURIComponent(typeof init === 'function' ? `(${init})()` : init)}` : '';
+      const code = [core === 'js' ? WITHOUT_WEBASSEMBLY : null, init ? (typeof init === 'function' ? `(${init})()` : init) : null].filter(Boolean).join(';\n');
+      const initQuery = code ? `&init=${encodeURIComponent(code)}` : '';
       return `${site.url}/?config=${encodeURIComponent(JSON.stringify({ endpoint: collector.endpoint, ...config }))}${initQuery}${query}`;
     },
     /** Opens the test page in a fresh context (or `context`) with `createAnalytics(config)`. */
@@ -48,10 +58,10 @@ export async function startHarness({ engine = 'chromium' } = {}) {
  * resets the collector before each test and stops everything after the
  * last; returns a getter.
  */
-export function useHarness({ engine = 'chromium' } = {}) {
+export function useHarness({ engine = 'chromium', core = 'wasm' } = {}) {
   let harness;
   before(async () => {
-    harness = await startHarness({ engine });
+    harness = await startHarness({ engine, core });
   });
   after(async () => {
     await harness?.close();

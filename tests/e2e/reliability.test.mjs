@@ -2,14 +2,21 @@
 // the dev collector, on every engine (Chromium, Firefox, WebKit: see
 // ../support/engines/index.mjs). Every scenario asserts exact counts at the
 // collector and in metrics(), and prints them (`scenario N (engine): …`).
+// In Chromium the suite runs a second time with the core compiled to
+// JavaScript (WebAssembly removed before any script runs), the fallback of
+// browsers where WebAssembly cannot run.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor } from './harness.mjs';
 import { ENGINES } from '../support/engines/index.mjs';
 
-for (const engine of ENGINES) {
+const RUNS = ENGINES.map((engine) => ({ engine, core: 'wasm' }));
+if (ENGINES.includes('chromium')) RUNS.push({ engine: 'chromium', core: 'js' });
+
+for (const { engine: browser, core } of RUNS) {
+  const engine = core === 'js' ? `${browser}, core in JS` : browser;
   describe(engine, () => {
-    const harness = useHarness({ engine });
+    const harness = useHarness({ engine: browser, core });
     let h;
     beforeEach(() => {
       h = harness();
@@ -39,11 +46,11 @@ for (const engine of ENGINES) {
         for (let i = 0; i < 50; i++) analytics.track('Compressed', { i, text: 'the same words again and again' });
         await analytics.flush();
         const m = analytics.metrics();
-        return { storage: m.storage, ownership: m.ownership, sendBeacon: typeof navigator.sendBeacon === 'function', compressionStream: typeof CompressionStream === 'function' };
+        return { engine: m.engine, storage: m.storage, ownership: m.ownership, sendBeacon: typeof navigator.sendBeacon === 'function', compressionStream: typeof CompressionStream === 'function' };
       });
       await waitFor(() => received() === 50, { what: '50 gzipped events' });
       const encodings = [...new Set(h.collector.requests().map((r) => r.encoding))];
-      assert.deepEqual(given, { storage: 'indexeddb', ownership: 'web-locks', sendBeacon: true, compressionStream: true });
+      assert.deepEqual(given, { engine: core, storage: 'indexeddb', ownership: 'web-locks', sendBeacon: true, compressionStream: true });
       assert.deepEqual(encodings, ['gzip']);
       assert.deepEqual(indices(), range(0, 50));
       report(0, { ...given, encodings, bytesPerEvent: +(h.collector.stats().bytes / 50).toFixed(1) });
@@ -125,7 +132,7 @@ for (const engine of ENGINES) {
           await analytics.flush();
           return analytics.metrics();
         });
-        if (engine !== 'firefox' || how !== 'closing') assert.equal(later.eventsRestored, 0, JSON.stringify(later));
+        if (browser !== 'firefox' || how !== 'closing') assert.equal(later.eventsRestored, 0, JSON.stringify(later));
         assert.ok(later.eventsRestored <= 30);
         await waitFor(async () => (await next.page.evaluate(() => analytics.metrics().pending)) === 0, { what: 'the later visit drained' });
         assert.equal(received(), 30, 'no event the later visit sent was new');

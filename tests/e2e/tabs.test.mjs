@@ -1,7 +1,8 @@
 // Many tabs and crashed tabs: ownership of persisted events without
 // duplicates or loss, counted at the collector. Each test uses one fresh
 // browser context (one profile): its tabs share storage and Web Locks.
-// Tabs run on every engine; renderer crashes need DevTools (Chromium only).
+// Tabs run on every engine, and in Chromium also with the core compiled to
+// JavaScript; renderer crashes need DevTools (Chromium only, both cores).
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor } from './harness.mjs';
@@ -40,18 +41,22 @@ async function crash(context, page) {
 /** What a tab switch back to the page does: a visibilitychange to visible. */
 const showPage = (page) => page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
 
-/** Starts the harness on `name` for the tests of the enclosing suite. */
-function onEngine(name) {
-  const harness = useHarness({ engine: name });
+/** Starts the harness on `name` (with the `core` compilation) for the tests of the enclosing suite. */
+function onEngine(name, core = 'wasm') {
+  const harness = useHarness({ engine: name, core });
   beforeEach(() => {
     h = harness();
-    engine = name;
+    engine = core === 'js' ? `${name}, core in JS` : name;
   });
 }
 
-for (const name of ENGINES) {
-  describe(name, () => {
-    onEngine(name);
+// Every engine with its wasm; Chromium again with the core compiled to JavaScript.
+const RUNS = ENGINES.map((name) => ({ name, core: 'wasm' }));
+if (ENGINES.includes('chromium')) RUNS.push({ name: 'chromium', core: 'js' });
+
+for (const { name, core } of RUNS) {
+  describe(core === 'js' ? `${name}, core in JS` : name, () => {
+    onEngine(name, core);
 
     test('1. two tabs, 1,000 events each, collector up: 2,000 arrive, none twice', async () => {
       const context = await h.browser.newContext();
@@ -138,8 +143,8 @@ for (const name of ENGINES) {
   });
 }
 
-describe('chromium only: renderer crashes (DevTools Page.crash)', () => {
-  onEngine('chromium');
+for (const core of ['wasm', 'js']) describe(`chromium only: renderer crashes (DevTools Page.crash)${core === 'js' ? ', core in JS' : ''}`, () => {
+  onEngine('chromium', core);
 
   test('3. three tabs open at once after a fourth crashed: exactly one adopts its events', async () => {
     const context = await h.browser.newContext();

@@ -115,7 +115,7 @@ class Session {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const answer = await response.json();
-    if (answer.value?.error) throw new Error(`webkit ${method} ${path}: ${answer.value.error}: ${answer.value.message}`);
+    if (answer.value?.error && answer.value.ok === undefined) throw new Error(`webkit ${method} ${path}: ${answer.value.error}: ${answer.value.message}`);
     return answer.value;
   }
 
@@ -160,7 +160,7 @@ const arg = arguments[0];
 Promise.resolve()
   .then(() => (${source})(arg))
   .then((value) => done({ ok: true, value: value === undefined ? null : value }),
-        (error) => done({ ok: false, error: String((error && error.stack) || error) }));`;
+        (error) => done({ ok: false, error: String(error) + (error && error.stack ? ' | ' + error.stack : '') }));`;
 
 class WebKitPage {
   #session;
