@@ -29,9 +29,9 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('the packed tarball holds the entry, types, shell and wasm', () => {
+test('the packed tarball holds the entries, types, shell, the wasm and its JavaScript build', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['index.js', 'index.d.ts', 'config.js', 'tables.js', 'engine.js', 'core.js', 'storage.js', 'transport.js', 'analytics-core.wasm', 'package.json']) {
+  for (const file of ['index.js', 'service-worker.js', 'index.d.ts', 'config.js', 'tables.js', 'core-names.js', 'engine.js', 'core.js', 'storage.js', 'transport.js', 'analytics-core.wasm', 'analytics-core.js', 'package.json']) {
     assert.ok(listing.includes(`package/${file}`), `${file} missing from ${listing.join(', ')}`);
   }
 });
@@ -58,12 +58,14 @@ function webpackBuild(app, entry, outDir) {
   });
 }
 
-async function clickBuyAndCheck(dir, writeKey) {
+/** Loads the built app in Chromium, clicks Buy, and returns what the collector got; `withoutWebAssembly` removes the global first. */
+async function clickBuyAndCheck(dir, { withoutWebAssembly = false } = {}) {
   const collector = await startCollector();
   const site = await serveDirectory(dir);
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
+    if (withoutWebAssembly) await page.addInitScript(() => delete globalThis.WebAssembly);
     await page.goto(`${site.url}/?endpoint=${encodeURIComponent(collector.endpoint)}`);
     await page.click('#buy');
     const events = await waitFor(() => collector.events().length >= 2 && collector.events(), { what: 'page and track events' });
@@ -89,6 +91,10 @@ test('a Vite production build of an app using the package delivers events', asyn
   assert.match(order.messageId, /^[0-9a-f-]{36}$/);
   assert.equal(stats.duplicates, 0);
   assert.equal(stats.malformed, 0);
+  // The bundler found the core's JavaScript build too: without WebAssembly it runs.
+  const fallback = await clickBuyAndCheck(join(app, 'dist'), { withoutWebAssembly: true });
+  assert.deepEqual(fallback.events.map((e) => e.type), ['page', 'track']);
+  assert.equal(fallback.stats.duplicates, 0);
 });
 
 test('a webpack 5 production build of an app using the package delivers events', async () => {
@@ -105,6 +111,8 @@ test('a webpack 5 production build of an app using the package delivers events',
   assert.deepEqual(order.properties, { orderId: 'o-2', total: 10 });
   assert.equal(order.context.library.name, 'analytics-wasm');
   assert.equal(stats.duplicates, 0);
+  const fallback = await clickBuyAndCheck(dist, { withoutWebAssembly: true });
+  assert.deepEqual(fallback.events.map((e) => e.type), ['page', 'track']);
 });
 
 test('a server-side render calls the package in Node without throwing, and only the browser sends events', async () => {

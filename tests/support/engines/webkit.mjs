@@ -181,18 +181,24 @@ class WebKitPage {
     await this.#settled();
   }
 
-  // The first script run just after a load can fail inside the driver
-  // (an error with no message); a harmless one is retried until it runs.
+  // WebKitWebDriver may answer a navigation before the page has loaded
+  // (seen on a loaded machine: the test page's module script had not run
+  // yet), and the first script run just after a load can fail inside the
+  // driver (an error with no message). So: ask for document.readyState
+  // until it says 'complete', retrying failed asks, for at most 30 s.
   async #settled() {
-    for (let attempt = 1; ; attempt++) {
+    const deadline = Date.now() + 30_000;
+    let last = null;
+    while (Date.now() < deadline) {
       try {
-        await this.#session.command(this.#window, 'POST', '/execute/sync', { script: 'return document.readyState', args: [] });
-        return;
+        last = await this.#session.command(this.#window, 'POST', '/execute/sync', { script: 'return document.readyState', args: [] });
+        if (last === 'complete') return;
       } catch (error) {
-        if (attempt >= 20) throw error;
-        await sleep(100);
+        last = error.message;
       }
+      await sleep(50);
     }
+    throw new Error(`webkit: the page did not finish loading within 30 s (last: ${last})`);
   }
 
   /** Runs `fn(arg)` in the page (awaiting a promise); its value must be JSON. */
