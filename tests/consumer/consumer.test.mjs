@@ -1,5 +1,5 @@
 // A consumer's view: `npm pack` the built package, install the tarball into
-// throwaway apps (Vite, webpack 5, and a server-rendered app), production-build
+// throwaway apps (Vite, webpack 5, esbuild, Rollup, and a server-rendered app), production-build
 // them, serve them on 127.0.0.1, use them in Chromium, and check the events at
 // a local collector.
 import { test, before, after } from 'node:test';
@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import webpack from 'webpack';
+import * as esbuild from 'esbuild';
+import { rollup } from 'rollup';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import { importMetaAssets } from '@web/rollup-plugin-import-meta-assets';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { launchBrowser, waitFor } from '../support/browser.mjs';
@@ -113,6 +117,41 @@ test('a webpack 5 production build of an app using the package delivers events',
   assert.equal(stats.duplicates, 0);
   const fallback = await clickBuyAndCheck(dist, { withoutWebAssembly: true });
   assert.deepEqual(fallback.events.map((e) => e.type), ['page', 'track']);
+});
+
+/** Checks a built app as a visitor meets it, with WebAssembly and without (the core's JavaScript build). */
+async function checkBuiltApp(dist) {
+  const { events, stats } = await clickBuyAndCheck(dist);
+  assert.deepEqual(events.map((e) => e.type), ['page', 'track']);
+  assert.equal(events[1].event, 'Order Completed');
+  assert.equal(stats.duplicates, 0);
+  const fallback = await clickBuyAndCheck(dist, { withoutWebAssembly: true });
+  assert.deepEqual(fallback.events.map((e) => e.type), ['page', 'track']);
+}
+
+test('an esbuild build (bundle, splitting, ESM) with the wasm copied beside it delivers events', async () => {
+  const app = installApp('esbuild-app');
+  const dist = join(app, 'dist');
+  // esbuild leaves new URL('./analytics-core.wasm', import.meta.url) as it
+  // is: the wasm is copied next to the output; `splitting` keeps the engine
+  // and the core's JavaScript build in chunks of their own, loaded lazily.
+  await esbuild.build({ absWorkingDir: app, entryPoints: ['main.js'], bundle: true, splitting: true, format: 'esm', minify: true, outdir: dist, logLevel: 'silent' });
+  cpSync(join(app, 'node_modules/analytics-wasm/analytics-core.wasm'), join(dist, 'analytics-core.wasm'));
+  cpSync(join(app, 'index.html'), join(dist, 'index.html'));
+  const chunks = readdirSync(dist).filter((f) => f.endsWith('.js'));
+  assert.ok(chunks.length >= 3, `the entry, the engine and the JS core are separate files: ${chunks}`);
+  await checkBuiltApp(dist);
+});
+
+test('a Rollup build with @web/rollup-plugin-import-meta-assets delivers events', async () => {
+  const app = installApp('rollup-app');
+  const dist = join(app, 'dist');
+  const bundle = await rollup({ input: join(app, 'main.js'), plugins: [nodeResolve({ rootDir: app }), importMetaAssets()], onwarn: () => {} });
+  await bundle.write({ dir: dist, format: 'es' });
+  await bundle.close();
+  cpSync(join(app, 'index.html'), join(dist, 'index.html'));
+  assert.ok(readdirSync(dist, { recursive: true }).some((f) => String(f).endsWith('.wasm')), 'the plugin emitted the wasm');
+  await checkBuiltApp(dist);
 });
 
 test('a server-side render calls the package in Node without throwing, and only the browser sends events', async () => {
