@@ -1,5 +1,5 @@
 // A consumer's view: `npm pack` the built package, install the tarball into
-// throwaway apps (Vite, webpack 5, esbuild, Rollup, and a server-rendered app), production-build
+// throwaway apps (Vite, webpack 5, esbuild, Rollup, Parcel, and a server-rendered app), production-build
 // them, serve them on 127.0.0.1, use them in Chromium, and check the events at
 // a local collector.
 import { test, before, after } from 'node:test';
@@ -151,6 +151,14 @@ test('a Rollup build with @web/rollup-plugin-import-meta-assets delivers events'
   await bundle.close();
   cpSync(join(app, 'index.html'), join(dist, 'index.html'));
   assert.ok(readdirSync(dist, { recursive: true }).some((f) => String(f).endsWith('.wasm')), 'the plugin emitted the wasm');
+  await checkBuiltApp(dist);
+});
+
+test('a Parcel 2 production build delivers events, with no setting', async () => {
+  const app = installApp('parcel-app');
+  const dist = join(app, 'dist');
+  execFileSync(join(root, 'node_modules/.bin/parcel'), ['build', 'index.html', '--dist-dir', 'dist', '--no-cache', '--public-url', './', '--log-level', 'error'], { cwd: app, stdio: 'pipe' });
+  assert.ok(readdirSync(dist).some((f) => f.endsWith('.wasm')), 'Parcel emitted the wasm');
   await checkBuiltApp(dist);
 });
 
