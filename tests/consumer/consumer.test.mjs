@@ -1,5 +1,6 @@
 // A consumer's view: `npm pack` the built package, install the tarball into
-// throwaway apps (Vite, webpack 5, esbuild, Rollup, Parcel, and a server-rendered app), production-build
+// throwaway apps (Vite, webpack 5, esbuild, Rollup, Parcel, Next.js with
+// Turbopack and with webpack, and a server-rendered app), production-build
 // them, serve them on 127.0.0.1, use them in Chromium, and check the events at
 // a local collector.
 import { test, before, after } from 'node:test';
@@ -41,8 +42,9 @@ test('the packed tarball holds the entries, types, shell, the wasm and its JavaS
 });
 
 /** Copies a fixture app and installs the packed tarball into it, as a user would. */
-function installApp(name) {
-  const app = join(work, name);
+function installApp(name, { within = work } = {}) {
+  const app = join(within, name);
+  rmSync(app, { recursive: true, force: true });
   cpSync(join(root, 'tests/consumer', name), app, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
   manifest.dependencies = { 'analytics-wasm': `file:${tarball}` };
@@ -161,6 +163,20 @@ test('a Parcel 2 production build delivers events, with no setting', async () =>
   assert.ok(readdirSync(dist).some((f) => f.endsWith('.wasm')), 'Parcel emitted the wasm');
   await checkBuiltApp(dist);
 });
+
+// Next.js resolves itself and React from the workspace, so its apps are
+// built inside it (target/, not in git) rather than in the temporary dir.
+for (const bundler of ['turbopack', 'webpack']) {
+  test(`a Next.js static export built with ${bundler === 'turbopack' ? 'Turbopack (the default)' : 'webpack (--webpack)'} delivers events`, async () => {
+    const app = installApp('next-app', { within: join(root, 'target', `consumer-${bundler}`) });
+    const args = ['build', ...(bundler === 'webpack' ? ['--webpack'] : [])];
+    execFileSync(join(root, 'node_modules/.bin/next'), args, { cwd: app, stdio: 'pipe', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', CONSUMER_WORKSPACE_ROOT: root } });
+    const dist = join(app, 'out');
+    assert.ok(readdirSync(dist, { recursive: true }).some((f) => String(f).endsWith('.wasm')), 'Next.js emitted the wasm');
+    await checkBuiltApp(dist);
+    rmSync(join(root, 'target', `consumer-${bundler}`), { recursive: true, force: true });
+  });
+}
 
 test('a server-side render calls the package in Node without throwing, and only the browser sends events', async () => {
   const app = installApp('ssr-app');

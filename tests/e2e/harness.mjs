@@ -5,12 +5,12 @@ import { before, after, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
-import { waitFor } from '../support/browser.mjs';
+import { waitFor, waitForCount } from '../support/browser.mjs';
 import { launchEngine } from '../support/engines/index.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-export { waitFor };
+export { waitFor, waitForCount };
 
 /** Set-up that makes a page run the core compiled to JavaScript, as a browser without WebAssembly would. */
 export const WITHOUT_WEBASSEMBLY = 'delete globalThis.WebAssembly';

@@ -7,7 +7,7 @@
 // browsers where WebAssembly cannot run.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { useHarness, waitFor } from './harness.mjs';
+import { useHarness, waitFor, waitForCount } from './harness.mjs';
 import { ENGINES } from '../support/engines/index.mjs';
 
 const RUNS = ENGINES.map((engine) => ({ engine, core: 'wasm' }));
@@ -70,7 +70,7 @@ for (const { engine: browser, core } of RUNS) {
         await analytics.flush();
         return analytics.metrics();
       }, TEN_PROPERTIES);
-      await waitFor(() => received() === 10_000, { what: '10,000 events', timeoutMs: 60_000 });
+      await waitForCount(received, 10_000, { what: '10,000 events' });
       const stats = h.collector.stats();
       assert.equal(stats.duplicates, 0);
       assert.deepEqual(indices(), range(0, 10_000));
@@ -301,7 +301,7 @@ for (const { engine: browser, core } of RUNS) {
       const during = h.collector.requests().length;
       h.collector.setFault({});
       const upAt = Date.now();
-      await waitFor(() => received() === 500, { what: '500 events after the outage', timeoutMs: 60_000 });
+      await waitForCount(received, 500, { what: '500 events after the outage', stallMs: 45_000 });
       const drainedAfter = Date.now() - upAt;
       const metrics = await page.evaluate(() => analytics.metrics());
       const stats = h.collector.stats();
@@ -640,7 +640,7 @@ for (const { engine: browser, core } of RUNS) {
       });
       await page.waitForTimeout(200);
       h.collector.setFault({});
-      await waitFor(() => received() === 1000, { what: '1,000 events', timeoutMs: 30_000 });
+      await waitForCount(received, 1000, { what: '1,000 events' });
       const metrics = await waitFor(
         async () => {
           const m = await page.evaluate(() => analytics.metrics());

@@ -5,7 +5,7 @@
 // JavaScript; renderer crashes need DevTools (Chromium only, both cores).
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { useHarness, waitFor } from './harness.mjs';
+import { useHarness, waitFor, waitForCount } from './harness.mjs';
 import { ENGINES } from '../support/engines/index.mjs';
 
 let h;
@@ -62,7 +62,7 @@ for (const { name, core } of RUNS) {
       const context = await h.browser.newContext();
       const [a, b] = await Promise.all([h.open({}, { context }), h.open({}, { context })]);
       await Promise.all([trackIn(a.page, 'A', 1000), trackIn(b.page, 'B', 1000)]);
-      await waitFor(() => received() === 2000, { what: '2,000 events', timeoutMs: 30_000 });
+      await waitForCount(received, 2000, { what: '2,000 events' });
       const [ma, mb] = [await metricsOf(a.page), await metricsOf(b.page)];
       assert.equal(duplicates(), 0);
       assert.equal(tagsReceived('A'), 1000);
