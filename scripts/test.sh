@@ -23,5 +23,5 @@ bash scripts/build.sh
 step "size budget: what a Vite production app ships (size-budget.json)"
 node scripts/shipped-size.mjs --check
 
-step "package tests: config parity with the core, the chunk-log property, server-side import, the JS API and the leaves (storage, tabs, transport) in Chromium, reliability and tabs in Chromium, Firefox and WebKit, and Vite and webpack consumers built from the packed tarball"
+step "package tests: config parity, the chunk-log property, wasm and JS core parity, server-side import; the JS API, leaves and workers in Chromium; reliability, tabs and the JS fallback in Chromium, Firefox and WebKit (and on the JS core in Chromium); consumers built with Vite, webpack, esbuild, Rollup, Parcel and Next.js from the packed tarball"
 node --test --test-concurrency=1 tests/js/ tests/e2e/ tests/consumer/
