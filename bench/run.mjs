@@ -200,6 +200,35 @@ try {
   };
   results.wire = { plain: await wire('none'), gzip: await wire('gzip') };
   results.wire.compressionRatio = round(results.wire.plain.bytesPerEvent / results.wire.gzip.bytesPerEvent);
+
+  // A burst in one synchronous loop, default config: how many arrive, how
+  // soon, and the heap the held events retain (after a forced GC).
+  const burst = async (count) => {
+    h.collector.reset();
+    const { page, context } = await h.open({});
+    const cdp = await context.newCDPSession(page);
+    await page.evaluate(() => analytics.ready);
+    await cdp.send('HeapProfiler.collectGarbage');
+    const before = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+    const started = Date.now();
+    await page.evaluate(
+      ([source, count]) => {
+        const properties = eval(source);
+        for (let i = 0; i < count; i++) analytics.track('Burst', properties(i));
+      },
+      [PROPERTIES, count],
+    );
+    await cdp.send('HeapProfiler.collectGarbage');
+    const retained = (await cdp.send('Runtime.getHeapUsage')).usedSize - before;
+    const kept = Math.min(count, 10_000);
+    await waitFor(() => h.collector.stats().received >= kept, { timeoutMs: 120_000, what: `${kept} events of the burst` });
+    const deliveredMs = Date.now() - started;
+    const metrics = await page.evaluate(() => analytics.metrics());
+    const { received, duplicates } = h.collector.stats();
+    await context.close();
+    return { tracked: count, received, duplicates, droppedOverflow: metrics.droppedOverflow, deliveredMs, retainedHeapMB: round(retained / 1e6, 1) };
+  };
+  results.burst = { tenThousand: await burst(10_000), hundredThousand: await burst(100_000) };
 } finally {
   await h.close();
 }
@@ -246,6 +275,8 @@ const rows = [
   ['wire: compression ratio', results.wire.compressionRatio],
   ['background main-thread ms after 10k (plain / gzip)', `${results.wire.plain.backgroundMs} / ${results.wire.gzip.backgroundMs}`, 'budget ≤ 200'],
   ['longest task ms (plain / gzip)', `${results.wire.plain.longestTaskMs} / ${results.wire.gzip.longestTaskMs}`, 'budget ≤ 50'],
+  ['burst of 10,000 in one loop: received, ms to deliver, heap retained', `${results.burst.tenThousand.received} (dup ${results.burst.tenThousand.duplicates}), ${results.burst.tenThousand.deliveredMs} ms, ${results.burst.tenThousand.retainedHeapMB} MB`, 'all, once, ≤ 5 s'],
+  ['burst of 100,000: received / dropped, heap retained', `${results.burst.hundredThousand.received} / ${results.burst.hundredThousand.droppedOverflow}, ${results.burst.hundredThousand.retainedHeapMB} MB`, 'newest 10,000 kept'],
   ['native core: track ns/event (events/s)', `${results.native.trackNsPerEvent} (${results.native.trackEventsPerSecond})`],
   ['native core: track+batch ns/event (events/s)', `${results.native.trackAndBatchNsPerEvent} (${results.native.trackAndBatchEventsPerSecond})`],
 ];

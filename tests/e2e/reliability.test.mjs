@@ -79,6 +79,25 @@ for (const { engine: browser, core } of RUNS) {
       await context.close();
     });
 
+    test('17. a burst: 10,000 events tracked in one synchronous loop with the default config all arrive, once', async () => {
+      const { page, context } = await h.open({});
+      await page.evaluate(() => analytics.ready);
+      const started = Date.now();
+      const metrics = await page.evaluate((makeSource) => {
+        const properties = eval(makeSource);
+        for (let i = 0; i < 10_000; i++) analytics.track('Burst', properties(i));
+        return analytics.metrics();
+      }, TEN_PROPERTIES);
+      await waitForCount(received, 10_000, { what: '10,000 events of the burst' });
+      const deliveredMs = Date.now() - started;
+      const stats = h.collector.stats();
+      assert.equal(metrics.droppedOverflow, 0, 'nothing of the burst was dropped');
+      assert.equal(stats.duplicates, 0);
+      assert.deepEqual(indices(), range(0, 10_000));
+      report(17, { received: stats.received, duplicates: stats.duplicates, requests: stats.requests, deliveredMs });
+      await context.close();
+    });
+
     // How a page goes away: the tab closes, or it navigates to another page.
     const leave = (page, how) => (how === 'closing' ? page.close({ runBeforeUnload: true }) : page.goto(`${h.site.url}/blank.html`));
 

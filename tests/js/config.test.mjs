@@ -97,7 +97,8 @@ test('a bad field is named with its allowed range', () => {
 
 test('the generated rules carry the core defaults', () => {
   assert.deepEqual(NUMERIC_FIELDS.flushAt, [1, 1000, 20]);
-  assert.deepEqual(NUMERIC_FIELDS.maxQueueEvents, [1, 100000, 1000]);
+  assert.deepEqual(NUMERIC_FIELDS.maxQueueEvents, [1, 100000, 10000]);
+  assert.deepEqual(NUMERIC_FIELDS.maxQueueBytes, [1024, 50000000, 16000000]);
 });
 
 test('an endpoint that does not parse as a URL is refused at creation, naming the field', () => {
