@@ -22,6 +22,8 @@ const NAMESPACE = 'analytics-wasm';
 const UNLOAD_ABORT_GRACE_MS = 250;
 /** A network error seen this long before pagehide is a real failure (a background tab's timers fire late). */
 const UNLOAD_ABORT_WINDOW_MS = 100;
+/** Most events written to storage in one task while the page is visible (a long task blocks the page). */
+const PERSIST_PER_TASK = 500;
 
 const TYPES = ['track', 'identify', 'page', 'group', 'alias'];
 const NAME_FIELD = { track: 'event', page: 'name', group: 'groupId', alias: 'previousId' };
@@ -83,6 +85,9 @@ export class Engine {
   #contextBytes = 2;
   #who = '';
   #storage = null;
+  /** Handles to write, oldest first: a Persist is written PERSIST_PER_TASK a task while the page is visible. */
+  #unwritten = [];
+  #writeTimer = null;
   #lastWrite = null;
   #storageFailures = 0;
   #hidden = false;
@@ -190,6 +195,7 @@ export class Engine {
     await this.flush();
     this.#core.event('persistNow', this.#now());
     this.#drive();
+    this.#writeUnwritten(Infinity);
     if (this.#lastWrite && (await within(STORAGE_ANSWER_MS, this.#lastWrite.then(() => true, () => true), false)) === false) {
       this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms`);
     }
@@ -322,8 +328,24 @@ export class Engine {
   }
 
   #persist(handles) {
+    const idle = this.#unwritten.length === 0;
+    for (const handle of handles) this.#unwritten.push(handle);
+    if (this.#hidden) this.#writeUnwritten(Infinity);
+    else if (idle) this.#writeSlice();
+  }
+
+  /** Writes the next slice now and the rest in later tasks, in order. */
+  #writeSlice() {
+    this.#writeTimer = null;
+    this.#writeUnwritten(PERSIST_PER_TASK);
+    if (this.#unwritten.length && !this.#closed) this.#writeTimer = setTimeout(() => this.#writeSlice(), 0);
+  }
+
+  /** Writes up to `limit` waiting events, oldest first; one released meanwhile is not written. */
+  #writeUnwritten(limit) {
+    const handles = this.#unwritten.splice(0, Math.min(limit, this.#unwritten.length));
     const events = handles.map((h) => this.#events.get(h)).filter(Boolean);
-    this.#wrote(this.#storage.write(events, this.#hidden));
+    if (events.length) this.#wrote(this.#storage.write(events, this.#hidden));
   }
 
   #release(handles) {
@@ -461,6 +483,8 @@ export class Engine {
     const now = this.#now();
     if (event === 'hidden' || event === 'unload') this.#hidden = true;
     if (event === 'visible') this.#hidden = false;
+    // A page going away may not get another task: what waits is written now.
+    if (this.#hidden) this.#writeUnwritten(Infinity);
     if (event === 'unload') {
       // Held errors seen well before this are failures, not the unload's aborts.
       for (const [batch, at] of this.#heldErrors) {
@@ -477,6 +501,8 @@ export class Engine {
 
   #detach() {
     this.#closed = true;
+    clearTimeout(this.#writeTimer);
+    this.#unwritten = [];
     this.#detachLifecycle();
     this.#announcer?.close();
     clearTimeout(this.#timer);
@@ -576,6 +602,7 @@ export class Engine {
       const failures = this.#storageFailures;
       this.#lastWrite = null;
       this.#drive();
+      this.#writeUnwritten(Infinity);
       // Our copy must have committed before the orphan goes.
       if (this.#lastWrite) await within(STORAGE_ANSWER_MS, this.#lastWrite.catch(() => {}), null);
       if (this.#storageFailures > failures) return;

@@ -293,3 +293,44 @@ test('shutdown flushes, persists what is left, detaches, and leaves the rest to 
   assert.ok(h.collector.events().every((e) => e.event === 'Before Shutdown'));
   await context.close();
 });
+
+// Counts, per IndexedDB transaction, the chunk records (of up to 250 events) it puts.
+const COUNT_CHUNK_PUTS = () => {
+  window.chunkPutsPerTransaction = [];
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (...args) {
+    const tx = transaction.apply(this, args);
+    const index = window.chunkPutsPerTransaction.push(0) - 1;
+    const objectStore = tx.objectStore.bind(tx);
+    tx.objectStore = (name) => {
+      const store = objectStore(name);
+      const put = store.put.bind(store);
+      store.put = (value, key) => {
+        if (/\/c\d+$/.test(String(key))) window.chunkPutsPerTransaction[index] += 1;
+        return put(value, key);
+      };
+      return store;
+    };
+    return tx;
+  };
+};
+
+test('a burst is written to storage at most 500 events a task while the page is visible, and all of it is written', async () => {
+  const { page, context } = await h.open({}, { init: COUNT_CHUNK_PUTS });
+  await page.evaluate(() => analytics.ready);
+  h.collector.setFault({ drop: true });
+  await page.evaluate(() => {
+    for (let i = 0; i < 5000; i++) analytics.track('Burst', { i });
+  });
+  // 5,000 events are 20 chunks of 250.
+  const puts = await waitFor(
+    async () => {
+      const counts = await page.evaluate(() => window.chunkPutsPerTransaction);
+      return counts.reduce((a, b) => a + b, 0) >= 20 && counts;
+    },
+    { what: '5,000 events written' },
+  );
+  h.collector.setFault({});
+  assert.ok(Math.max(...puts) <= 2, `chunk records per transaction: ${puts.filter(Boolean)}`);
+  await context.close();
+});
