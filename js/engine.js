@@ -483,8 +483,6 @@ export class Engine {
     const now = this.#now();
     if (event === 'hidden' || event === 'unload') this.#hidden = true;
     if (event === 'visible') this.#hidden = false;
-    // A page going away may not get another task: what waits is written now.
-    if (this.#hidden) this.#writeUnwritten(Infinity);
     if (event === 'unload') {
       // Held errors seen well before this are failures, not the unload's aborts.
       for (const [batch, at] of this.#heldErrors) {
@@ -495,6 +493,9 @@ export class Engine {
     }
     this.#core.event(event, now);
     this.#drive();
+    // A page going away may not get another task: what still waits is
+    // written now, after the beacons (whose events need no write) have left.
+    if (this.#hidden) this.#writeUnwritten(Infinity);
     // A tab may have gone away while this one was in the background.
     if (event === 'visible') this.#adoptOrphans();
   }
