@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The shipped wasm is built with a pinned nightly that rebuilds std for it
-# with panics as plain traps (-Z build-std, -C panic=immediate-abort), so
+# with panics as plain traps (-Z build-std, -C panic=immediate-abort) and
+# no source file names (-Z location-detail=none), so
 # std's panic formatting machinery is left out. A panic was already an
 # uncaught trap with nothing printed (panic = "abort"), so nothing
 # observable is lost. scripts/setup.sh installs the toolchain (pinned in
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/size-toolchain.sh
 if size_toolchain_ready; then
   echo "wasm: $SIZE_TOOLCHAIN, -Z build-std, panic=immediate-abort"
-  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
     cargo "+$SIZE_TOOLCHAIN" build -Z build-std=std,panic_abort \
     --release --target wasm32-unknown-unknown --lib --target-dir target/size
   raw=target/size/wasm32-unknown-unknown/release/analytics_wasm.wasm
@@ -29,7 +30,9 @@ fi
 # What shipped, before wasm-opt (the bench's size breakdown reads it).
 mkdir -p target/shipped && cp "$raw" target/shipped/analytics_wasm.wasm
 rm -rf pkg && mkdir -p pkg
-./node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+# --converge repeats -Oz while it still shrinks; the target-features section
+# is only read by tools, not by browsers.
+./node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals \
   "$raw" -o pkg/analytics-core.wasm
 
@@ -38,7 +41,7 @@ rm -rf pkg && mkdir -p pkg
 # (wasm2js takes no post-MVP features), wasm-opt, wasm2js, and a module that
 # makes a fresh instance per call (scripts/lib/wasm2js-module.mjs).
 if size_toolchain_ready; then
-  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Ctarget-cpu=mvp" \
+  RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Ctarget-cpu=mvp" \
     cargo "+$SIZE_TOOLCHAIN" build -Z build-std=std,panic_abort \
     --release --target wasm32-unknown-unknown --lib --target-dir target/mvp
 else
