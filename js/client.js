@@ -7,11 +7,12 @@
 // handed to it in order.
 import { engineConfig, pageSettings } from './config.js';
 import { pageContext, rememberedTimezone } from './context.js';
-import { Identity } from './identity.js';
+import { Identity, uuid } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
+import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
 
 const KINDS = { track: 0, identify: 1, page: 2, group: 3, alias: 4 };
 const CONSENT = 'aw:consent';
@@ -28,7 +29,7 @@ const BODY_FIELD = { track: 'properties', identify: 'traits', page: 'properties'
 export class Client {
   #config;
   #settings;
-  #wasmUrl;
+  #assets;
   #loadEngine;
   #engine = null;
   #starting = null;
@@ -49,13 +50,14 @@ export class Client {
   #engineAnonymousId = null;
 
   /**
-   * `config` has been checked (checkConfig); `wasmUrl` is where the core is;
-   * `loadEngine` resolves to the engine module (engine.js).
+   * `config` has been checked (checkConfig); `assets` is where the core is:
+   * { wasm: its URL, loadJsCore: resolves to the `instantiate` of the core
+   * compiled to JavaScript }; `loadEngine` resolves to { startEngine }.
    */
-  constructor(config, wasmUrl, loadEngine) {
+  constructor(config, assets, loadEngine) {
     this.#config = engineConfig(config);
     this.#settings = pageSettings(config);
-    this.#wasmUrl = wasmUrl;
+    this.#assets = assets;
     this.#loadEngine = loadEngine;
     this.ready = Promise.resolve();
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
@@ -95,11 +97,12 @@ export class Client {
   async #load() {
     try {
       // The wasm is fetched while the engine's JS loads, not after it.
-      const wasm = typeof WebAssembly === 'object' ? fetch(this.#wasmUrl) : null;
+      const wasm = typeof WebAssembly === 'object' ? fetch(this.#assets.wasm) : null;
       wasm?.catch(() => {});
       const { startEngine } = await this.#loadEngine();
       if (this.#closed || this.#optedOut) return;
-      const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), wasm);
+      const page = { wasm, loadJsCore: this.#assets.loadJsCore, uuid, tables: { METRIC_NAMES, NUMERIC_FIELDS } };
+      const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), page);
       if (this.#closed || this.#optedOut) {
         await engine.discard();
         return;

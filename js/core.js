@@ -7,8 +7,10 @@
 // without 'wasm-unsafe-eval', a failed compile), the same core compiled to
 // JavaScript by binaryen's wasm2js (analytics-core.js, built from the same
 // crate) is loaded instead, only then, and behaves identically.
+// The tables shared with the page's modules (tables.js) come in as a
+// parameter: the engine is built into one file, loaded by URL, and must not
+// carry a second copy of them.
 import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, NOTICE_NAMES } from './core-names.js';
-import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
 
 /** Compiles and instantiates the wasm `response` (a fetch of it; streaming where the server allows it). */
 async function instantiateWasm(response) {
@@ -26,11 +28,11 @@ const reasonOf = (error) => String(error?.message ?? error);
 
 /**
  * The core's exports: from the wasm `response` (null when there is no
- * WebAssembly), or else from its JavaScript build. Resolves to { exports,
- * engine: 'wasm' | 'js', fallbackReason }; rejects with both reasons when
- * neither loads.
+ * WebAssembly), or else from its JavaScript build, whose `instantiate`
+ * `loadJsCore()` resolves to. Resolves to { exports, engine: 'wasm' | 'js',
+ * fallbackReason }; rejects with both reasons when neither loads.
  */
-export async function loadCore(response) {
+export async function loadCore(response, loadJsCore) {
   let fallbackReason = 'WebAssembly is not available';
   if (response) {
     try {
@@ -40,7 +42,7 @@ export async function loadCore(response) {
     }
   }
   try {
-    const { instantiate } = await import('./analytics-core.js');
+    const instantiate = await loadJsCore();
     return { exports: instantiate(), engine: 'js', fallbackReason };
   } catch (error) {
     throw new Error(`${fallbackReason}; and the core compiled to JavaScript did not load either: ${reasonOf(error)}`);
@@ -55,10 +57,12 @@ export class Core {
   #x;
   #num;
   #buffer = null;
+  #metricNames;
 
-  /** Creates the queue; throws naming the first setting out of range. */
-  constructor(exports, config, seed, emptyBodyBytes) {
+  /** Creates the queue; throws naming the first setting out of range. `tables` is tables.js. */
+  constructor(exports, config, seed, emptyBodyBytes, { NUMERIC_FIELDS, METRIC_NAMES }) {
     this.#x = exports;
+    this.#metricNames = METRIC_NAMES;
     const names = Object.keys(NUMERIC_FIELDS);
     names.forEach((name, i) => {
       this.#nums()[i] = config[name] ?? NUMERIC_FIELDS[name][2];
@@ -152,7 +156,7 @@ export class Core {
     this.#x.aw_metrics();
     const n = this.#nums();
     const out = {};
-    METRIC_NAMES.forEach((name, i) => {
+    this.#metricNames.forEach((name, i) => {
       out[name] = n[i];
     });
     out.circuitState = CIRCUIT_STATE_NAMES[n[16]];

@@ -15,7 +15,6 @@ import { beacon, readRejections, readRetryAfter, send } from './transport.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
-import { uuid } from './identity.js';
 
 const NAMESPACE = 'analytics-wasm';
 /** How long a fetch's network error waits for a pagehide that would make it the unload's abort. */
@@ -58,17 +57,25 @@ const FAILURES = {
   eventsRejected: (n, reason) => `collector rejected ${n} event(s): ${reason}`,
 };
 
-/** Compiles the core from `wasm` (a fetch of it), opens storage, adopts what closed tabs left; resolves to the engine. */
-export async function startEngine(config, emit, wasm) {
-  const { exports, engine: kind, fallbackReason } = await loadCore(wasm);
+/**
+ * Compiles the core, opens storage, adopts what closed tabs left; resolves
+ * to the engine. `page` carries what the page's modules already have, so
+ * this module (built into one file, analytics-engine.js) holds no copy of
+ * them: `wasm` (a fetch of the core, or null), `loadJsCore` (resolves to
+ * the `instantiate` of the core compiled to JavaScript), `uuid`
+ * (identity.js) and `tables` (tables.js).
+ */
+export async function startEngine(config, emit, page) {
+  const { exports, engine: kind, fallbackReason } = await loadCore(page.wasm, page.loadJsCore);
   if (fallbackReason) emit('debug', `${fallbackReason}: using the core compiled to JavaScript`);
-  const engine = new Engine(exports, config, emit, kind);
+  const engine = new Engine(exports, config, emit, kind, page);
   await engine.start();
   return engine;
 }
 
 export class Engine {
   #core;
+  #uuid;
   #emit;
   /** Which compilation of the core runs: 'wasm' or 'js'. */
   #kind;
@@ -114,7 +121,9 @@ export class Engine {
   #lastReason = '';
   #expiredLogged = 0;
 
-  constructor(exports, config, emit, kind = 'wasm') {
+  /** `page` as for startEngine: its `uuid` and `tables`. */
+  constructor(exports, config, emit, kind, { uuid, tables }) {
+    this.#uuid = uuid;
     this.#emit = emit;
     this.#kind = kind;
     this.#endpoint = config.endpoint;
@@ -124,7 +133,7 @@ export class Engine {
     this.#timeoutMs = config.requestTimeoutMs ?? 10_000;
     this.#writeKeyMember = config.writeKey === undefined ? '' : `,"writeKey":${JSON.stringify(config.writeKey)}`;
     const emptyBody = utf8Bytes(this.#body([], new Date(0).toISOString()));
-    this.#core = new Core(exports, config, Math.floor(Math.random() * 2 ** 52), emptyBody);
+    this.#core = new Core(exports, config, Math.floor(Math.random() * 2 ** 52), emptyBody, tables);
     this.setIdentity('', '');
   }
 
@@ -146,7 +155,7 @@ export class Engine {
     if (this.#closed) return;
     const type = TYPES[kind];
     const wall = Date.now();
-    const id = uuid();
+    const id = this.#uuid();
     const nameField = NAME_FIELD[type];
     const bodyField = BODY_FIELD[type];
     const head =

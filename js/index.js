@@ -7,10 +7,15 @@
 //   engine.js          loaded lazily, only with consent: the one drive loop
 //                      over the wasm core (core.js, src/core/) and its
 //                      leaves: storage.js (chunk-log.js), transport.js,
-//                      tabs.js, lifecycle.js, announce.js.
+//                      tabs.js, lifecycle.js, announce.js. The build makes
+//                      them one minified file, analytics-engine.js, that
+//                      this entry loads by URL, as it does the wasm: a
+//                      bundler then ships it as an asset, and an app's
+//                      critical path carries no module-preload runtime.
 //
 // It runs in a page and in Web Workers (dedicated, shared, service); on the
 // server (no window, no worker scope) every call is a no-op.
+import { CORE_KEY, ENGINE_KEY, loadScript } from './asset-keys.js';
 import { Client } from './client.js';
 import { checkConfig } from './config.js';
 import { emptyMetrics } from './metrics.js';
@@ -35,6 +40,10 @@ for (const call of ['track', 'identify', 'page', 'group', 'alias', 'reset', 'opt
 /** Creates an analytics client. Throws an Error naming the field on bad config. */
 export function createAnalytics(config) {
   const checked = checkConfig(config);
-  // Named here so bundlers ship the wasm as an asset of this package.
-  return inBrowser ? new Client(checked, new URL('./analytics-core.wasm', import.meta.url), () => import('./engine.js')) : serverClient;
+  if (!inBrowser) return serverClient;
+  // Each named here, in this form, so that bundlers ship it as an asset of this package.
+  const engine = new URL('./analytics-engine.js', import.meta.url);
+  const jsCore = new URL('./analytics-core.js', import.meta.url);
+  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
+  return new Client(checked, assets, async () => ({ startEngine: await loadScript(engine, ENGINE_KEY) }));
 }

@@ -5,10 +5,13 @@
 // main entry, which keeps the engine off their critical path.
 import { Client } from './client.js';
 import { checkConfig } from './config.js';
+import { CORE_KEY, loadScript } from './asset-keys.js';
 import * as engine from './engine.js';
 
 /** Creates an analytics client. Throws an Error naming the field on bad config. */
 export function createAnalytics(config) {
   const checked = checkConfig(config);
-  return new Client(checked, new URL('./analytics-core.wasm', import.meta.url), async () => engine);
+  const jsCore = new URL('./analytics-core.js', import.meta.url);
+  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
+  return new Client(checked, assets, async () => engine);
 }

@@ -38,8 +38,8 @@ rm -rf pkg && mkdir -p pkg
 
 # The same core compiled to JavaScript, for where WebAssembly cannot run (no
 # WebAssembly, a CSP without 'wasm-unsafe-eval'): an MVP build of the crate
-# (wasm2js takes no post-MVP features), wasm-opt, wasm2js, and a module that
-# makes a fresh instance per call (scripts/lib/wasm2js-module.mjs).
+# (wasm2js takes no post-MVP features), wasm-opt, wasm2js, and a script that
+# makes a fresh instance per call (scripts/lib/wasm2js-module.mjs, below).
 if size_toolchain_ready; then
   RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Ctarget-cpu=mvp" \
     cargo "+$SIZE_TOOLCHAIN" build -Z build-std=std,panic_abort \
@@ -50,16 +50,19 @@ fi
 ./node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
   target/mvp/wasm32-unknown-unknown/release/analytics_wasm.wasm -o target/mvp/analytics-core-mvp.wasm
 ./node_modules/.bin/wasm2js -Oz target/mvp/analytics-core-mvp.wasm -o target/mvp/analytics-core.wasm2js.js
-node scripts/lib/wasm2js-module.mjs target/mvp/analytics-core.wasm2js.js pkg/analytics-core.js
 
 cargo run --quiet --example js_tables -- pkg
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 for file in js/*.js js/index.d.ts; do
   case "$file" in
-    js/context.js) sed "s/__VERSION__/$version/" "$file" > pkg/context.js ;;
+    js/context.js | js/asset-keys.js) sed "s/__VERSION__/$version/" "$file" > "pkg/${file#js/}" ;;
     *) cp "$file" pkg/ ;;
   esac
 done
+# The two scripts index.js loads by URL: the engine and its leaves, and the
+# core compiled to JavaScript.
+node scripts/lib/bundle-engine.mjs pkg
+node scripts/lib/wasm2js-module.mjs target/mvp/analytics-core.wasm2js.js pkg/analytics-core.js pkg
 node -e '
   const fs = require("fs");
   const manifest = JSON.parse(fs.readFileSync("js/package.json", "utf8"));

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Core } from '../../pkg/core.js';
 import { checkConfig, engineConfig, PAGE_FIELDS } from '../../pkg/config.js';
-import { NUMERIC_FIELDS } from '../../pkg/tables.js';
+import * as tables from '../../pkg/tables.js';
+
+const { NUMERIC_FIELDS } = tables;
 
 const wasm = readFileSync(new URL('../../pkg/analytics-core.wasm', import.meta.url));
 
@@ -17,7 +19,7 @@ const endpoint = 'https://collector.example/v1/batch';
 async function coreVerdict(config) {
   const { instance } = await WebAssembly.instantiate(wasm, {});
   try {
-    new Core(instance.exports, config, 1, 48);
+    new Core(instance.exports, config, 1, 48, tables);
     return 'ok';
   } catch (error) {
     return error.message.match(/config: (\w+) is out of range/)?.[1] ?? error.message;

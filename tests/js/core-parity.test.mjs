@@ -5,9 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Core } from '../../pkg/core.js';
-import { instantiate } from '../../pkg/analytics-core.js';
+import { CORE_KEY } from '../../pkg/asset-keys.js';
+import '../../pkg/analytics-core.js';
+import * as tables from '../../pkg/tables.js';
 
 const wasm = readFileSync(new URL('../../pkg/analytics-core.wasm', import.meta.url));
+const instantiate = globalThis[CORE_KEY];
 const CASES = 60;
 const STEPS = 400;
 const EVENTS = ['hidden', 'visible', 'unload', 'online', 'offline', 'flush', 'persistNow'];
@@ -26,7 +29,7 @@ function generator(seed) {
 function run(exports, seed) {
   const below = generator(seed);
   const config = { endpoint: '/v1/batch', flushAt: 1 + below(30), maxQueueEvents: 20 + below(200), maxEventBytes: 1024 + below(4000), retryBaseMs: 1 + below(2000) };
-  const core = new Core(exports, config, seed, 40);
+  const core = new Core(exports, config, seed, 40, tables);
   const trace = [];
   let now = 1_000_000;
   let wall = 1_700_000_000_000;
@@ -90,8 +93,8 @@ test('the wasm and the core compiled to JavaScript answer every input the same',
 
 test('each instance of the JavaScript build is a core of its own', () => {
   const config = { endpoint: '/v1/batch' };
-  const first = new Core(instantiate(), config, 1, 40);
-  const second = new Core(instantiate(), config, 2, 40);
+  const first = new Core(instantiate(), config, 1, 40, tables);
+  const second = new Core(instantiate(), config, 2, 40, tables);
   first.clock(1_700_000_000_000, 1000);
   first.track(1, 100, -1, 1000);
   assert.equal(first.metrics().eventsTracked, 1);
