@@ -61,6 +61,13 @@ export class Client {
     this.#loadEngine = loadEngine;
     this.ready = Promise.resolve();
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
+    const choice = this.#store.get(CONSENT);
+    this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
+    // The wasm and the engine are requested first: the work below (a first
+    // visit's timezone alone takes Chromium 10 to 16 ms) then overlaps their
+    // download and compile instead of delaying it.
+    if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
+    else this.ready = this.#start();
     this.#identity = new Identity(this.#store);
     this.#session = new SessionClock(this.#store, this.#settings.sessionTimeoutMs);
     const now = Date.now();
@@ -71,16 +78,12 @@ export class Client {
       this.#setContextField('timezone', timezone);
     });
     this.#refreshContext(sessionId);
-    const choice = this.#store.get(CONSENT);
-    this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
     // Another tab's optOut()/optIn() applies here too (a worker has no localStorage, and hears nothing).
     globalThis.addEventListener?.('storage', (event) => {
       if (event.key !== CONSENT) return;
       if (event.newValue === 'out') this.#applyOptOut();
       else if (event.newValue === 'in') this.#applyOptIn();
     });
-    if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
-    else this.ready = this.#start();
   }
 
   #blockedBySignal() {

@@ -66,10 +66,16 @@ const FAILURES = {
  * (identity.js) and `tables` (tables.js).
  */
 export async function startEngine(config, emit, page) {
-  const { exports, engine: kind, fallbackReason } = await loadCore(page.wasm, page.loadJsCore);
+  // Storage opens, and the partition's lock is taken, while the core compiles.
+  const random = crypto.getRandomValues(new Uint8Array(8));
+  const partition = Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('');
+  // Own the partition before anything is written to it.
+  const lock = requestLock(lockName(NAMESPACE, partition), false);
+  const opening = openStorage(config.storage ?? 'auto', NAMESPACE, partition);
+  const [{ exports, engine: kind, fallbackReason }, opened] = await Promise.all([loadCore(page.wasm, page.loadJsCore), opening]);
   if (fallbackReason) emit('debug', `${fallbackReason}: using the core compiled to JavaScript`);
   const engine = new Engine(exports, config, emit, kind, page);
-  await engine.start();
+  await engine.start(partition, opened, lock && (await lock.granted) ? lock : null);
   return engine;
 }
 
@@ -83,7 +89,6 @@ export class Engine {
   #compress;
   #debug;
   #timeoutMs;
-  #preference;
   #writeKeyMember;
   /** handle → { id, json, bytes, at }: the events the core holds. */
   #events = new Map();
@@ -129,7 +134,6 @@ export class Engine {
     this.#endpoint = config.endpoint;
     this.#compress = config.compression === 'gzip';
     this.#debug = config.debug === true;
-    this.#preference = config.storage ?? 'auto';
     this.#timeoutMs = config.requestTimeoutMs ?? 10_000;
     this.#writeKeyMember = config.writeKey === undefined ? '' : `,"writeKey":${JSON.stringify(config.writeKey)}`;
     const emptyBody = utf8Bytes(this.#body([], new Date(0).toISOString()));
@@ -241,13 +245,13 @@ export class Engine {
   // --- start ---------------------------------------------------------------
 
   /** Takes a partition, opens storage, attaches page listeners, adopts what closed tabs left. */
-  async start() {
-    const random = crypto.getRandomValues(new Uint8Array(8));
-    this.#partition = Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('');
-    // Own the partition before anything is written to it; storage opens while the lock is granted.
-    const lock = requestLock(lockName(NAMESPACE, this.#partition), false);
-    const { storage, problems } = await openStorage(this.#preference, NAMESPACE, this.#partition);
-    if (lock && (await lock.granted)) this.#ownLock = lock;
+  /**
+   * Starts on `partition`, with the storage `openStorage` gave ({ storage,
+   * problems }) and the partition's lock (null without Web Locks).
+   */
+  async start(partition, { storage, problems }, lock) {
+    this.#partition = partition;
+    this.#ownLock = lock;
     for (const problem of problems) this.#emit('storage', `${problem}; using ${storage.kind}`);
     this.#storage = storage;
     const now = this.#now();

@@ -59,9 +59,9 @@ for file in js/*.js js/index.d.ts; do
     *) cp "$file" pkg/ ;;
   esac
 done
-# The two scripts index.js loads by URL: the engine and its leaves, and the
-# core compiled to JavaScript.
-node scripts/lib/bundle-engine.mjs pkg
+# The two entries as one module each; the two scripts index.js loads by URL:
+# the engine and its leaves, and the core compiled to JavaScript.
+node scripts/lib/bundle.mjs pkg
 node scripts/lib/wasm2js-module.mjs target/mvp/analytics-core.wasm2js.js pkg/analytics-core.js pkg
 node -e '
   const fs = require("fs");
