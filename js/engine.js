@@ -30,8 +30,12 @@ const BODY_FIELD = { track: 'properties', page: 'properties', identify: 'traits'
 
 const monotonic = () => performance.timeOrigin + performance.now();
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** UTF-8 length of a string (lone surrogates cannot occur in JSON.stringify output). */
 export function utf8Bytes(text) {
+  // Most event JSON is ASCII, which one native scan tells.
+  if (!NON_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -166,7 +170,7 @@ export class Engine {
       `{"type":"${type}"` +
       (nameField && name ? `,"${nameField}":${JSON.stringify(name)}` : '') +
       (bodyField ? `,"${bodyField}":${json || '{}'}` : '') +
-      `,"messageId":"${id}"${this.#who},"timestamp":"${new Date(at > 0 ? at : wall).toISOString()}","context":`;
+      `,"messageId":"${id}"${this.#who},"timestamp":"${this.#iso(at > 0 ? at : wall)}","context":`;
     const event = `${head}${this.#context}}`;
     // The context, most of an event's bytes, is measured once, when it changes.
     const bytes = utf8Bytes(head) + this.#contextBytes + 1;
@@ -181,6 +185,18 @@ export class Engine {
     if (this.#debug) this.#debugLine(`queued ${id} (${this.#core.metrics().pending} pending)`);
     this.#soon();
   }
+
+  /** `time` as ISO 8601; a burst's calls share a millisecond, and the text with it. */
+  #iso(time) {
+    if (time !== this.#isoTime) {
+      this.#isoTime = time;
+      this.#isoText = new Date(time).toISOString();
+    }
+    return this.#isoText;
+  }
+
+  #isoTime = NaN;
+  #isoText = '';
 
   /** Sends everything pending; resolves with { sent, failed, pending } once it is settled or re-queued. */
   flush() {
@@ -275,10 +291,11 @@ export class Engine {
     this.#announcer = openAnnouncer(NAMESPACE, (kind, partition) => this.#onAnnouncement(kind, partition));
     this.#announcer?.hello(this.#partition);
     this.#drive();
-    // `ready` waits for the first adoption pass only so long: storage that
-    // does not answer (another page may hold it, as one frozen in WebKit's
-    // back/forward cache did) must not hold this page up; its events leave
-    // from memory meanwhile, and the pass goes on.
+    // `ready` waits until the events closed tabs left are back in the queue
+    // (their copy under this partition is written after), and only so long:
+    // storage that does not answer (another page may hold it, as one frozen
+    // in WebKit's back/forward cache did) must not hold this page up; its
+    // events leave from memory meanwhile, and the pass goes on.
     const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then(() => true), false);
     if (!adopted) {
       this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms: events are sent from memory meanwhile; those left by earlier pages are restored when it answers`);
@@ -538,22 +555,31 @@ export class Engine {
   }
 
   /** One pass over every partition no live tab owns; live tabs' partitions are watched. */
+  /**
+   * One pass over what closed tabs left: adopts each partition this tab can
+   * claim. Resolves once their events are back in the queue (sending them
+   * need not wait), to { done }: a promise of each one's copy under this
+   * partition committed and the orphan deleted. Null when a pass is running.
+   */
   async #adoptOrphans() {
-    if (this.#adopting || this.#closed || !this.#storage) return;
+    if (this.#adopting || this.#closed || !this.#storage) return null;
     this.#adopting = true;
+    const finishing = [];
     try {
       for (const orphan of await this.#storage.others()) {
         const claim = await this.#claim(orphan);
         if (claim) {
-          await this.#adoptOne(orphan);
-          claim.release();
+          const { done } = await this.#adoptOne(orphan);
+          finishing.push(done.finally(() => claim.release()));
         } else if (this.#ownership === 'web-locks') this.#watch(orphan);
       }
     } catch (error) {
       this.#emit('storage', `could not read orphaned events: ${describe(error)}`);
-    } finally {
-      this.#adopting = false;
     }
+    const done = Promise.all(finishing).finally(() => {
+      this.#adopting = false;
+    });
+    return { done };
   }
 
   /** Waits for a live tab's lock, once per partition, and adopts what it leaves behind. */
@@ -562,7 +588,7 @@ export class Engine {
     this.#watching.add(partition);
     const lock = requestLock(lockName(NAMESPACE, partition), false);
     lock?.granted.then(async (granted) => {
-      if (granted && !this.#closed) await this.#adoptOne(partition).catch(() => {});
+      if (granted && !this.#closed) await (await this.#adoptOne(partition)).done.catch(() => {});
       lock.release();
       this.#watching.delete(partition);
     });
@@ -581,20 +607,24 @@ export class Engine {
     this.#rescanning = true;
     while (!this.#closed) {
       await new Promise((resolve) => setTimeout(resolve, LEASE_EXPIRY_MS + LEASE_RENEW_MS));
-      await this.#adoptOrphans();
+      await (await this.#adoptOrphans())?.done;
       if (this.#closed || (await this.#storage.others()).length === 0) break;
     }
     this.#rescanning = false;
   }
 
-  /** Moves `orphan`'s events into this queue (same messageIds), then deletes it once this tab's copy has committed. */
+  /**
+   * Moves `orphan`'s events into this queue (same messageIds); resolves once
+   * they are in it, to { done }: a promise of the orphan deleted once this
+   * tab's copy has committed (never rejects).
+   */
   async #adoptOne(orphan) {
     let read;
     try {
       read = await this.#storage.read(orphan);
     } catch (error) {
       this.#emit('storage', `could not read orphaned events: ${describe(error)}`);
-      return;
+      return { done: Promise.resolve() };
     }
     if (read.corrupt) this.#core.corrupt(read.corrupt);
     // Ids this tab holds already (adoption is rare: no index is kept per event).
@@ -614,13 +644,24 @@ export class Engine {
       this.#adoptedPartitions++;
       this.#adoptedEvents += accepted;
       const failures = this.#storageFailures;
-      this.#lastWrite = null;
-      this.#drive();
-      this.#writeUnwritten(Infinity);
-      // Our copy must have committed before the orphan goes.
-      if (this.#lastWrite) await within(STORAGE_ANSWER_MS, this.#lastWrite.catch(() => {}), null);
-      if (this.#storageFailures > failures) return;
+      // Sending them and writing this tab's copy (for 1,000 events, 25 to 50
+      // ms of main thread) start in the next task: `ready` lets the page go
+      // on first. The copy is complete once the last write issued by then
+      // has committed (writes commit in order).
+      const done = new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+        this.#drive();
+        this.#writeUnwritten(Infinity);
+        return this.#deleteAdopted(orphan, this.#lastWrite, failures);
+      });
+      return { done };
     }
+    return { done: this.#deleteAdopted(orphan, null, this.#storageFailures) };
+  }
+
+  /** Deletes an adopted partition once `copy` (this tab's write of its events) has committed without a storage failure since `failures`. */
+  async #deleteAdopted(orphan, copy, failures) {
+    if (copy) await within(STORAGE_ANSWER_MS, copy.catch(() => {}), null);
+    if (this.#storageFailures > failures) return;
     try {
       await this.#storage.deletePartition(orphan);
     } catch (error) {

@@ -167,7 +167,7 @@ export interface User {
 }
 
 export interface Analytics {
-  /** Resolves when the wasm is loaded and persisted events are restored. Never rejects. */
+  /** Resolves when the wasm is loaded and the events closed tabs and earlier pages left are back in the queue (written again under this tab just after). Never rejects. */
   readonly ready: Promise<void>;
   track(event: string, properties?: Properties): void;
   /** Sets (and persists) the userId for later events and merges `traits`; a different userId starts from no traits. */

@@ -381,7 +381,8 @@ test('debug: an event dropped for its age is logged with the reason', async () =
     return analytics.metrics();
   });
   assert.equal(metrics.droppedExpired, 1);
-  assert.match(lines.join('\n'), /dropped 1 event\(s\) older than maxEventAgeMs/);
+  // Console messages reach the test asynchronously.
+  await waitFor(() => /dropped 1 event\(s\) older than maxEventAgeMs/.test(lines.join('\n')), { what: 'the age line' });
   assert.deepEqual(h.collector.events().map((e) => e.event), ['New']);
   await context.close();
 });
