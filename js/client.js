@@ -5,17 +5,20 @@
 // consent allows: an opted-out visitor never downloads the wasm. Events
 // recorded before it is ready are buffered, serialized and timed, and
 // handed to it in order.
+import { aliasCall, pageCall, userCall } from './calls.js';
 import { engineConfig, pageSettings } from './config.js';
-import { pageContext, rememberedTimezone } from './context.js';
+import { pageContext, rememberedTimezone, sessionCampaign } from './context.js';
 import { Identity, uuid } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
+import { Outcomes, settled } from './outcomes.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
 import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
 
 const KINDS = { track: 0, identify: 1, page: 2, group: 3, alias: 4 };
 const CONSENT = 'aw:consent';
+const SUPER_PROPERTIES = 'aw:superProperties';
 
 const text = (value) => (value == null ? '' : String(value));
 
@@ -48,6 +51,11 @@ export class Client {
   #engineContext = null;
   #engineUserId = null;
   #engineAnonymousId = null;
+  #outcomes = new Outcomes();
+  /** register()'s properties, merged into every track's (persisted); null when there are none. */
+  #superProperties = null;
+  /** The last input problem reported: the reason a refused call's outcome gives. */
+  #lastProblem = '';
 
   /**
    * `config` has been checked (checkConfig); `assets` is where the core is:
@@ -60,7 +68,7 @@ export class Client {
     this.#assets = assets;
     this.#loadEngine = loadEngine;
     this.ready = Promise.resolve();
-    this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain });
+    this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain, anonymousIdCookie: this.#settings.anonymousIdCookie });
     const choice = this.#store.get(CONSENT);
     this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
     // The wasm and the engine are requested first: the work below (a first
@@ -69,6 +77,7 @@ export class Client {
     if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
     else this.ready = this.#start();
     this.#identity = new Identity(this.#store);
+    this.#loadSuperProperties();
     this.#session = new SessionClock(this.#store, this.#settings.sessionTimeoutMs);
     const now = Date.now();
     const sessionId = this.#session.touch(now);
@@ -104,7 +113,8 @@ export class Client {
       wasm?.catch(() => {});
       const { startEngine } = await this.#loadEngine();
       if (this.#closed || this.#optedOut) return;
-      const page = { wasm, loadJsCore: this.#assets.loadJsCore, uuid, tables: { METRIC_NAMES, NUMERIC_FIELDS } };
+      const settled = (messageId, status, reason) => this.#outcomes.settle(messageId, status, reason);
+      const page = { wasm, loadJsCore: this.#assets.loadJsCore, tables: { METRIC_NAMES, NUMERIC_FIELDS }, settled };
       const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), page);
       if (this.#closed || this.#optedOut) {
         await engine.discard();
@@ -118,7 +128,10 @@ export class Client {
       this.#buffer = [];
     } catch (error) {
       this.#closed = true;
-      this.#emit('load', `analytics-wasm could not start: ${error?.message ?? error}`);
+      const message = `analytics-wasm could not start: ${error?.message ?? error}`;
+      this.#emit('load', message);
+      this.#buffer = [];
+      this.#outcomes.dropAll(message);
     }
   }
 
@@ -147,7 +160,7 @@ export class Client {
   }
 
   #refreshContext(sessionId) {
-    this.#context = pageContext(sessionId, this.#timezone);
+    this.#context = pageContext(sessionId, this.#timezone, sessionCampaign(this.#store, sessionId));
     this.#contextSession = sessionId;
     this.#contextJson = JSON.stringify(this.#context);
   }
@@ -155,11 +168,17 @@ export class Client {
   /** Sets one field of the page context (session or timezone), keeping its JSON in step. */
   #setContextField(field, value) {
     this.#context[field] = value;
-    if (field === 'sessionId') this.#contextSession = value;
+    if (field === 'sessionId') {
+      this.#contextSession = value;
+      this.#context.campaign = sessionCampaign(this.#store, value);
+    }
     this.#contextJson = JSON.stringify(this.#context);
   }
 
-  #report = (message) => this.#emit('input', message);
+  #report = (message) => {
+    this.#lastProblem = message;
+    this.#emit('input', message);
+  };
 
   #name(call, argument, value, max, optional) {
     return checkName(this.#report, call, argument, value, max, optional);
@@ -180,22 +199,39 @@ export class Client {
     try {
       return body();
     } catch (error) {
-      this.#emit('input', `${call}() failed (${error?.message ?? error}); call dropped`);
+      this.#report(`${call}() failed (${error?.message ?? error}); call dropped`);
       return undefined;
     }
   }
 
-  /** False when the call must do nothing: on the server, closed, or opted out. */
-  #active() {
-    if (this.#closed) return false;
+  /**
+   * Runs an event call: `body` returns its outcome, or null once it has
+   * reported why the event is refused. Closed or opted out, it does nothing.
+   */
+  #call(call, callback, body) {
+    if (this.#closed) return settled('refused', 'the client is shut down', callback);
     if (this.#optedOut) {
       this.#debug('ignored: opted out');
-      return false;
+      return settled('refused', 'opted out', callback);
     }
-    return true;
+    return this.#guard(call, body) ?? settled('refused', this.#lastProblem, callback);
   }
 
-  #record(type, name, body) {
+  /**
+   * Queues one event (or buffers it until the engine is ready) and returns
+   * its outcome; null after reporting why it is refused. `options` are the
+   * call's, kept as their JSON text (the engine checks them: options.js);
+   * `category` is a page's.
+   */
+  #record(type, name, body, options, callback, category = '') {
+    const optionsJson = options == null ? '' : this.#serialize(options, `${type}(): options`);
+    if (optionsJson === null) return null;
+    const given = optionsJson && JSON.parse(optionsJson).messageId;
+    const messageId = typeof given === 'string' && given !== '' ? given : uuid();
+    if (messageId === given && this.#outcomes.has(messageId)) {
+      this.#report(`${type}(): options.messageId "${messageId}" is already queued; event dropped`);
+      return null;
+    }
     const now = Date.now();
     const sessionId = this.#session.touch(now);
     if (sessionId !== this.#contextSession) this.#setContextField('sessionId', sessionId);
@@ -203,23 +239,26 @@ export class Client {
     let anonymousId = this.#identity.anonymousId;
     let contextJson = this.#contextJson;
     if (this.#plugins.length > 0) {
-      const event = this.#runPlugins(type, name, body, userId, anonymousId, now);
-      if (event === null) return;
+      const event = this.#runPlugins(type, name, body, userId, anonymousId, now, messageId, category);
+      if (typeof event === 'string') return settled('dropped', event, callback, messageId);
       name = text(NAME_FIELD[type] && event[NAME_FIELD[type]]);
       body = BODY_FIELD[type] ? event[BODY_FIELD[type]] : undefined;
       userId = text(event.userId);
       anonymousId = text(event.anonymousId);
-      contextJson = this.#serialize(event.context);
-      if (contextJson === null) return;
+      contextJson = this.#serialize(event.context, 'context');
+      if (contextJson === null) return null;
     }
     const json = BODY_FIELD[type] === null ? '' : this.#serialize(body);
-    if (json === null) return;
-    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0);
-    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now]);
+    if (json === null) return null;
+    // Registered first: the engine may settle the event within the call.
+    const outcome = this.#outcomes.queued(messageId, callback);
+    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0, messageId, optionsJson, category);
+    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now, messageId, optionsJson, category]);
+    return outcome;
   }
 
   // Context and ids cross into the wasm only when they change, not per call.
-  #send(kind, name, json, userId, anonymousId, contextJson, at) {
+  #send(kind, name, json, userId, anonymousId, contextJson, at, messageId, optionsJson, category) {
     if (contextJson !== this.#engineContext) {
       this.#engine.setContext(contextJson);
       this.#engineContext = contextJson;
@@ -229,14 +268,15 @@ export class Client {
       this.#engineUserId = userId;
       this.#engineAnonymousId = anonymousId;
     }
-    this.#engine.record(kind, name, json, at);
+    this.#engine.record(kind, name, json, at, messageId, optionsJson, category);
   }
 
-  /** The event as plugins see it, after each plugin in order; null if one dropped it. */
-  #runPlugins(type, name, body, userId, anonymousId, now) {
-    let event = { type, userId: userId || null, anonymousId, context: JSON.parse(this.#contextJson), timestamp: new Date(now).toISOString() };
+  /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */
+  #runPlugins(type, name, body, userId, anonymousId, now, messageId, category) {
+    let event = { type, messageId, userId: userId || null, anonymousId, context: JSON.parse(this.#contextJson), timestamp: new Date(now).toISOString() };
     if (NAME_FIELD[type]) event[NAME_FIELD[type]] = name;
     if (BODY_FIELD[type]) event[BODY_FIELD[type]] = body ?? {};
+    if (category) event.category = category;
     for (const plugin of this.#plugins) {
       let result;
       try {
@@ -246,8 +286,9 @@ export class Client {
         continue;
       }
       if (result === null || result === false) {
-        this.#debug(`dropped by plugin "${plugin.name}": ${type} ${name}`);
-        return null;
+        const reason = `dropped by plugin "${plugin.name}": ${type} ${name}`;
+        this.#debug(reason);
+        return reason;
       }
       if (result !== undefined) {
         if (typeof result !== 'object' || result.type !== type) {
@@ -260,61 +301,123 @@ export class Client {
     return event;
   }
 
-  track(event, properties) {
-    this.#guard('track', () => {
-      if (!this.#active()) return;
+  track(event, properties, options, callback) {
+    // analytics.js's forms: a callback may come second or third.
+    if (typeof properties === 'function') {
+      callback = properties;
+      properties = options = undefined;
+    } else if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    return this.#call('track', callback, () => {
       const name = this.#name('track', 'event', event, MAX_NAME_LENGTH);
-      if (name !== null) this.#record('track', name, properties);
+      if (name === null) return null;
+      // The call's own properties win over register()'s.
+      if (this.#superProperties) {
+        const json = this.#serialize(properties);
+        if (json === null) return null;
+        properties = { ...this.#superProperties, ...JSON.parse(json) };
+      }
+      return this.#record('track', name, properties, options, callback);
     });
   }
 
-  identify(userId, traits) {
-    this.#guard('identify', () => {
-      if (!this.#active()) return;
-      if (userId !== null && typeof userId === 'object') [userId, traits] = [null, userId];
+  /** Super properties: merged into every later track()'s properties (its own win), persisted until unregister() or reset(). */
+  register(properties) {
+    this.#guard('register', () => this.#register(properties, true));
+  }
+
+  /** As register(), for the properties not registered already. */
+  registerOnce(properties) {
+    this.#guard('registerOnce', () => this.#register(properties, false));
+  }
+
+  unregister(name) {
+    this.#guard('unregister', () => {
+      if (!this.#superProperties || !(name in this.#superProperties)) return;
+      const { [name]: _, ...rest } = this.#superProperties;
+      this.#saveSuperProperties(rest);
+    });
+  }
+
+  #register(properties, replace) {
+    const json = this.#serialize(properties, 'register(): properties');
+    if (json === null) return;
+    const added = JSON.parse(json);
+    this.#saveSuperProperties(replace ? { ...this.#superProperties, ...added } : { ...added, ...this.#superProperties });
+  }
+
+  #loadSuperProperties() {
+    try {
+      const stored = JSON.parse(this.#store.get(SUPER_PROPERTIES) ?? 'null');
+      if (stored && typeof stored === 'object' && !Array.isArray(stored) && Object.keys(stored).length) this.#superProperties = stored;
+    } catch {
+      // Unreadable: none.
+    }
+  }
+
+  #saveSuperProperties(properties) {
+    const empty = Object.keys(properties).length === 0;
+    this.#superProperties = empty ? null : properties;
+    if (empty) this.#store.remove(SUPER_PROPERTIES);
+    else this.#store.set(SUPER_PROPERTIES, JSON.stringify(properties));
+  }
+
+  identify(...args) {
+    const { id: userId, body: traits, options, callback } = userCall(args);
+    return this.#call('identify', callback, () => {
       const id = userId === '' ? '' : this.#name('identify', 'userId', userId, MAX_ID_LENGTH, true);
       const plain = id === null ? null : this.#plainTraits(traits);
-      if (plain === null) return;
+      if (plain === null) return null;
       this.#identity.identify(id === '' ? null : id, plain);
-      this.#record('identify', '', this.#identity.traits);
+      return this.#record('identify', '', this.#identity.traits, options, callback);
     });
   }
 
-  page(name, properties) {
-    this.#guard('page', () => {
-      if (!this.#active()) return;
+  page(...args) {
+    const { category, name, body, options, callback } = pageCall(args);
+    return this.#call('page', callback, () => {
       const pageName = this.#name('page', 'name', name, MAX_NAME_LENGTH, true);
-      if (pageName === null) return;
+      const pageCategory = pageName === null ? null : this.#name('page', 'category', category, MAX_NAME_LENGTH, true);
+      const json = pageCategory === null ? null : this.#serialize(body);
+      if (json === null) return null;
       this.#refreshContext(this.#session.touch(Date.now()));
-      this.#record('page', pageName, properties);
+      // As analytics.js sends it: the page's own fields, the given properties, then its category and name.
+      const { path, referrer, search, title, url } = this.#context.page;
+      const properties = { path, referrer, search, title, url, ...JSON.parse(json) };
+      if (pageCategory) properties.category = pageCategory;
+      if (pageName) properties.name = pageName;
+      return this.#record('page', pageName, properties, options, callback, pageCategory);
     });
   }
 
-  group(groupId, traits) {
-    this.#guard('group', () => {
-      if (!this.#active()) return;
+  group(...args) {
+    const { id: groupId, body: traits, options, callback } = userCall(args);
+    return this.#call('group', callback, () => {
       const id = this.#name('group', 'groupId', groupId, MAX_ID_LENGTH);
       const plain = id === null ? null : this.#plainTraits(traits);
-      if (plain === null) return;
+      if (plain === null) return null;
       this.#identity.group(id, plain);
-      this.#record('group', id, this.#identity.groupTraits);
+      return this.#record('group', id, this.#identity.groupTraits, options, callback);
     });
   }
 
-  alias(userId, previousId) {
-    this.#guard('alias', () => {
-      if (!this.#active()) return;
+  alias(...args) {
+    const { id: userId, previousId, options, callback } = aliasCall(args);
+    return this.#call('alias', callback, () => {
       const id = this.#name('alias', 'userId', userId, MAX_ID_LENGTH);
       const previous = id === null ? null : this.#name('alias', 'previousId', previousId ?? this.#identity.userId ?? this.#identity.anonymousId, MAX_ID_LENGTH);
-      if (previous === null) return;
+      if (previous === null) return null;
       this.#identity.alias(id);
-      this.#record('alias', previous, undefined);
+      return this.#record('alias', previous, undefined, options, callback);
     });
   }
 
   /** Logout: forgets the user, traits and group, and starts a new anonymous visitor and session. */
   reset() {
     this.#identity.reset();
+    this.#saveSuperProperties({});
     this.#session.end();
     this.#refreshContext(this.#session.touch(Date.now()));
   }
@@ -335,6 +438,7 @@ export class Client {
     this.#optedOut = true;
     const dropped = this.#buffer.length;
     this.#buffer = [];
+    this.#outcomes.dropAll('opted out');
     const engine = this.#engine;
     this.#engine = null;
     this.#debug(`opted out: ${dropped} buffered call(s) dropped`);

@@ -16,13 +16,14 @@ const FIELD_KINDS = {
 // Fields the JS entry owns (identity, sessions, consent); the wasm never sees them.
 // name: [min, max, default]
 const PAGE_NUMERIC_FIELDS = { sessionTimeoutMs: [60_000, 86_400_000, 1_800_000] };
-export const PAGE_FIELDS = ['sessionTimeoutMs', 'cookieDomain', 'optOutByDefault', 'respectPrivacySignals'];
+export const PAGE_FIELDS = ['sessionTimeoutMs', 'cookieDomain', 'anonymousIdCookie', 'optOutByDefault', 'respectPrivacySignals'];
 
 /** The page-level settings, with defaults. */
 export function pageSettings(config) {
   return {
     sessionTimeoutMs: config.sessionTimeoutMs ?? PAGE_NUMERIC_FIELDS.sessionTimeoutMs[2],
     cookieDomain: config.cookieDomain ?? null,
+    anonymousIdCookie: config.anonymousIdCookie ?? null,
     optOutByDefault: config.optOutByDefault === true,
     respectPrivacySignals: config.respectPrivacySignals === true,
     debug: config.debug === true,
@@ -61,6 +62,10 @@ export function checkConfig(config) {
     }
     if (kind) {
       if (typeof value !== kind) fail(`${key} must be a ${kind}, got ${show(value)}`);
+      continue;
+    }
+    if (key === 'anonymousIdCookie') {
+      if (typeof value !== 'string' || !/^[\w!#$%&'*+.^`|~-]{1,64}$/.test(value)) fail(`anonymousIdCookie must be a cookie name of 1 to 64 letters, digits or !#$%&'*+-.^_\`|~, got ${show(value)}`);
       continue;
     }
     if (key === 'cookieDomain') {

@@ -3,6 +3,9 @@
 export const LIBRARY = { name: 'analytics-wasm', version: '__VERSION__' };
 
 const TIMEZONE = 'aw:timezone';
+const CAMPAIGN = 'aw:campaign';
+// The utm_* parameters, and the fields of context.campaign they fill (analytics.js's names).
+const UTM = { utm_campaign: 'name', utm_source: 'source', utm_medium: 'medium', utm_term: 'term', utm_content: 'content' };
 
 function currentTimezone() {
   try {
@@ -38,7 +41,30 @@ export function rememberedTimezone(store, recheck, onChange) {
   return remembered;
 }
 
-export function pageContext(sessionId, timezone) {
+/**
+ * context.campaign: this page's utm_* parameters, or else those of the page
+ * that brought the visitor in this session (remembered), or undefined.
+ */
+export function sessionCampaign(store, sessionId) {
+  const params = new URLSearchParams(location.search);
+  let campaign;
+  for (const [param, field] of Object.entries(UTM)) {
+    const value = params.get(param);
+    if (value) (campaign ??= {})[field] = value;
+  }
+  if (campaign) {
+    store.set(CAMPAIGN, JSON.stringify({ sessionId, campaign }));
+    return campaign;
+  }
+  try {
+    const landing = JSON.parse(store.get(CAMPAIGN) ?? 'null');
+    return landing?.sessionId === sessionId ? landing.campaign : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pageContext(sessionId, timezone, campaign) {
   const { href, pathname, search } = location;
   // A worker has its own location, but no document and no screen.
   const page = globalThis.document;
@@ -47,9 +73,12 @@ export function pageContext(sessionId, timezone) {
     library: LIBRARY,
     page: { path: pathname, referrer: page?.referrer ?? '', search, title: page?.title ?? '', url: href },
     userAgent: navigator.userAgent,
+    // The low-entropy client hints (brands, mobile, platform), where the browser has them.
+    userAgentData: navigator.userAgentData?.toJSON?.(),
     locale: navigator.language,
     timezone,
     screen: screenInfo,
+    campaign,
     sessionId,
   };
 }

@@ -15,6 +15,7 @@ import { beacon, readRejections, readRetryAfter, send } from './transport.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
+import { readOptions } from './options.js';
 
 const NAMESPACE = 'analytics-wasm';
 /** How long a fetch's network error waits for a pagehide that would make it the unload's abort. */
@@ -29,6 +30,20 @@ const NAME_FIELD = { track: 'event', page: 'name', group: 'groupId', alias: 'pre
 const BODY_FIELD = { track: 'properties', page: 'properties', identify: 'traits', group: 'traits' };
 
 const monotonic = () => performance.timeOrigin + performance.now();
+
+/** The identity members of an event's JSON (`userId` empty: none). */
+const who = (userId, anonymousId) => `,"anonymousId":${JSON.stringify(anonymousId)}${userId ? `,"userId":${JSON.stringify(userId)}` : ''}`;
+
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** `over` merged into `base` (both parsed JSON): objects merge, anything else replaces. */
+function deepMerge(base, over) {
+  for (const [key, value] of Object.entries(over)) base[key] = isObject(value) && isObject(base[key]) ? deepMerge(base[key], value) : value;
+  return base;
+}
+
+/** Why a released event that no send or notice accounts for was dropped. */
+const DROPPED_FROM_QUEUE = 'dropped from the queue: over maxQueueEvents or maxQueueBytes, or older than maxEventAgeMs';
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -66,8 +81,9 @@ const FAILURES = {
  * to the engine. `page` carries what the page's modules already have, so
  * this module (built into one file, analytics-engine.js) holds no copy of
  * them: `wasm` (a fetch of the core, or null), `loadJsCore` (resolves to
- * the `instantiate` of the core compiled to JavaScript), `uuid`
- * (identity.js) and `tables` (tables.js).
+ * the `instantiate` of the core compiled to JavaScript), `tables`
+ * (tables.js) and `settled(messageId, status, reason)`, told of each event
+ * the page recorded when it is delivered, dropped or refused.
  */
 export async function startEngine(config, emit, page) {
   // Storage opens, and the partition's lock is taken, while the core compiles.
@@ -85,7 +101,9 @@ export async function startEngine(config, emit, page) {
 
 export class Engine {
   #core;
-  #uuid;
+  #settled;
+  /** handle → '' (delivered) or why it was dropped, for events about to be released. */
+  #fates = new Map();
   #emit;
   /** Which compilation of the core runs: 'wasm' or 'js'. */
   #kind;
@@ -130,9 +148,9 @@ export class Engine {
   #lastReason = '';
   #expiredLogged = 0;
 
-  /** `page` as for startEngine: its `uuid` and `tables`. */
-  constructor(exports, config, emit, kind, { uuid, tables }) {
-    this.#uuid = uuid;
+  /** `page` as for startEngine: its `tables` and `settled`. */
+  constructor(exports, config, emit, kind, { tables, settled }) {
+    this.#settled = settled;
     this.#emit = emit;
     this.#kind = kind;
     this.#endpoint = config.endpoint;
@@ -155,31 +173,65 @@ export class Engine {
 
   /** Who later events are attributed to (`userId` empty: nobody). */
   setIdentity(userId, anonymousId) {
-    this.#who = `,"anonymousId":${JSON.stringify(anonymousId)}${userId ? `,"userId":${JSON.stringify(userId)}` : ''}`;
+    this.#userId = userId;
+    this.#anonymousId = anonymousId;
+    this.#who = who(userId, anonymousId);
   }
 
-  /** Records one call: `kind` 0 track … 4 alias; `json` its properties or traits; `at` (wall clock) of a buffered call, else 0. */
-  record(kind, name, json, at) {
+  #userId = '';
+  #anonymousId = '';
+
+  /**
+   * Records one call: `kind` 0 track … 4 alias; `json` its properties or
+   * traits; `at` (wall clock) of a buffered call, else 0; `id` its
+   * messageId; `optionsJson` its options (options.js), or ''; `category` a
+   * page's, or ''.
+   */
+  record(kind, name, json, at, id, optionsJson, category) {
     if (this.#closed) return;
+    const extra = optionsJson ? readOptions(optionsJson, TYPES[kind]) : null;
+    if (typeof extra === 'string') {
+      this.#emit('input', extra);
+      this.#settled(id, 'refused', extra);
+      return;
+    }
     const type = TYPES[kind];
     const wall = Date.now();
-    const id = this.#uuid();
     const nameField = NAME_FIELD[type];
     const bodyField = BODY_FIELD[type];
+    let whoMembers = this.#who;
+    let context = this.#context;
+    // The context, most of an event's bytes, is measured once, when it changes.
+    let contextBytes = this.#contextBytes;
+    let stamp = this.#iso(at > 0 ? at : wall);
+    let members = category ? `,"category":${JSON.stringify(category)}` : '';
+    let idJson = `"${id}"`;
+    if (extra) {
+      if (extra.userId !== undefined || extra.anonymousId !== undefined) whoMembers = who(extra.userId ?? this.#userId, extra.anonymousId ?? this.#anonymousId);
+      if (extra.context) {
+        context = JSON.stringify(deepMerge(JSON.parse(context), extra.context));
+        contextBytes = utf8Bytes(context);
+      }
+      if (extra.timestamp !== undefined) stamp = new Date(extra.timestamp).toISOString();
+      if (extra.integrations) members += `,"integrations":${extra.integrations}`;
+      if (extra.messageId) idJson = JSON.stringify(id);
+    }
     const head =
       `{"type":"${type}"` +
       (nameField && name ? `,"${nameField}":${JSON.stringify(name)}` : '') +
+      members +
       (bodyField ? `,"${bodyField}":${json || '{}'}` : '') +
-      `,"messageId":"${id}"${this.#who},"timestamp":"${this.#iso(at > 0 ? at : wall)}","context":`;
-    const event = `${head}${this.#context}}`;
-    // The context, most of an event's bytes, is measured once, when it changes.
-    const bytes = utf8Bytes(head) + this.#contextBytes + 1;
+      `,"messageId":${idJson}${whoMembers},"timestamp":"${stamp}","context":`;
+    const event = `${head}${context}}`;
+    const bytes = utf8Bytes(head) + contextBytes + 1;
     const handle = this.#next++;
     this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall });
     const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now());
     if (limit > 0) {
       this.#let(handle);
-      this.#emit('input', `event is ${bytes} bytes encoded, larger than the limit of ${limit} bytes`);
+      const message = `event is ${bytes} bytes encoded, larger than the limit of ${limit} bytes`;
+      this.#emit('input', message);
+      this.#settled(id, 'refused', message);
       return;
     }
     if (this.#debug) this.#debugLine(`queued ${id} (${this.#core.metrics().pending} pending)`);
@@ -382,8 +434,13 @@ export class Engine {
     const ids = [];
     for (const handle of handles) {
       const event = this.#events.get(handle);
-      if (event) ids.push(event.id);
+      const fate = this.#fates.get(handle);
+      this.#fates.delete(handle);
       this.#let(handle);
+      if (!event) continue;
+      ids.push(event.id);
+      if (fate === '') this.#settled(event.id, 'delivered');
+      else this.#settled(event.id, 'dropped', fate ?? DROPPED_FROM_QUEUE);
     }
     if (this.#storage.kind !== 'memory') this.#wrote(this.#storage.delete(ids));
   }
@@ -415,7 +472,7 @@ export class Engine {
       if (queued !== null) {
         if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${body.length} bytes, by sendBeacon${queued ? '' : ' (refused)'}`);
         // Settled at once: a closing tab may end inside the next call.
-        this.#settle(batch, handles.length, queued ? 'beaconQueued' : 'beaconRefused');
+        this.#settle(batch, handles, queued ? 'beaconQueued' : 'beaconRefused');
         return;
       }
     }
@@ -449,15 +506,24 @@ export class Engine {
       this.#rejections = named;
       outcome = { status: result.status, retry: readRetryAfter(result.retryAfter), rejected: named.map(([id]) => byId.get(id)) };
     }
-    this.#settle(batch, handles.length, outcome);
+    this.#settle(batch, handles, outcome);
     this.#drive();
   }
 
   #rejections = [];
 
-  #settle(batch, events, outcome) {
+  #settle(batch, handles, outcome) {
+    const events = handles.length;
     const report = this.#core.settle(batch, outcome, this.#now());
     if (!report) return;
+    // What becomes of each (told when they are released): all sent, some
+    // rejected by name (a notice says why), or all dropped by the answer.
+    if (report.sent > 0) {
+      const rejected = new Set(outcome.rejected);
+      for (const handle of handles) if (!rejected.has(handle)) this.#fates.set(handle, '');
+    } else if (report.dropped === events && typeof outcome === 'object') {
+      for (const handle of handles) this.#fates.set(handle, `the collector answered ${outcome.status}`);
+    }
     for (const waiter of this.#flushes) {
       waiter.sent += report.sent;
       waiter.failed += events - report.sent;
@@ -477,6 +543,7 @@ export class Engine {
       batchRejected: () => ['delivery', `the collector answered ${a}: dropped a batch of ${b} event(s)`],
       eventsRejected: () => {
         const reasons = new Map(this.#rejections);
+        for (const h of handles) this.#fates.set(h, `rejected by the collector: ${reasons.get(idOf(h)) ?? ''}`);
         const listed = handles.slice(0, 5).map((h) => `; ${idOf(h)}: ${reasons.get(idOf(h)) ?? ''}`);
         return ['delivery', `the collector rejected ${a} event(s)${listed.join('')}`];
       },
@@ -485,6 +552,8 @@ export class Engine {
       circuitOpened: () => ['delivery', `the collector failed ${a} sends in a row: sending paused for ${Math.floor(Math.max(0, b - monotonic()) / 1000)} s; events are kept`],
     };
     const [type, message] = texts[kind]();
+    // An event refused alone is dropped for what the message says.
+    if (kind === 'eventTooLarge' || kind === 'eventRefused') this.#fates.set(a, message);
     this.#emit(type, message);
   }
 

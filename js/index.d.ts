@@ -20,9 +20,9 @@ export interface AnalyticsConfig {
   maxBatchBytes?: number;
   /** Most bytes per beacon and in all keepalive requests in flight (1024–65,536, default 65,536). */
   maxBeaconBytes?: number;
-  /** Most events held; the oldest is dropped beyond (1–100,000, default 1000). */
+  /** Most events held; the oldest is dropped beyond (1–100,000, default 10,000). */
   maxQueueEvents?: number;
-  /** Most encoded bytes held; the oldest is dropped beyond (1024–50,000,000, default 5,000,000). */
+  /** Most encoded bytes held; the oldest is dropped beyond (1024–50,000,000, default 16,000,000). */
   maxQueueBytes?: number;
   /** Most bytes of one encoded event; larger is refused at the call (1024–16,000,000, default 32,768: Segment's per-message limit). */
   maxEventBytes?: number;
@@ -44,6 +44,8 @@ export interface AnalyticsConfig {
   requestTimeoutMs?: number;
   /** A session ends after this long without an event (60,000–86,400,000 ms, default 1,800,000: 30 minutes). */
   sessionTimeoutMs?: number;
+  /** Take the anonymousId from this first-party cookie, set by the site's server (it outlives WebKit's 7-day cap on script-written storage); preferred over localStorage. */
+  anonymousIdCookie?: string;
   /** Also keep `anonymousId` and `userId` in cookies on this domain (e.g. `example.com`), so every subdomain sees the same visitor. Default: localStorage only. */
   cookieDomain?: string;
   /** Start opted out until `optIn()` is called (a consent banner). A choice made earlier with `optIn()`/`optOut()` is remembered and wins. Default false. */
@@ -56,6 +58,46 @@ export interface AnalyticsConfig {
 
 /** A plain JSON-serializable object. See the README for how other values are handled. */
 export type Properties = Record<string, unknown>;
+
+/** Options of one call, as analytics.js takes them. A bad one refuses that event with an `input` error naming it. */
+export interface CallOptions {
+  /** When the event happened (a backfilled event): a Date or an ISO 8601 string. Default: the call. */
+  timestamp?: Date | string;
+  /** Your own id for the event, for dedupe across systems: 1 to 256 characters, none a control character, not one of an event still queued. */
+  messageId?: string;
+  /** This event's anonymousId (the visitor's is unchanged). */
+  anonymousId?: string | number;
+  /** This event's userId (the user's is unchanged). */
+  userId?: string | number;
+  /** Deep-merged over the page context for this event. */
+  context?: Record<string, unknown>;
+  /** Sent as it is, as the event's `integrations`. */
+  integrations?: Record<string, unknown>;
+}
+
+/** What became of one call's event. */
+export interface EventOutcome {
+  /** The event's messageId; null when the call was refused before there was an event. */
+  messageId: string | null;
+  /** `delivered`: the collector accepted it; `dropped`: it was queued, then given up; `refused`: it never entered the queue. */
+  status: 'delivered' | 'dropped' | 'refused';
+  /** Why it was dropped or refused. */
+  reason?: string;
+}
+
+/** What each call returns: settles once its event is delivered, dropped or refused; never rejects. Await it, or ignore it at no cost. */
+export interface Outcome extends PromiseLike<EventOutcome> {
+  readonly messageId: string | null;
+}
+
+/** Called once with the call's outcome. */
+export type Callback = (outcome: EventOutcome) => void;
+
+/** A tracking plan: event names and the properties each takes (`createAnalytics<Plan>()`). */
+export type EventMap = Record<string, Properties>;
+
+/** The names of a plan's events whose properties may be left out. */
+type OptionalEvents<Events> = { [Name in keyof Events]: {} extends Events[Name] ? Name : never }[keyof Events] & string;
 
 export interface AnalyticsError {
   /** `config`, `load`, `input` (a refused event), `delivery`, `auth`, `storage` or `plugin` (a plugin threw). */
@@ -120,9 +162,13 @@ export interface EventContext {
   library: { name: 'analytics-wasm'; version: string };
   page: { path: string; referrer: string; search: string; title: string; url: string };
   userAgent: string;
+  /** The low-entropy client hints, where the browser has them. */
+  userAgentData?: { brands: { brand: string; version: string }[]; mobile: boolean; platform: string };
   locale: string;
   timezone?: string;
   screen: { width: number; height: number; density: number } | null;
+  /** From utm_* parameters of this page, or of the session's landing page. */
+  campaign?: { name?: string; source?: string; medium?: string; term?: string; content?: string };
   sessionId: number;
   [key: string]: unknown;
 }
@@ -130,10 +176,14 @@ export interface EventContext {
 /** An event as plugins see it. The name and body fields depend on `type`. */
 export interface PluginEvent {
   type: 'track' | 'identify' | 'page' | 'group' | 'alias';
+  /** The event's messageId (the call's `options.messageId`, or a UUID v4); informational. */
+  messageId: string;
   /** track: the event name. */
   event?: string;
   /** page: the page name. */
   name?: string;
+  /** page: the page category, when the call gave one. */
+  category?: string;
   /** group: the group id. */
   groupId?: string;
   /** alias: the id being aliased. */
@@ -166,21 +216,44 @@ export interface User {
   traits: Properties;
 }
 
-export interface Analytics {
+export interface Analytics<Events extends EventMap = EventMap> {
   /** Resolves when the wasm is loaded and the events closed tabs and earlier pages left are back in the queue (written again under this tab just after). Never rejects. */
   readonly ready: Promise<void>;
-  track(event: string, properties?: Properties): void;
+  /** Records an event; with a tracking plan, its name and properties are checked against it. */
+  track<Name extends keyof Events & string>(event: Name, properties: Events[Name], options?: CallOptions, callback?: Callback): Outcome;
+  track<Name extends keyof Events & string>(event: Name, properties: Events[Name], callback: Callback): Outcome;
+  track<Name extends OptionalEvents<Events>>(event: Name, callback?: Callback): Outcome;
   /** Sets (and persists) the userId for later events and merges `traits`; a different userId starts from no traits. */
-  identify(userId: string, traits?: Properties): void;
+  identify(userId: string | number | null, traits?: Properties, options?: CallOptions, callback?: Callback): Outcome;
+  identify(userId: string | number | null, traits: Properties, callback: Callback): Outcome;
+  identify(userId: string | number, callback: Callback): Outcome;
   /** Anonymous traits: merges them without a userId. */
-  identify(traits: Properties): void;
-  /** Refreshes the page context (url, path, referrer, title), then records a page event. */
-  page(name?: string, properties?: Properties): void;
+  identify(traits: Properties, options?: CallOptions, callback?: Callback): Outcome;
+  identify(traits: Properties, callback: Callback): Outcome;
+  /** Refreshes the page context (url, path, referrer, title), then records a page event; two strings are a category and a name. */
+  page(category: string, name: string, properties?: Properties, options?: CallOptions, callback?: Callback): Outcome;
+  page(category: string, name: string, callback: Callback): Outcome;
+  page(name?: string, properties?: Properties, options?: CallOptions, callback?: Callback): Outcome;
+  page(name: string, properties: Properties, callback: Callback): Outcome;
+  page(name: string, callback: Callback): Outcome;
+  page(properties: Properties, options?: CallOptions, callback?: Callback): Outcome;
+  page(callback: Callback): Outcome;
   /** Sets (and persists) the group and merges its traits. */
-  group(groupId: string, traits?: Properties): void;
+  group(groupId: string | number, traits?: Properties, options?: CallOptions, callback?: Callback): Outcome;
+  group(groupId: string | number, traits: Properties, callback: Callback): Outcome;
+  group(groupId: string | number, callback: Callback): Outcome;
   /** Links `previousId` (default: the current userId, else the anonymousId) to `userId`, which becomes the userId. */
-  alias(userId: string, previousId?: string): void;
-  /** Logout: forgets userId, traits and group, makes a new anonymousId and starts a new session. */
+  alias(userId: string | number, previousId?: string | number | null, options?: CallOptions, callback?: Callback): Outcome;
+  alias(userId: string | number, previousId: string | number | null, callback: Callback): Outcome;
+  alias(userId: string | number, options: CallOptions, callback?: Callback): Outcome;
+  alias(userId: string | number, callback: Callback): Outcome;
+  /** Super properties: merged into every later track()'s properties (its own win), persisted until unregister() or reset(). */
+  register(properties: Properties): void;
+  /** As register(), for the names not registered already. */
+  registerOnce(properties: Properties): void;
+  /** Forgets one super property. */
+  unregister(name: string): void;
+  /** Logout: forgets userId, traits, group and super properties, makes a new anonymousId and starts a new session. */
   reset(): void;
   /** Who events are attributed to now. */
   user(): User;
@@ -189,7 +262,7 @@ export interface Analytics {
   /** Undoes optOut() (or optOutByDefault) and remembers it; ignored while a privacy signal is honoured. */
   optIn(): void;
   /** Adds a before-send plugin; returns the client for chaining. */
-  use(plugin: Plugin): Analytics;
+  use(plugin: Plugin): Analytics<Events>;
   /** Sends everything pending; resolves once it is settled or re-queued. */
   flush(): Promise<FlushResult>;
   metrics(): Metrics;
@@ -199,5 +272,8 @@ export interface Analytics {
   shutdown(): Promise<void>;
 }
 
-/** Creates a client. Throws an Error naming the field and the allowed values on bad config. */
-export function createAnalytics(config: AnalyticsConfig): Analytics;
+/**
+ * Creates a client. Throws an Error naming the field and the allowed values on bad config.
+ * `Events`, a tracking plan, makes track() check event names and properties against it.
+ */
+export function createAnalytics<Events extends EventMap = EventMap>(config: AnalyticsConfig): Analytics<Events>;

@@ -19,6 +19,7 @@ import { CORE_KEY, ENGINE_KEY, loadScript } from './asset-keys.js';
 import { Client } from './client.js';
 import { checkConfig } from './config.js';
 import { emptyMetrics } from './metrics.js';
+import { settled as settledOutcome } from './outcomes.js';
 
 const inBrowser = (typeof window !== 'undefined' && typeof document !== 'undefined') || typeof WorkerGlobalScope !== 'undefined';
 
@@ -35,7 +36,10 @@ const serverClient = {
   flush: async () => ({ sent: 0, failed: 0, pending: 0 }),
   shutdown: () => settled,
 };
-for (const call of ['track', 'identify', 'page', 'group', 'alias', 'reset', 'optIn']) serverClient[call] = () => {};
+for (const call of ['track', 'identify', 'page', 'group', 'alias']) {
+  serverClient[call] = (...args) => settledOutcome('refused', 'on the server: nothing is sent', args.find((arg) => typeof arg === 'function'));
+}
+for (const call of ['reset', 'optIn', 'register', 'registerOnce', 'unregister']) serverClient[call] = () => {};
 
 /** Creates an analytics client. Throws an Error naming the field on bad config. */
 export function createAnalytics(config) {

@@ -1,7 +1,10 @@
 // Small page-level state (identity, session, consent) kept in localStorage,
 // falling back to memory where localStorage throws (blocked, private modes).
 // With `cookieDomain`, the visitor's ids are also kept in cookies on that
-// domain, read first, so every subdomain sees the same visitor.
+// domain, read first, so every subdomain sees the same visitor. With
+// `anonymousIdCookie`, the anonymousId is read first from that cookie, which
+// the site's server sets: WebKit deletes script-written storage after 7 days
+// without a visit and caps script-set cookies, but not a server's cookie.
 const COOKIE_KEYS = { 'aw:anonymousId': 'aw_anonymous_id', 'aw:userId': 'aw_user_id' };
 const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 
@@ -25,10 +28,10 @@ function writeCookie(name, value, domain) {
   document.cookie = `${name}=${encodeURIComponent(value ?? '')}; Domain=${domain}; Path=/; Max-Age=${age}; SameSite=Lax${secure}`;
 }
 
-export function createPageStore({ cookieDomain } = {}) {
+export function createPageStore({ cookieDomain, anonymousIdCookie } = {}) {
   const memory = new Map();
   // A worker has neither cookies nor localStorage: its identity lives in memory.
-  if (typeof document === 'undefined') cookieDomain = null;
+  if (typeof document === 'undefined') cookieDomain = anonymousIdCookie = null;
   let local = null;
   try {
     local = globalThis.localStorage;
@@ -37,6 +40,8 @@ export function createPageStore({ cookieDomain } = {}) {
   }
   return {
     get(key) {
+      const fromServer = key === 'aw:anonymousId' && anonymousIdCookie && readCookie(anonymousIdCookie);
+      if (fromServer) return fromServer;
       const cookie = cookieDomain && COOKIE_KEYS[key];
       if (cookie) {
         const value = readCookie(cookie);

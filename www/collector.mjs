@@ -21,7 +21,6 @@ import { gunzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 
 const TYPES = new Set(['track', 'identify', 'page', 'group', 'alias', 'screen']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // FAULT: what the collector does to the next requests.
 //   status        answer this status instead of accepting (e.g. 503, 401)
@@ -40,18 +39,22 @@ const NO_FAULT = Object.freeze({});
 function validateEvent(event) {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) return 'event must be an object';
   if (!TYPES.has(event.type)) return `unknown type ${JSON.stringify(event.type)}`;
-  if (typeof event.messageId !== 'string' || !UUID.test(event.messageId)) return 'messageId must be a UUID';
+  // Any id will do (a caller may give its own), as Segment takes it.
+  if (typeof event.messageId !== 'string' || event.messageId === '' || event.messageId.length > 256) return 'messageId must be a string of 1 to 256 characters';
   if (typeof event.timestamp !== 'string' || Number.isNaN(Date.parse(event.timestamp))) return 'timestamp must be an ISO 8601 date';
   if (typeof event.anonymousId !== 'string' && typeof event.userId !== 'string') return 'anonymousId or userId is required';
   if (event.type === 'track' && (typeof event.event !== 'string' || event.event === '')) return 'track requires event';
   return null;
 }
 
-export function startCollector({ port = 0, logFile = null, quiet = true } = {}) {
+export function startCollector({ port = 0, logFile = null, quiet = true, checkBody = null } = {}) {
   let currentFault = NO_FAULT;
   let events = [];
   let seen = new Map();
   let requests = [];
+  // What `checkBody(body, bytes)` (a caller's conformance check, e.g. the
+  // tests' Segment one) found wrong with the bodies received.
+  let violations = [];
   let stats;
   const resetStats = () => {
     stats = { requests: 0, batches: 0, received: 0, duplicates: 0, rejected: 0, malformed: 0, bytes: 0, refused: 0, tooLarge: 0 };
@@ -119,6 +122,7 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
       return answer(400, { error: 'body must be {"batch":[…]}' });
     }
     entry.events = body.batch.length;
+    if (checkBody) violations.push(...checkBody(body, raw.length));
     const malformed = [];
     for (const event of body.batch) {
       const problem = validateEvent(event);
@@ -184,6 +188,7 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
         events = [];
         seen = new Map();
         requests = [];
+        violations = [];
         resetStats();
         return json(res, 200, { ok: true });
       }
@@ -209,11 +214,15 @@ export function startCollector({ port = 0, logFile = null, quiet = true } = {}) 
         events: () => events,
         stats: () => ({ ...stats, unique: seen.size }),
         requests: () => requests,
+        violations: () => violations,
+        /** The violations found so far, cleared: for a test that breaks a rule on purpose. */
+        takeViolations: () => violations.splice(0),
         reset: () => {
           currentFault = NO_FAULT;
           events = [];
           seen = new Map();
           requests = [];
+          violations = [];
           resetStats();
         },
         close: () =>

@@ -17,6 +17,7 @@ import { rollup } from 'rollup';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import { importMetaAssets } from '@web/rollup-plugin-import-meta-assets';
 import { startCollector } from '../../www/collector.mjs';
+import { segmentViolations } from '../support/segment.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { launchBrowser, waitFor } from '../support/browser.mjs';
 
@@ -65,7 +66,7 @@ function webpackBuild(app, entry, outDir) {
 
 /** Loads the built app in Chromium, clicks Buy, and returns what the collector got; `withoutWebAssembly` removes the global first. */
 async function clickBuyAndCheck(dir, { withoutWebAssembly = false } = {}) {
-  const collector = await startCollector();
+  const collector = await startCollector({ checkBody: segmentViolations });
   const site = await serveDirectory(dir);
   const browser = await launchBrowser();
   try {
@@ -74,6 +75,7 @@ async function clickBuyAndCheck(dir, { withoutWebAssembly = false } = {}) {
     await page.goto(`${site.url}/?endpoint=${encodeURIComponent(collector.endpoint)}`);
     await page.click('#buy');
     const events = await waitFor(() => collector.events().length >= 2 && collector.events(), { what: 'page and track events' });
+    assert.deepEqual(collector.violations(), [], "every body keeps Segment's rules");
     return { events, stats: collector.stats() };
   } finally {
     await browser.close();
@@ -184,7 +186,7 @@ test('a server-side render calls the package in Node without throwing, and only 
   const dist = join(app, 'dist');
   await webpackBuild(app, './client.js', dist);
   const { renderPage } = await import(pathToFileURL(join(app, 'render.mjs')).href);
-  const collector = await startCollector();
+  const collector = await startCollector({ checkBody: segmentViolations });
   // The client bundle is main.js, the chunk webpack splits off for the
   // lazily loaded engine, and the wasm.
   const built = new Set(readdirSync(dist));

@@ -1,12 +1,13 @@
 // Shared setup for browser end-to-end tests: a dev collector, a static server
 // for the test page and the built package, and a browser engine (Chromium by
 // default; see ../support/engines/index.mjs for the engine-neutral driver).
-import { before, after, beforeEach } from 'node:test';
+import { before, after, beforeEach, afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { waitFor, waitForCount } from '../support/browser.mjs';
 import { launchEngine } from '../support/engines/index.mjs';
+import { segmentViolations } from '../support/segment.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -21,7 +22,8 @@ export const WITHOUT_WEBASSEMBLY = 'delete globalThis.WebAssembly';
  * back to the core compiled to JavaScript.
  */
 export async function startHarness({ engine = 'chromium', core = 'wasm' } = {}) {
-  const collector = await startCollector();
+  // Every body any test's collector receives is held to Segment's rules.
+  const collector = await startCollector({ checkBody: segmentViolations });
   const site = await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': `${root}pkg` } });
   const browser = await launchEngine(engine);
   return {
@@ -67,5 +69,9 @@ export function useHarness({ engine = 'chromium', core = 'wasm' } = {}) {
     await harness?.close();
   });
   beforeEach(() => harness.collector.reset());
+  afterEach(() => {
+    const violations = harness.collector.violations();
+    if (violations.length) throw new Error(`bodies broke Segment's rules (tests/support/segment.mjs): ${violations.slice(0, 5).join('; ')}`);
+  });
   return () => harness;
 }

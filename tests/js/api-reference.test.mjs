@@ -12,9 +12,9 @@ const reference = readFileSync(new URL('../../docs/API.md', import.meta.url), 'u
 /** interface name → its member names, from the .d.ts. */
 function declaredInterfaces() {
   const interfaces = new Map();
-  for (const [, name, body] of declarations.matchAll(/export interface (\w+) \{([\s\S]*?)\n\}/g)) {
+  for (const [, name, body] of declarations.matchAll(/export interface (\w+)(?:<[^>]*>)? (?:extends [^{]+ )?\{([\s\S]*?)\n\}/g)) {
     const members = new Set();
-    for (const [, member] of body.matchAll(/^ {2}(?:readonly )?(\w+)\??[(:]/gm)) members.add(member);
+    for (const [, member] of body.matchAll(/^ {2}(?:readonly )?(\w+)\??[(:<]/gm)) members.add(member);
     interfaces.set(name, members);
   }
   return interfaces;

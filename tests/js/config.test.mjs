@@ -77,11 +77,11 @@ test('what the JS check accepts the core takes, and a range it refuses the core 
 });
 
 test('the page-level fields are checked in JS and are not the core\'s', async () => {
-  const config = { endpoint, sessionTimeoutMs: 60_000, cookieDomain: 'example.com', optOutByDefault: true, respectPrivacySignals: false, debug: true };
+  const config = { endpoint, sessionTimeoutMs: 60_000, cookieDomain: 'example.com', anonymousIdCookie: 'ajs_anonymous_id', optOutByDefault: true, respectPrivacySignals: false, debug: true };
   assert.equal(jsVerdict(config), 'ok');
   assert.deepEqual(engineConfig(config), { endpoint, debug: true });
   assert.equal(await coreVerdict(engineConfig(config)), 'ok');
-  assert.deepEqual([...PAGE_FIELDS].sort(), ['cookieDomain', 'optOutByDefault', 'respectPrivacySignals', 'sessionTimeoutMs']);
+  assert.deepEqual([...PAGE_FIELDS].sort(), ['anonymousIdCookie', 'cookieDomain', 'optOutByDefault', 'respectPrivacySignals', 'sessionTimeoutMs']);
 });
 
 test('bad page-level fields are named with what is allowed', () => {
@@ -89,6 +89,7 @@ test('bad page-level fields are named with what is allowed', () => {
   assert.equal(jsVerdict({ endpoint, sessionTimeoutMs: '30m' }), 'sessionTimeoutMs must be a non-negative integer, got "30m"');
   assert.equal(jsVerdict({ endpoint, optOutByDefault: 'true' }), 'optOutByDefault must be a boolean, got "true"');
   assert.equal(jsVerdict({ endpoint, cookieDomain: 'a b; path=/' }), 'cookieDomain must be a domain name such as "example.com", got "a b; path=/"');
+  assert.match(jsVerdict({ endpoint, anonymousIdCookie: 'id; Path=/' }), /^anonymousIdCookie must be a cookie name of 1 to 64 letters, digits or .*, got "id; Path=\/"$/);
 });
 
 test('a bad field is named with its allowed range', () => {
