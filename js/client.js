@@ -11,7 +11,7 @@ import { pageContext, rememberedTimezone, sessionCampaign } from './context.js';
 import { Identity, uuid } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
-import { Outcomes, settled } from './outcomes.js';
+import { GivenIds, Outcome, settled } from './outcomes.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
 import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
@@ -51,7 +51,7 @@ export class Client {
   #engineContext = null;
   #engineUserId = null;
   #engineAnonymousId = null;
-  #outcomes = new Outcomes();
+  #givenIds = new GivenIds();
   /** register()'s properties, merged into every track's (persisted); null when there are none. */
   #superProperties = null;
   /** The last input problem reported: the reason a refused call's outcome gives. */
@@ -113,8 +113,7 @@ export class Client {
       wasm?.catch(() => {});
       const { startEngine } = await this.#loadEngine();
       if (this.#closed || this.#optedOut) return;
-      const settled = (messageId, status, reason) => this.#outcomes.settle(messageId, status, reason);
-      const page = { wasm, loadJsCore: this.#assets.loadJsCore, tables: { METRIC_NAMES, NUMERIC_FIELDS }, settled };
+      const page = { wasm, loadJsCore: this.#assets.loadJsCore, tables: { METRIC_NAMES, NUMERIC_FIELDS } };
       const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), page);
       if (this.#closed || this.#optedOut) {
         await engine.discard();
@@ -130,8 +129,7 @@ export class Client {
       this.#closed = true;
       const message = `analytics-wasm could not start: ${error?.message ?? error}`;
       this.#emit('load', message);
-      this.#buffer = [];
-      this.#outcomes.dropAll(message);
+      this.#dropBuffer(message);
     }
   }
 
@@ -228,7 +226,7 @@ export class Client {
     if (optionsJson === null) return null;
     const given = optionsJson && JSON.parse(optionsJson).messageId;
     const messageId = typeof given === 'string' && given !== '' ? given : uuid();
-    if (messageId === given && this.#outcomes.has(messageId)) {
+    if (messageId === given && this.#givenIds.taken(messageId)) {
       this.#report(`${type}(): options.messageId "${messageId}" is already queued; event dropped`);
       return null;
     }
@@ -250,15 +248,21 @@ export class Client {
     }
     const json = BODY_FIELD[type] === null ? '' : this.#serialize(body);
     if (json === null) return null;
-    // Registered first: the engine may settle the event within the call.
-    const outcome = this.#outcomes.queued(messageId, callback);
-    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0, messageId, optionsJson, category);
-    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now, messageId, optionsJson, category]);
+    const outcome = new Outcome(messageId, callback);
+    if (messageId === given) this.#givenIds.add(messageId, outcome);
+    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0, messageId, optionsJson, category, outcome);
+    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now, messageId, optionsJson, category, outcome]);
     return outcome;
   }
 
+  /** Drops what waits for the engine, settling each call's outcome. */
+  #dropBuffer(reason) {
+    for (const call of this.#buffer) call[10].settle('dropped', reason);
+    this.#buffer = [];
+  }
+
   // Context and ids cross into the wasm only when they change, not per call.
-  #send(kind, name, json, userId, anonymousId, contextJson, at, messageId, optionsJson, category) {
+  #send(kind, name, json, userId, anonymousId, contextJson, at, messageId, optionsJson, category, outcome) {
     if (contextJson !== this.#engineContext) {
       this.#engine.setContext(contextJson);
       this.#engineContext = contextJson;
@@ -268,7 +272,7 @@ export class Client {
       this.#engineUserId = userId;
       this.#engineAnonymousId = anonymousId;
     }
-    this.#engine.record(kind, name, json, at, messageId, optionsJson, category);
+    this.#engine.record(kind, name, json, at, messageId, optionsJson, category, outcome);
   }
 
   /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */
@@ -437,8 +441,7 @@ export class Client {
     if (this.#optedOut && !this.#engine) return Promise.resolve();
     this.#optedOut = true;
     const dropped = this.#buffer.length;
-    this.#buffer = [];
-    this.#outcomes.dropAll('opted out');
+    this.#dropBuffer('opted out');
     const engine = this.#engine;
     this.#engine = null;
     this.#debug(`opted out: ${dropped} buffered call(s) dropped`);

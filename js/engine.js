@@ -82,8 +82,7 @@ const FAILURES = {
  * this module (built into one file, analytics-engine.js) holds no copy of
  * them: `wasm` (a fetch of the core, or null), `loadJsCore` (resolves to
  * the `instantiate` of the core compiled to JavaScript), `tables`
- * (tables.js) and `settled(messageId, status, reason)`, told of each event
- * the page recorded when it is delivered, dropped or refused.
+ * (tables.js).
  */
 export async function startEngine(config, emit, page) {
   // Storage opens, and the partition's lock is taken, while the core compiles.
@@ -101,7 +100,6 @@ export async function startEngine(config, emit, page) {
 
 export class Engine {
   #core;
-  #settled;
   /** handle → '' (delivered) or why it was dropped, for events about to be released. */
   #fates = new Map();
   #emit;
@@ -148,9 +146,8 @@ export class Engine {
   #lastReason = '';
   #expiredLogged = 0;
 
-  /** `page` as for startEngine: its `tables` and `settled`. */
-  constructor(exports, config, emit, kind, { tables, settled }) {
-    this.#settled = settled;
+  /** `page` as for startEngine: its `tables`. */
+  constructor(exports, config, emit, kind, { tables }) {
     this.#emit = emit;
     this.#kind = kind;
     this.#endpoint = config.endpoint;
@@ -185,14 +182,15 @@ export class Engine {
    * Records one call: `kind` 0 track … 4 alias; `json` its properties or
    * traits; `at` (wall clock) of a buffered call, else 0; `id` its
    * messageId; `optionsJson` its options (options.js), or ''; `category` a
-   * page's, or ''.
+   * page's, or ''; `outcome` the call's (outcomes.js), settled when the
+   * event is delivered, dropped or refused.
    */
-  record(kind, name, json, at, id, optionsJson, category) {
+  record(kind, name, json, at, id, optionsJson, category, outcome) {
     if (this.#closed) return;
     const extra = optionsJson ? readOptions(optionsJson, TYPES[kind]) : null;
     if (typeof extra === 'string') {
       this.#emit('input', extra);
-      this.#settled(id, 'refused', extra);
+      outcome?.settle('refused', extra);
       return;
     }
     const type = TYPES[kind];
@@ -225,13 +223,13 @@ export class Engine {
     const event = `${head}${context}}`;
     const bytes = utf8Bytes(head) + contextBytes + 1;
     const handle = this.#next++;
-    this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall });
+    this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall, outcome });
     const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now());
     if (limit > 0) {
       this.#let(handle);
       const message = `event is ${bytes} bytes encoded, larger than the limit of ${limit} bytes`;
       this.#emit('input', message);
-      this.#settled(id, 'refused', message);
+      outcome?.settle('refused', message);
       return;
     }
     if (this.#debug) this.#debugLine(`queued ${id} (${this.#core.metrics().pending} pending)`);
@@ -289,6 +287,7 @@ export class Engine {
     const { pending, inFlight } = this.#core.metrics();
     this.#detach();
     for (const waiter of this.#flushes.splice(0)) waiter.resolve({ sent: 0, failed: 0, pending: 0 });
+    for (const event of this.#events.values()) event.outcome?.settle('dropped', 'opted out');
     if (this.#debug) this.#debugLine(`opted out: ${pending + inFlight} event(s) discarded, persisted events deleted`);
     const storage = this.#storage;
     if (!storage) return;
@@ -439,8 +438,8 @@ export class Engine {
       this.#let(handle);
       if (!event) continue;
       ids.push(event.id);
-      if (fate === '') this.#settled(event.id, 'delivered');
-      else this.#settled(event.id, 'dropped', fate ?? DROPPED_FROM_QUEUE);
+      if (fate === '') event.outcome?.settle('delivered');
+      else event.outcome?.settle('dropped', fate ?? DROPPED_FROM_QUEUE);
     }
     if (this.#storage.kind !== 'memory') this.#wrote(this.#storage.delete(ids));
   }

@@ -1,11 +1,13 @@
 // What each call returns: its event's outcome, known once the event is
 // delivered, dropped (with the reason) or refused at the call. It is a
-// thenable rather than a promise, so a burst of calls nobody awaits
-// allocates one small object each and makes a promise only for those
-// awaited. A callback given to the call hears the same result, once; one
-// that throws is ignored. Nothing here rejects.
+// thenable rather than a promise, and it travels with its event (no table
+// of them is kept), so a burst of calls nobody awaits allocates one small
+// object each and makes a promise only for those awaited. A callback given
+// to the call hears the same result, once; one that throws is ignored.
+// Nothing here rejects.
 
-class Outcome {
+/** One call's outcome; it travels with its event, which settles it (engine.js). */
+export class Outcome {
   #callback;
   #result = null;
   #promise = null;
@@ -14,6 +16,10 @@ class Outcome {
   constructor(messageId, callback) {
     this.messageId = messageId;
     this.#callback = callback;
+  }
+
+  get settled() {
+    return this.#result !== null;
   }
 
   /** Settles it: `status` 'delivered', 'dropped' or 'refused', and why (not for delivered). */
@@ -43,34 +49,21 @@ export function settled(status, reason, callback, messageId = null) {
   return outcome;
 }
 
-/** The outcomes of this page's queued events, by messageId, until each is settled. */
-export class Outcomes {
-  #pending = new Map();
+/**
+ * The callers' own messageIds (options.messageId) of events not settled
+ * yet: a second event may not take one while it is queued.
+ */
+export class GivenIds {
+  #outcomes = new Map();
 
-  /** A call whose event is queued under `messageId`. */
-  queued(messageId, callback) {
-    const outcome = new Outcome(messageId, callback);
-    this.#pending.set(messageId, outcome);
-    return outcome;
+  /** Whether an event with this id is still queued. */
+  taken(messageId) {
+    return this.#outcomes.get(messageId)?.settled === false;
   }
 
-  /** Whether an event of this page with `messageId` is still queued. */
-  has(messageId) {
-    return this.#pending.has(messageId);
-  }
-
-  /** The event `messageId` is settled (see Outcome#settle). */
-  settle(messageId, status, reason) {
-    const outcome = this.#pending.get(messageId);
-    if (!outcome) return;
-    this.#pending.delete(messageId);
-    outcome.settle(status, reason);
-  }
-
-  /** Every event still queued is dropped, for `reason`. */
-  dropAll(reason) {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const outcome of pending) outcome.settle('dropped', reason);
+  add(messageId, outcome) {
+    // Settled ones are forgotten now and then, so the map stays small.
+    if (this.#outcomes.size >= 1000) for (const [id, held] of this.#outcomes) if (held.settled) this.#outcomes.delete(id);
+    this.#outcomes.set(messageId, outcome);
   }
 }

@@ -245,3 +245,20 @@ test('anonymousIdCookie: the id the site server set in a first-party cookie is p
   assert.equal(event.anonymousId, 'server-visitor-1');
   await context.close();
 });
+
+test('opting out settles the outcome of every event still queued as dropped', async () => {
+  h.collector.setFault({ status: 503 });
+  const { record } = await run(
+    `const queued = analytics.track('Waiting');
+     await analytics.optOut();
+     record.push(await queued, await analytics.track('After'));
+     analytics.optIn();
+     await analytics.ready;
+     analytics.track('Counted');
+     await new Promise((resolve) => setTimeout(resolve, 0));`,
+    { count: 0 },
+  );
+  const [waiting, after] = record;
+  assert.deepEqual({ status: waiting.status, reason: waiting.reason }, { status: 'dropped', reason: 'opted out' });
+  assert.deepEqual({ status: after.status, reason: after.reason, messageId: after.messageId }, { status: 'refused', reason: 'opted out', messageId: null });
+});
