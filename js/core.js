@@ -98,8 +98,8 @@ export class Core {
   }
 
   /** Queues an event; returns 0, or the limit it is over. `at`: wall-clock time of an earlier call, or -1. */
-  track(handle, bytes, at, now) {
-    return this.#x.aw_track(handle, bytes, at, now);
+  track(handle, bytes, at, now, high = false) {
+    return this.#x.aw_track(handle, bytes, at, high ? 1 : 0, now);
   }
 
   /** Takes back stored events, a flat list of handle, bytes, tracked at. */

@@ -224,7 +224,7 @@ export class Engine {
     const bytes = utf8Bytes(head) + contextBytes + 1;
     const handle = this.#next++;
     this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall, outcome });
-    const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now());
+    const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now(), extra?.priority === 'high');
     if (limit > 0) {
       this.#let(handle);
       const message = `event is ${bytes} bytes encoded, larger than the limit of ${limit} bytes`;

@@ -73,6 +73,8 @@ export interface CallOptions {
   context?: Record<string, unknown>;
   /** Sent as it is, as the event's `integrations`. */
   integrations?: Record<string, unknown>;
+  /** `high` (a purchase, say): sent ahead of normal events, and dropped on overflow only when no normal event waits. Default `normal`. */
+  priority?: 'high' | 'normal';
 }
 
 /** What became of one call's event. */

@@ -15,13 +15,17 @@ const describe = (value) =>
 /**
  * The options in `json` as the engine uses them: { timestamp (epoch ms),
  * messageId, userId, anonymousId, context (an object), integrations (JSON
- * text) }, only those given; or a message naming the bad option.
+ * text), priority }, only those given; or a message naming the bad option.
  */
 export function readOptions(json, call) {
   const options = JSON.parse(json);
   const bad = (option, rule, value) => `${call}(): options.${option} must be ${rule}, got ${describe(value)}; event dropped`;
   const read = {};
-  const { timestamp, messageId, userId, anonymousId, context, integrations } = options;
+  const { timestamp, messageId, userId, anonymousId, context, integrations, priority } = options;
+  if (priority !== undefined) {
+    if (priority !== 'high' && priority !== 'normal') return bad('priority', '"high" or "normal"', priority);
+    read.priority = priority;
+  }
   if (timestamp !== undefined) {
     const ms = typeof timestamp === 'string' && ISO_8601.test(timestamp) ? Date.parse(timestamp) : NaN;
     if (Number.isNaN(ms)) return bad('timestamp', 'a Date or an ISO 8601 string', timestamp);

@@ -5,8 +5,8 @@
 mod common;
 
 use analytics_wasm::core::{
-    Action, ClientEventQueue, Config, Failure, Notice, RestoreSource, RetryAfter, SendOutcome,
-    TrackError, Transport, CIRCUIT_STATE_NAMES,
+    Action, ClientEventQueue, Config, Failure, Notice, Priority, RestoreSource, RetryAfter,
+    SendOutcome, TrackError, Transport, CIRCUIT_STATE_NAMES,
 };
 use common::*;
 
@@ -510,6 +510,78 @@ fn a_full_queue_drops_the_oldest_event_and_counts_it() {
     let m = h.queue.metrics();
     assert_eq!((m.pending, m.counters.dropped_overflow), (10, 5));
     assert_eq!(h.deliver_everything(), ids[5..]);
+}
+
+// ---------- priority ----------
+
+fn track_high(h: &mut Harness, name: &str) -> String {
+    h.try_track_prioritized(name, "{}", Priority::High)
+        .expect("tracked")
+}
+
+#[test]
+fn a_high_priority_event_goes_in_the_next_batch_ahead_of_older_normal_ones() {
+    let mut h = Harness::new(Config {
+        max_batch_events: 2,
+        flush_at: 1_000,
+        ..config()
+    });
+    h.track_many(3);
+    track_high(&mut h, "purchase");
+    h.queue.flush(h.now);
+    let sends = h.pump();
+    // The batch is held in the order the events were tracked.
+    assert_eq!(h.names_in(&sends[0]), ["e0", "purchase"]);
+    assert_eq!(h.names_in(&sends[1]), ["e1", "e2"]);
+}
+
+#[test]
+fn high_priority_events_keep_their_order_among_themselves() {
+    let mut h = Harness::new(Config {
+        max_batch_events: 2,
+        flush_at: 1_000,
+        ..config()
+    });
+    h.track("normal");
+    for name in ["first", "second", "third"] {
+        track_high(&mut h, name);
+    }
+    h.queue.flush(h.now);
+    let sends = h.pump();
+    assert_eq!(h.names_in(&sends[0]), ["first", "second"]);
+    assert_eq!(h.names_in(&sends[1]), ["normal", "third"]);
+}
+
+#[test]
+fn overflow_drops_normal_events_oldest_first_before_any_high_one() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 3,
+        flush_at: 1_000,
+        ..config()
+    });
+    let purchase = track_high(&mut h, "purchase");
+    let normal = h.track_many(4);
+    let m = h.queue.metrics();
+    assert_eq!((m.pending, m.counters.dropped_overflow), (3, 2));
+    assert_eq!(
+        h.deliver_everything(),
+        [purchase, normal[2].clone(), normal[3].clone()]
+    );
+}
+
+#[test]
+fn overflow_drops_the_oldest_high_event_when_only_high_ones_wait() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 2,
+        flush_at: 1_000,
+        ..config()
+    });
+    let high: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|n| track_high(&mut h, n))
+        .collect();
+    assert_eq!(h.queue.metrics().counters.dropped_overflow, 1);
+    assert_eq!(h.deliver_everything(), high[1..]);
 }
 
 #[test]

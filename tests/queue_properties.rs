@@ -8,7 +8,9 @@
 //! - no event is in two in-flight batches; no empty batch is sent;
 //! - the queue's bounds hold; storage never holds a delivered or dropped event,
 //!   and holds every held event once the page is hidden;
-//! - batches leave in order: a new batch holds the oldest pending events;
+//! - batches leave in order: a new batch holds the oldest pending events of
+//!   each priority, and a normal one only when no high one waits;
+//! - overflow drops a high-priority event only when no normal one waits;
 //! - the counters add up; `next_wakeup` never asks for a wake with nothing to do.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -16,7 +18,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use analytics_wasm::core::{Config, RestoreSource, RetryAfter, SendOutcome, Transport};
+use analytics_wasm::core::{Config, Priority, RestoreSource, RetryAfter, SendOutcome, Transport};
 use common::*;
 use proptest::prelude::*;
 
@@ -24,6 +26,7 @@ use proptest::prelude::*;
 enum Op {
     Track {
         property_bytes: usize,
+        high: bool,
     },
     Advance {
         ms: u64,
@@ -81,7 +84,7 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        12 => prop_oneof![9 => 0usize..400, 1 => 400usize..9_000].prop_map(|property_bytes| Op::Track { property_bytes }),
+        12 => (prop_oneof![9 => 0usize..400, 1 => 400usize..9_000], prop_oneof![3 => Just(false), 1 => Just(true)]).prop_map(|(property_bytes, high)| Op::Track { property_bytes, high }),
         4 => prop_oneof![0u64..200, 200u64..10_000, 10_000u64..120_000].prop_map(|ms| Op::Advance { ms }),
         1 => prop_oneof![-3_600_000i64..3_600_000, -864_000_000i64..864_000_000].prop_map(|ms| Op::WallClockJump { ms }),
         6 => (any::<usize>(), outcome()).prop_map(|(pick, outcome)| Op::Settle { pick, outcome }),
@@ -145,6 +148,8 @@ struct World {
     wall: i64,
     /// Events released by queues that crashed.
     released: Vec<u32>,
+    /// Events tracked with high priority (storage keeps none: a crash forgets).
+    high: HashSet<String>,
 }
 
 fn drops(h: &Harness) -> u64 {
@@ -167,23 +172,37 @@ impl World {
             restarts: 0,
             wall: common::START as i64,
             released: Vec::new(),
+            high: HashSet::new(),
         }
     }
 
     fn apply(&mut self, op: Op) {
         let hides = matches!(op, Op::PageHidden | Op::PageUnload { .. });
         match op {
-            Op::Track { property_bytes } => {
+            Op::Track {
+                property_bytes,
+                high,
+            } => {
                 let properties = format!(r#"{{"p":"{}"}}"#, "x".repeat(property_bytes));
                 let name = format!("e{}", self.index_of.len());
-                match self.h.try_track_with(&name, &properties) {
+                let priority = if high {
+                    Priority::High
+                } else {
+                    Priority::Normal
+                };
+                let held_before: HashSet<String> = self.held_ids();
+                match self.h.try_track_prioritized(&name, &properties, priority) {
                     Ok(id) => {
                         let index = self.index_of.len();
                         self.index_of.insert(id.clone(), index);
-                        self.tracked_at.insert(id, self.h.now);
+                        self.tracked_at.insert(id.clone(), self.h.now);
+                        if high {
+                            self.high.insert(id);
+                        }
                     }
                     Err(_) => self.refused += 1,
                 }
+                self.check_overflow_spared_high(&held_before);
             }
             Op::Advance { ms } => {
                 self.h.now += ms;
@@ -218,6 +237,33 @@ impl World {
 
     fn open_ids(&self) -> HashSet<String> {
         self.h.open.iter().flat_map(ids_in).collect()
+    }
+
+    fn held_ids(&self) -> HashSet<String> {
+        self.h
+            .queue
+            .held_events()
+            .iter()
+            .map(|h| h.to_string())
+            .collect()
+    }
+
+    /// What a track dropped for overflow: a high event only if no normal one is left waiting.
+    fn check_overflow_spared_high(&self, held_before: &HashSet<String>) {
+        let held_now = self.held_ids();
+        let open = self.open_ids();
+        let dropped_high = held_before
+            .iter()
+            .any(|id| !held_now.contains(id) && self.high.contains(id));
+        if dropped_high {
+            let normal_waiting = held_now
+                .iter()
+                .any(|id| !open.contains(id) && !self.high.contains(id));
+            assert!(
+                !normal_waiting,
+                "overflow dropped a high event while a normal one waited"
+            );
+        }
     }
 
     fn settle(&mut self, pick: usize, outcome: Outcome) {
@@ -340,6 +386,8 @@ impl World {
         next.restore(&storage.read_all(), RestoreSource::OwnStorage);
         next.storage = storage;
         self.h = next;
+        // Restored events are normal.
+        self.high.clear();
     }
 
     fn check_new_batches(
@@ -350,13 +398,21 @@ impl World {
         let mut in_flight: HashSet<String> = open_before.clone();
         let held = self.h.queue.held_events();
         let open_now = self.open_ids();
-        let pending_min = held
+        let waiting: Vec<String> = held
             .iter()
             .map(|handle| handle.to_string())
             .filter(|id| !open_now.contains(id))
-            .filter_map(|id| self.index_of.get(&id))
-            .min()
-            .copied();
+            .collect();
+        // The oldest waiting event of each priority.
+        let waiting_min = |high: bool| {
+            waiting
+                .iter()
+                .filter(|id| self.high.contains(*id) == high)
+                .filter_map(|id| self.index_of.get(id))
+                .min()
+                .copied()
+        };
+        let (high_min, normal_min) = (waiting_min(true), waiting_min(false));
         for request in sends {
             let ids = ids_in(request);
             let indices: Vec<usize> = ids.iter().map(|id| self.index_of[id]).collect();
@@ -364,8 +420,21 @@ impl World {
                 indices.windows(2).all(|w| w[0] < w[1]),
                 "batch out of order: {indices:?}"
             );
-            if let (Some(&last), Some(pending_min)) = (indices.last(), pending_min) {
-                assert!(last < pending_min, "batch skipped older pending events");
+            for (high, waiting_min) in [(true, high_min), (false, normal_min)] {
+                let last = ids
+                    .iter()
+                    .filter(|id| self.high.contains(*id) == high)
+                    .map(|id| self.index_of[id])
+                    .max();
+                if let (Some(last), Some(waiting_min)) = (last, waiting_min) {
+                    assert!(last < waiting_min, "batch skipped older pending events");
+                }
+            }
+            if ids.iter().any(|id| !self.high.contains(id)) {
+                assert!(
+                    high_min.is_none(),
+                    "a normal event left before a high one waiting"
+                );
             }
             for id in ids {
                 assert!(

@@ -32,6 +32,38 @@ use super::wire::Envelope;
 /// Identifies one send, to match its outcome.
 pub type BatchId = u64;
 
+/// A batch's events, taken as two runs each in sequence order (the high
+/// ones, then the normal ones), merged into one (a merge, not a sort: no
+/// sorting code in the wasm).
+fn in_sequence(events: Vec<QueuedEvent>) -> Vec<QueuedEvent> {
+    let len = events.len();
+    let split = events.iter().position(|e| !e.high).unwrap_or(len);
+    if split == 0 || split == len {
+        return events;
+    }
+    let (mut high, mut normal) = (0, split);
+    let mut merged = Vec::with_capacity(len);
+    while merged.len() < len {
+        let index = if high < split && (normal == len || events[high].seq < events[normal].seq) {
+            high += 1;
+            high - 1
+        } else {
+            normal += 1;
+            normal - 1
+        };
+        merged.push(events[index]);
+    }
+    merged
+}
+
+/// How an event is treated when batches are formed and the queue overflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Normal,
+    /// Sent ahead of normal events; dropped on overflow only when no normal event waits.
+    High,
+}
+
 /// How a batch leaves the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -310,6 +342,19 @@ impl ClientEventQueue {
         tracked_at: Option<Millis>,
         now: Millis,
     ) -> Result<(), TrackError> {
+        self.track_with_priority(handle, bytes, tracked_at, Priority::Normal, now)
+    }
+
+    /// As `track`, with a priority: a high one is sent ahead of normal
+    /// events, and overflow drops every normal event waiting before it.
+    pub fn track_with_priority(
+        &mut self,
+        handle: Handle,
+        bytes: usize,
+        tracked_at: Option<Millis>,
+        priority: Priority,
+        now: Millis,
+    ) -> Result<(), TrackError> {
         let now = self.tick(now);
         let wall = self.wall_at(now);
         self.counters.events_tracked += 1;
@@ -328,6 +373,7 @@ impl ClientEventQueue {
             created_wall,
             attempts: 0,
             split: 0,
+            high: priority == Priority::High,
         });
         self.mark_unpersisted(seq, now);
         self.enforce_bounds();
@@ -400,6 +446,8 @@ impl ClientEventQueue {
                 created_wall: event.created_wall.min(wall),
                 attempts: 0,
                 split: 0,
+                // Storage keeps no priority: restored events are normal.
+                high: false,
             });
             if source == RestoreSource::Adopted {
                 self.mark_unpersisted(seq, now);
@@ -531,12 +579,8 @@ impl ClientEventQueue {
         if !self.unpersisted.is_empty() {
             consider(self.persist_due);
         }
-        if let Some(front) = self.pending.front() {
-            consider(
-                front
-                    .created_at
-                    .saturating_add(self.config.max_event_age_ms),
-            );
+        if let Some(oldest) = self.pending.oldest_created_at() {
+            consider(oldest.saturating_add(self.config.max_event_age_ms));
             match self.gate(now) {
                 Gate::Open(..) => consider(self.trigger_time(now)),
                 Gate::At(at) => consider(at.max(self.trigger_time(now))),
@@ -559,8 +603,10 @@ impl ClientEventQueue {
         {
             now
         } else {
-            front
-                .created_at
+            // The longest-waiting event's age, whichever lane it is in.
+            self.pending
+                .oldest_created_at()
+                .unwrap_or(front.created_at)
                 .saturating_add(self.config.flush_interval_ms)
         }
     }
@@ -670,6 +716,9 @@ impl ClientEventQueue {
             event_bytes += size;
             events.push(self.pending.pop_front()?);
         }
+        // Taken high first, held in sequence order: an in-flight batch is
+        // searched by sequence and evicted oldest first.
+        let events = in_sequence(events);
         if self.pending.is_empty() {
             self.draining = false;
         }
@@ -708,15 +757,13 @@ impl ClientEventQueue {
     }
 
     fn drop_expired_front(&mut self, now: Millis) {
-        while self
+        let max_age = self.config.max_event_age_ms;
+        while let Some(event) = self
             .pending
-            .front()
-            .is_some_and(|e| self.is_expired(e.created_at, now))
+            .pop_expired(|e| now.saturating_sub(e.created_at) >= max_age)
         {
-            if let Some(event) = self.pending.pop_front() {
-                self.counters.dropped_expired += 1;
-                self.release(event.handle);
-            }
+            self.counters.dropped_expired += 1;
+            self.release(event.handle);
         }
     }
 
@@ -752,17 +799,19 @@ impl ClientEventQueue {
             if held_events <= max_events && held_bytes <= max_bytes {
                 return;
             }
-            // The oldest is the lowest sequence among the pending front and
-            // each in-flight batch's first event not yet evicted.
-            let pending_seq = self.pending.front().map(|e| e.seq);
+            // The one to drop is a normal event before any high one, and the
+            // oldest (lowest sequence) among them: of the pending events'
+            // next for overflow, and each in-flight batch's first event not
+            // yet evicted.
+            let pending_key = self.pending.overflow_front().map(|e| (e.high, e.seq));
             let oldest_batch = self
                 .in_flight
                 .iter()
                 .enumerate()
-                .filter_map(|(index, b)| b.events.get(b.evicted).map(|e| (e.seq, index)))
+                .filter_map(|(index, b)| b.events.get(b.evicted).map(|e| ((e.high, e.seq), index)))
                 .min();
-            match (pending_seq, oldest_batch) {
-                (Some(seq), Some((batch_seq, _))) if seq < batch_seq => self.drop_pending_front(),
+            match (pending_key, oldest_batch) {
+                (Some(key), Some((batch_key, _))) if key < batch_key => self.drop_pending_front(),
                 (Some(_), None) => self.drop_pending_front(),
                 (_, Some((_, index))) => {
                     // Counted when the batch settles: it may yet be delivered.
@@ -785,7 +834,7 @@ impl ClientEventQueue {
     }
 
     fn drop_pending_front(&mut self) {
-        if let Some(event) = self.pending.pop_front() {
+        if let Some(event) = self.pending.pop_overflow() {
             self.counters.dropped_overflow += 1;
             self.release(event.handle);
         }

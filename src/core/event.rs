@@ -12,7 +12,7 @@ pub type Handle = u32;
 pub type Seq = u64;
 
 /// An event held by the queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueuedEvent {
     pub seq: Seq,
     pub handle: Handle,
@@ -29,6 +29,8 @@ pub struct QueuedEvent {
     /// next batch holding it holds at most this many events, all with the
     /// same `split` (0: not being split).
     pub split: u32,
+    /// Sent ahead of normal events, and the last to go on overflow.
+    pub high: bool,
 }
 
 impl QueuedEvent {

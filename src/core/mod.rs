@@ -27,7 +27,7 @@ pub mod wire;
 pub use circuit::{CircuitState, CIRCUIT_STATE_NAMES};
 pub use config::{Config, ConfigError, NUMERIC_FIELDS};
 pub use engine::{
-    Action, BatchId, BatchReport, ClientEventQueue, Notice, RestoreReport, RestoreSource,
+    Action, BatchId, BatchReport, ClientEventQueue, Notice, Priority, RestoreReport, RestoreSource,
     SendRequest, Transport, NOTICE_NAMES,
 };
 pub use event::{Handle, RestoredEvent, TrackError};

@@ -12,7 +12,7 @@ mod alloc;
 use core::ptr::addr_of_mut;
 
 use crate::core::{
-    Action, ClientEventQueue, Config, Envelope, Failure, Handle, Millis, RestoreSource,
+    Action, ClientEventQueue, Config, Envelope, Failure, Handle, Millis, Priority, RestoreSource,
     RestoredEvent, RetryAfter, SendOutcome, Transport,
 };
 
@@ -100,11 +100,17 @@ pub extern "C" fn aw_max_event_bytes() -> f64 {
 }
 
 /// Queues event `handle` of `bytes`; `tracked_at` (wall clock) below 0 means
-/// now. Returns 0, or the limit the event is over.
+/// now; `high` 1 for a high-priority event. Returns 0, or the limit the
+/// event is over.
 #[no_mangle]
-pub extern "C" fn aw_track(handle: u32, bytes: f64, tracked_at: f64, now: f64) -> f64 {
+pub extern "C" fn aw_track(handle: u32, bytes: f64, tracked_at: f64, high: u32, now: f64) -> f64 {
     let at = (tracked_at >= 0.0).then(|| ms(tracked_at));
-    match queue().track(handle, bytes as usize, at, ms(now)) {
+    let priority = if high == 1 {
+        Priority::High
+    } else {
+        Priority::Normal
+    };
+    match queue().track_with_priority(handle, bytes as usize, at, priority, ms(now)) {
         Ok(()) => 0.0,
         Err(crate::core::TrackError::TooLarge { limit, .. }) => limit as f64,
     }

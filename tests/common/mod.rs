@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use analytics_wasm::core::{
-    Action, BatchId, ClientEventQueue, Config, Envelope, Handle, Millis, Notice, RestoreReport,
-    RestoreSource, RestoredEvent, SendOutcome, SendRequest, TrackError,
+    Action, BatchId, ClientEventQueue, Config, Envelope, Handle, Millis, Notice, Priority,
+    RestoreReport, RestoreSource, RestoredEvent, SendOutcome, SendRequest, TrackError,
 };
 
 pub const START: Millis = 1_700_000_000_000;
@@ -199,11 +199,20 @@ impl Harness {
     }
 
     pub fn try_track_with(&mut self, name: &str, properties: &str) -> Result<String, TrackError> {
+        self.try_track_prioritized(name, properties, Priority::Normal)
+    }
+
+    pub fn try_track_prioritized(
+        &mut self,
+        name: &str,
+        properties: &str,
+        priority: Priority,
+    ) -> Result<String, TrackError> {
         let bytes = EVENT_FRAME_BYTES + name.len() + properties.len();
         let wall = self.wall();
         let handle = self.hold(name, bytes, wall);
         self.queue
-            .track(handle, bytes, Some(wall), self.now)
+            .track_with_priority(handle, bytes, Some(wall), priority, self.now)
             .map(|()| handle.to_string())
     }
 

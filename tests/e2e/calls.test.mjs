@@ -262,3 +262,22 @@ test('opting out settles the outcome of every event still queued as dropped', as
   assert.deepEqual({ status: waiting.status, reason: waiting.reason }, { status: 'dropped', reason: 'opted out' });
   assert.deepEqual({ status: after.status, reason: after.reason, messageId: after.messageId }, { status: 'refused', reason: 'opted out', messageId: null });
 });
+
+test("options.priority 'high': on overflow every normal event goes before it", async () => {
+  h.collector.setFault({ status: 503 });
+  const { page, context } = await h.open({ maxQueueEvents: 3, retryBaseMs: 50 });
+  const dropped = await page.evaluate(async () => {
+    await analytics.ready;
+    const purchase = analytics.track('Purchase', { total: 9 }, { priority: 'high' });
+    const normal = [1, 2, 3, 4].map((i) => analytics.track(`Browse ${i}`));
+    const early = await Promise.all(normal.slice(0, 2));
+    return { statuses: early.map((o) => o.status), purchase: purchase.messageId };
+  });
+  h.collector.setFault({});
+  await page.evaluate(() => analytics.flush());
+  const events = await waitFor(() => h.collector.events().length >= 3 && h.collector.events(), { what: '3 events' });
+  assert.deepEqual(dropped.statuses, ['dropped', 'dropped'], 'the two oldest normal events went first');
+  assert.deepEqual(events.map((e) => e.event).sort(), ['Browse 3', 'Browse 4', 'Purchase']);
+  assert.equal(events.find((e) => e.event === 'Purchase').messageId, dropped.purchase);
+  await context.close();
+});

@@ -44,7 +44,7 @@ function run(exports, seed) {
     const choice = below(10);
     if (choice < 4) {
       const bytes = below(20) === 0 ? 8000 : 100 + below(900);
-      trace.push(['track', core.track(handle, bytes, below(8) === 0 ? wall - below(100_000) : -1, now)]);
+      trace.push(['track', core.track(handle, bytes, below(8) === 0 ? wall - below(100_000) : -1, now, below(4) === 0)]);
       held.push(handle++);
     } else if (choice < 6 && inFlight.length) {
       const send = inFlight.splice(below(inFlight.length), 1)[0];

@@ -37,6 +37,9 @@ analytics.group('acme', { size: 10 }, heard);
 analytics.alias('user-5', 'anon-1', {}, heard);
 analytics.alias('user-5', { context: {} });
 analytics.alias('user-5', heard);
+analytics.track('Order Completed', { total: 9 }, { priority: 'high' });
+// @ts-expect-error: priority is high or normal
+analytics.track('Urgent', {}, { priority: 'urgent' });
 // @ts-expect-error: a timestamp is a Date or a string
 analytics.track('Bad Timestamp', {}, { timestamp: 5 });
 // @ts-expect-error: messageId is a string
