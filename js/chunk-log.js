@@ -19,15 +19,17 @@ const lineId = (line) => line.split('\t', 2)[1] || null;
 
 function sharedEnding(lines) {
   const first = lines[0];
-  let length = first.length;
-  for (let k = 1; k < lines.length && length > 0; k++) {
+  let ending = first;
+  for (let k = 1; k < lines.length && ending.length > 0; k++) {
     const line = lines[k];
+    // The usual case, once the ending is the page's context: one native comparison.
+    if (line.endsWith(ending)) continue;
     let common = 0;
-    while (common < length && first.charCodeAt(first.length - 1 - common) === line.charCodeAt(line.length - 1 - common)) common++;
-    length = common;
+    while (common < ending.length && first.charCodeAt(first.length - 1 - common) === line.charCodeAt(line.length - 1 - common)) common++;
+    ending = first.slice(first.length - common);
   }
   // Never cut a surrogate pair in two.
-  let start = first.length - length;
+  let start = first.length - ending.length;
   const code = first.charCodeAt(start);
   if (code >= 0xdc00 && code < 0xe000) start++;
   return first.slice(start);
