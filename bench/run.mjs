@@ -7,6 +7,7 @@ import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
 import { shippedSize } from '../scripts/shipped-size.mjs';
+import { startCollector } from '../www/collector.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const LOADS = Number(process.env.BENCH_LOADS ?? 5);
@@ -161,8 +162,10 @@ try {
       await analytics.ready;
       return { ms: performance.now() - t0, adopted: analytics.metrics().adoptedEvents };
     }, h.collector.endpoint);
-    h.collector.setFault({});
+    // Closed while the collector still refuses: the adopted events must not
+    // arrive later, in the next measure's count.
     await context.close();
+    h.collector.setFault({});
     return ms;
   };
   const empty = [];
@@ -182,8 +185,10 @@ try {
 
   // Wire and background cost: 10,000 events, with and without gzip.
   const wire = async (compression) => {
-    h.collector.reset();
-    const { page, context } = await h.open({ maxQueueEvents: 20_000, maxQueueBytes: 50_000_000, compression });
+    // A collector of its own: a request an earlier measure's closed page
+    // left in flight must not count here.
+    const collector = await startCollector();
+    const { page, context } = await h.open({ endpoint: collector.endpoint, maxQueueEvents: 20_000, maxQueueBytes: 50_000_000, compression });
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
     const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration').value;
@@ -199,12 +204,16 @@ try {
       window.loopEnd = performance.now();
     }, PROPERTIES);
     const afterLoop = await taskSeconds();
-    await waitFor(() => h.collector.stats().received === 10_000, { timeoutMs: 60_000, what: '10,000 events' });
+    await waitFor(() => collector.stats().received === 10_000, { timeoutMs: 60_000, what: '10,000 events' }).catch(async (error) => {
+      const metrics = await page.evaluate(() => analytics.metrics()).catch(() => null);
+      throw new Error(`${error.message}; collector ${JSON.stringify(collector.stats())}; page ${JSON.stringify(metrics)}`);
+    });
     await page.waitForTimeout(300);
     const background = (await taskSeconds()) - afterLoop;
     const longTasks = await page.evaluate(() => window.longTasks.filter((t) => t.start >= window.loopEnd).map((t) => t.duration));
-    const stats = h.collector.stats();
+    const stats = collector.stats();
     await context.close();
+    await collector.close();
     return {
       requests: stats.requests,
       bytesPerEvent: round(stats.bytes / 10_000, 1),
