@@ -15,7 +15,7 @@ import { beacon, readRejections, readRetryAfter, send } from './transport.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
-import { readOptions } from './options.js';
+import { isObject, readOptions } from './options.js';
 
 const NAMESPACE = 'analytics-wasm';
 /** How long a fetch's network error waits for a pagehide that would make it the unload's abort. */
@@ -33,8 +33,6 @@ const monotonic = () => performance.timeOrigin + performance.now();
 
 /** The identity members of an event's JSON (`userId` empty: none). */
 const who = (userId, anonymousId) => `,"anonymousId":${JSON.stringify(anonymousId)}${userId ? `,"userId":${JSON.stringify(userId)}` : ''}`;
-
-const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** `over` merged into `base` (both parsed JSON): objects merge, anything else replaces. */
 function deepMerge(base, over) {

@@ -6,7 +6,7 @@ const ISO_8601 = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?
 // Storage keeps a messageId in keys and tab-separated records.
 const MESSAGE_ID = /^[^\x00-\x1f]{1,256}$/;
 
-const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+export const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** What a parsed JSON value is, for messages. */
 const describe = (value) =>

@@ -72,20 +72,20 @@ impl PendingQueue {
 
     /// Takes the next event to send.
     pub fn pop_front(&mut self) -> Option<QueuedEvent> {
-        let lane = if self.lanes[HIGH].is_empty() {
-            NORMAL
-        } else {
-            HIGH
-        };
-        self.take_front(lane)
+        self.take_preferring(HIGH)
     }
 
     /// Takes the event overflow drops next (see `overflow_front`).
     pub fn pop_overflow(&mut self) -> Option<QueuedEvent> {
-        let lane = if self.lanes[NORMAL].is_empty() {
-            HIGH
+        self.take_preferring(NORMAL)
+    }
+
+    /// Takes the oldest event of `lane`, or of the other lane when it is empty.
+    fn take_preferring(&mut self, lane: usize) -> Option<QueuedEvent> {
+        let lane = if self.lanes[lane].is_empty() {
+            1 - lane
         } else {
-            NORMAL
+            lane
         };
         self.take_front(lane)
     }
