@@ -254,6 +254,17 @@ for (const browser of ENGINES) {
       await context.close();
     });
 
+    test('options.priority other than high or normal refuses that event, naming the option', async () => {
+      const { events, record, errors } = await run(
+        `record.push((await analytics.track('Urgent', {}, { priority: 'urgent' })).status);
+         analytics.track('Fine', {}, { priority: 'normal' });`,
+        { count: 1 },
+      );
+      assert.deepEqual(record, ['refused']);
+      assert.deepEqual(events.map((e) => e.event), ['Fine']);
+      assert.ok(errors.some((e) => e.includes('track(): options.priority must be "high" or "normal", got a string of 6 characters')), JSON.stringify(errors));
+    });
+
     test('opting out settles the outcome of every event still queued as dropped', async () => {
       h.collector.setFault({ status: 503 });
       const { record } = await run(
