@@ -340,12 +340,12 @@ export class Engine {
     this.#announcer = openAnnouncer(NAMESPACE, (kind, partition) => this.#onAnnouncement(kind, partition));
     this.#announcer?.hello(this.#partition);
     this.#drive();
-    // `ready` waits until the events closed tabs left are back in the queue
-    // (their copy under this partition is written after), and only so long:
+    // `ready` waits for the first adoption pass (events back in the queue,
+    // this tab's copy committed, the orphans deleted), and only so long:
     // storage that does not answer (another page may hold it, as one frozen
     // in WebKit's back/forward cache did) must not hold this page up; its
     // events leave from memory meanwhile, and the pass goes on.
-    const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then(() => true), false);
+    const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then((pass) => pass?.done).then(() => true), false);
     if (!adopted) {
       this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms: events are sent from memory meanwhile; those left by earlier pages are restored when it answers`);
     }

@@ -219,7 +219,7 @@ export interface User {
 }
 
 export interface Analytics<Events extends EventMap = EventMap> {
-  /** Resolves when the wasm is loaded and the events closed tabs and earlier pages left are back in the queue (written again under this tab just after). Never rejects. */
+  /** Resolves when the wasm is loaded and the events closed tabs and earlier pages left are back in the queue, written again under this tab. Never rejects. */
   readonly ready: Promise<void>;
   /** Records an event; with a tracking plan, its name and properties are checked against it. */
   track<Name extends keyof Events & string>(event: Name, properties: Events[Name], options?: CallOptions, callback?: Callback): Outcome;
