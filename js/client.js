@@ -1,41 +1,41 @@
-// The page-level client: identity, sessions, context, consent and plugins,
+// The page-level client: identity, sessions, consent and super properties,
 // all synchronous, so a call's effects (who the user is, which session,
-// what was refused and why) are there when it returns. The engine
-// (engine.js: the shell and the wasm core) loads lazily, and only when
-// consent allows: an opted-out visitor never downloads the wasm. Events
-// recorded before it is ready are buffered, serialized and timed, and
-// handed to it in order.
+// what was refused and why) are there when it returns. Each event call is
+// captured as it is made: its properties and options as JSON (later
+// changes to the objects do not reach it), its time, session, user and
+// page view, and its outcome. What else an event needs (context, plugins,
+// a page's own fields) is the recorder's (recorder.js), which loads with
+// the engine, lazily and only when consent allows: an opted-out visitor
+// never downloads it or the wasm. Calls made before it is ready wait here,
+// in order.
 import { aliasCall, pageCall, userCall } from './calls.js';
 import { engineConfig, pageSettings } from './config.js';
-import { pageContext, rememberedTimezone, sessionCampaign } from './context.js';
 import { Identity, uuid } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
-import { GivenIds, Outcome, settled } from './outcomes.js';
+import { Outcome, settled } from './outcomes.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
 import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
 
-const KINDS = { track: 0, identify: 1, page: 2, group: 3, alias: 4 };
 const CONSENT = 'aw:consent';
 const SUPER_PROPERTIES = 'aw:superProperties';
-
-const text = (value) => (value == null ? '' : String(value));
 
 /** Do Not Track or Global Privacy Control is on. */
 const privacySignal = () => navigator.doNotTrack === '1' || globalThis.doNotTrack === '1' || navigator.globalPrivacyControl === true;
 
-// The name, and the field holding it, of each kind of call in a plugin's event.
-const NAME_FIELD = { track: 'event', identify: null, page: 'name', group: 'groupId', alias: 'previousId' };
-const BODY_FIELD = { track: 'properties', identify: 'traits', page: 'properties', group: 'traits', alias: null };
+/** The page as a call sees it (a worker has a location but no document). */
+const currentView = () => ({ href: location.href, title: globalThis.document?.title ?? '', referrer: globalThis.document?.referrer ?? '' });
 
 export class Client {
   #config;
   #settings;
   #assets;
   #loadEngine;
-  #engine = null;
+  /** The recorder over the engine (recorder.js), once loaded and started. */
+  #recorder = null;
   #starting = null;
+  /** Calls captured before the recorder was ready, oldest first. */
   #buffer = [];
   #listeners = new Set();
   #plugins = [];
@@ -44,14 +44,9 @@ export class Client {
   #store;
   #identity;
   #session;
-  #context;
-  #contextJson;
-  #timezone;
-  #contextSession;
-  #engineContext = null;
-  #engineUserId = null;
-  #engineAnonymousId = null;
-  #givenIds = new GivenIds();
+  /** The page when the client was made, and whether that started a session. */
+  #view = currentView();
+  #newSession = false;
   /** register()'s properties, merged into every track's (persisted); null when there are none. */
   #superProperties = null;
   /** The last input problem reported: the reason a refused call's outcome gives. */
@@ -60,7 +55,8 @@ export class Client {
   /**
    * `config` has been checked (checkConfig); `assets` is where the core is:
    * { wasm: its URL, loadJsCore: resolves to the `instantiate` of the core
-   * compiled to JavaScript }; `loadEngine` resolves to { startEngine }.
+   * compiled to JavaScript }; `loadEngine` resolves to startRecording
+   * (recorder.js).
    */
   constructor(config, assets, loadEngine) {
     this.#config = engineConfig(config);
@@ -71,22 +67,15 @@ export class Client {
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain, anonymousIdCookie: this.#settings.anonymousIdCookie });
     const choice = this.#store.get(CONSENT);
     this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
-    // The wasm and the engine are requested first: the work below (a first
-    // visit's timezone alone takes Chromium 10 to 16 ms) then overlaps their
-    // download and compile instead of delaying it.
+    // The wasm and the engine are requested first: the work below then
+    // overlaps their download and compile instead of delaying it.
     if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
     else this.ready = this.#start();
     this.#identity = new Identity(this.#store);
     this.#loadSuperProperties();
     this.#session = new SessionClock(this.#store, this.#settings.sessionTimeoutMs);
     const now = Date.now();
-    const sessionId = this.#session.touch(now);
-    // A remembered timezone is checked again once per session, when idle.
-    this.#timezone = rememberedTimezone(this.#store, sessionId === now, (timezone) => {
-      this.#timezone = timezone;
-      this.#setContextField('timezone', timezone);
-    });
-    this.#refreshContext(sessionId);
+    this.#newSession = this.#session.touch(now) === now;
     // Another tab's optOut()/optIn() applies here too (a worker has no localStorage, and hears nothing).
     globalThis.addEventListener?.('storage', (event) => {
       if (event.key !== CONSENT) return;
@@ -111,20 +100,26 @@ export class Client {
       // The wasm is fetched while the engine's JS loads, not after it.
       const wasm = typeof WebAssembly === 'object' ? fetch(this.#assets.wasm) : null;
       wasm?.catch(() => {});
-      const { startEngine } = await this.#loadEngine();
+      const startRecording = await this.#loadEngine();
       if (this.#closed || this.#optedOut) return;
-      const page = { wasm, loadJsCore: this.#assets.loadJsCore, tables: { METRIC_NAMES, NUMERIC_FIELDS } };
-      const engine = await startEngine(this.#config, (type, message) => this.#emit(type, message), page);
+      const page = {
+        wasm,
+        loadJsCore: this.#assets.loadJsCore,
+        tables: { METRIC_NAMES, NUMERIC_FIELDS },
+        store: this.#store,
+        plugins: this.#plugins,
+        view: this.#view,
+        newSession: this.#newSession,
+      };
+      const recorder = await startRecording(this.#config, (type, message) => this.#emit(type, message), page);
       if (this.#closed || this.#optedOut) {
-        await engine.discard();
+        await recorder.engine.discard();
         return;
       }
-      this.#engine = engine;
-      this.#engineContext = null;
-      this.#engineUserId = null;
-      this.#engineAnonymousId = null;
-      for (const call of this.#buffer) this.#send(...call);
+      this.#recorder = recorder;
+      const buffered = this.#buffer;
       this.#buffer = [];
+      for (const call of buffered) recorder.record(call, true);
     } catch (error) {
       this.#closed = true;
       const message = `analytics-wasm could not start: ${error?.message ?? error}`;
@@ -155,22 +150,6 @@ export class Client {
 
   #debug(message) {
     if (this.#settings.debug) console.debug(`[analytics-wasm] ${message}`);
-  }
-
-  #refreshContext(sessionId) {
-    this.#context = pageContext(sessionId, this.#timezone, sessionCampaign(this.#store, sessionId));
-    this.#contextSession = sessionId;
-    this.#contextJson = JSON.stringify(this.#context);
-  }
-
-  /** Sets one field of the page context (session or timezone), keeping its JSON in step. */
-  #setContextField(field, value) {
-    this.#context[field] = value;
-    if (field === 'sessionId') {
-      this.#contextSession = value;
-      this.#context.campaign = sessionCampaign(this.#store, value);
-    }
-    this.#contextJson = JSON.stringify(this.#context);
   }
 
   #report = (message) => {
@@ -216,93 +195,45 @@ export class Client {
   }
 
   /**
-   * Queues one event (or buffers it until the engine is ready) and returns
-   * its outcome; null after reporting why it is refused. `options` are the
-   * call's, kept as their JSON text (the engine checks them: options.js);
-   * `category` is a page's.
+   * Captures one event call and hands it to the recorder (or keeps it until
+   * the recorder is ready); returns its outcome, or null after reporting
+   * why it is refused. `body` (properties or traits) and `options` are kept
+   * as their JSON text: the engine checks the options (options.js). `view`
+   * is a page call's page; `category` its category.
    */
-  #record(type, name, body, options, callback, category = '') {
+  #record(type, name, body, options, callback, category = '', view = null) {
     const optionsJson = options == null ? '' : this.#serialize(options, `${type}(): options`);
     if (optionsJson === null) return null;
-    const given = optionsJson && JSON.parse(optionsJson).messageId;
-    const messageId = typeof given === 'string' && given !== '' ? given : uuid();
-    if (messageId === given && this.#givenIds.taken(messageId)) {
-      this.#report(`${type}(): options.messageId "${messageId}" is already queued; event dropped`);
-      return null;
-    }
-    const now = Date.now();
-    const sessionId = this.#session.touch(now);
-    if (sessionId !== this.#contextSession) this.#setContextField('sessionId', sessionId);
-    let userId = this.#identity.userId ?? '';
-    let anonymousId = this.#identity.anonymousId;
-    let contextJson = this.#contextJson;
-    if (this.#plugins.length > 0) {
-      const event = this.#runPlugins(type, name, body, userId, anonymousId, now, messageId, category);
-      if (typeof event === 'string') return settled('dropped', event, callback, messageId);
-      name = text(NAME_FIELD[type] && event[NAME_FIELD[type]]);
-      body = BODY_FIELD[type] ? event[BODY_FIELD[type]] : undefined;
-      userId = text(event.userId);
-      anonymousId = text(event.anonymousId);
-      contextJson = this.#serialize(event.context, 'context');
-      if (contextJson === null) return null;
-    }
-    const json = BODY_FIELD[type] === null ? '' : this.#serialize(body);
+    const json = type === 'alias' ? '' : this.#serialize(body);
     if (json === null) return null;
-    const outcome = new Outcome(messageId, callback);
-    if (messageId === given) this.#givenIds.add(messageId, outcome);
-    if (this.#engine) this.#send(KINDS[type], name, json, userId, anonymousId, contextJson, 0, messageId, optionsJson, category, outcome);
-    else this.#buffer.push([KINDS[type], name, json, userId, anonymousId, contextJson, now, messageId, optionsJson, category, outcome]);
-    return outcome;
+    const given = optionsJson && JSON.parse(optionsJson).messageId;
+    const isGiven = typeof given === 'string' && given !== '';
+    const at = Date.now();
+    const call = {
+      type,
+      name,
+      json,
+      optionsJson,
+      category,
+      view,
+      at,
+      sessionId: this.#session.touch(at),
+      userId: this.#identity.userId ?? '',
+      anonymousId: this.#identity.anonymousId,
+      // The call's own properties win over register()'s (the recorder merges them).
+      supers: type === 'track' ? this.#superProperties : null,
+      given: isGiven,
+      outcome: new Outcome(isGiven ? given : uuid(), callback),
+    };
+    if (this.#recorder) this.#recorder.record(call, false);
+    else this.#buffer.push(call);
+    return call.outcome;
   }
 
-  /** Drops what waits for the engine, settling each call's outcome. */
+  /** Drops what waits for the recorder, settling each call's outcome. */
   #dropBuffer(reason) {
-    for (const call of this.#buffer) call[10].settle('dropped', reason);
+    for (const call of this.#buffer) call.outcome.settle('dropped', reason);
     this.#buffer = [];
-  }
-
-  // Context and ids cross into the wasm only when they change, not per call.
-  #send(kind, name, json, userId, anonymousId, contextJson, at, messageId, optionsJson, category, outcome) {
-    if (contextJson !== this.#engineContext) {
-      this.#engine.setContext(contextJson);
-      this.#engineContext = contextJson;
-    }
-    if (userId !== this.#engineUserId || anonymousId !== this.#engineAnonymousId) {
-      this.#engine.setIdentity(userId, anonymousId);
-      this.#engineUserId = userId;
-      this.#engineAnonymousId = anonymousId;
-    }
-    this.#engine.record(kind, name, json, at, messageId, optionsJson, category, outcome);
-  }
-
-  /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */
-  #runPlugins(type, name, body, userId, anonymousId, now, messageId, category) {
-    let event = { type, messageId, userId: userId || null, anonymousId, context: JSON.parse(this.#contextJson), timestamp: new Date(now).toISOString() };
-    if (NAME_FIELD[type]) event[NAME_FIELD[type]] = name;
-    if (BODY_FIELD[type]) event[BODY_FIELD[type]] = body ?? {};
-    if (category) event.category = category;
-    for (const plugin of this.#plugins) {
-      let result;
-      try {
-        result = plugin.beforeSend(event);
-      } catch (error) {
-        this.#emit('plugin', `plugin "${plugin.name}" threw (${error?.message ?? error}); skipped, the event continues`);
-        continue;
-      }
-      if (result === null || result === false) {
-        const reason = `dropped by plugin "${plugin.name}": ${type} ${name}`;
-        this.#debug(reason);
-        return reason;
-      }
-      if (result !== undefined) {
-        if (typeof result !== 'object' || result.type !== type) {
-          this.#emit('plugin', `plugin "${plugin.name}" returned ${describe(result)}, not the ${type} event; skipped`);
-          continue;
-        }
-        event = result;
-      }
-    }
-    return event;
   }
 
   track(event, properties, options, callback) {
@@ -316,14 +247,7 @@ export class Client {
     }
     return this.#call('track', callback, () => {
       const name = this.#name('track', 'event', event, MAX_NAME_LENGTH);
-      if (name === null) return null;
-      // The call's own properties win over register()'s.
-      if (this.#superProperties) {
-        const json = this.#serialize(properties);
-        if (json === null) return null;
-        properties = { ...this.#superProperties, ...JSON.parse(json) };
-      }
-      return this.#record('track', name, properties, options, callback);
+      return name === null ? null : this.#record('track', name, properties, options, callback);
     });
   }
 
@@ -384,15 +308,7 @@ export class Client {
     return this.#call('page', callback, () => {
       const pageName = this.#name('page', 'name', name, MAX_NAME_LENGTH, true);
       const pageCategory = pageName === null ? null : this.#name('page', 'category', category, MAX_NAME_LENGTH, true);
-      const json = pageCategory === null ? null : this.#serialize(body);
-      if (json === null) return null;
-      this.#refreshContext(this.#session.touch(Date.now()));
-      // As analytics.js sends it: the page's own fields, the given properties, then its category and name.
-      const { path, referrer, search, title, url } = this.#context.page;
-      const properties = { path, referrer, search, title, url, ...JSON.parse(json) };
-      if (pageCategory) properties.category = pageCategory;
-      if (pageName) properties.name = pageName;
-      return this.#record('page', pageName, properties, options, callback, pageCategory);
+      return pageCategory === null ? null : this.#record('page', pageName, body, options, callback, pageCategory, currentView());
     });
   }
 
@@ -423,7 +339,7 @@ export class Client {
     this.#identity.reset();
     this.#saveSuperProperties({});
     this.#session.end();
-    this.#refreshContext(this.#session.touch(Date.now()));
+    this.#session.touch(Date.now());
   }
 
   /** Who events are attributed to now. */
@@ -438,12 +354,12 @@ export class Client {
   }
 
   #applyOptOut() {
-    if (this.#optedOut && !this.#engine) return Promise.resolve();
+    if (this.#optedOut && !this.#recorder) return Promise.resolve();
     this.#optedOut = true;
     const dropped = this.#buffer.length;
     this.#dropBuffer('opted out');
-    const engine = this.#engine;
-    this.#engine = null;
+    const engine = this.#recorder?.engine;
+    this.#recorder = null;
     this.#debug(`opted out: ${dropped} buffered call(s) dropped`);
     return engine ? engine.discard() : Promise.resolve();
   }
@@ -484,7 +400,7 @@ export class Client {
   }
 
   metrics() {
-    const base = this.#engine ? this.#engine.metrics() : emptyMetrics(this.#buffer.length);
+    const base = this.#recorder ? this.#recorder.engine.metrics() : emptyMetrics(this.#buffer.length);
     return {
       ...base,
       anonymousId: this.#identity?.anonymousId ?? null,
@@ -496,15 +412,15 @@ export class Client {
 
   async flush() {
     await this.ready;
-    if (!this.#engine) return { sent: 0, failed: 0, pending: this.#buffer.length };
-    return this.#engine.flush();
+    if (!this.#recorder) return { sent: 0, failed: 0, pending: this.#buffer.length };
+    return this.#recorder.engine.flush();
   }
 
   async shutdown() {
     await this.ready;
-    if (this.#engine && !this.#closed) {
+    if (this.#recorder && !this.#closed) {
       this.#closed = true;
-      await this.#engine.shutdown();
+      await this.#recorder.engine.shutdown();
     }
     this.#closed = true;
   }

@@ -1,5 +1,6 @@
 // The `context` object sent with every event, computed once per page view
-// (and again by page()), never per event.
+// (and again by page() or a new session), never per event. A view is the
+// page as a call saw it: { href, title, referrer } (client.js takes it).
 export const LIBRARY = { name: 'analytics-wasm', version: '__VERSION__' };
 
 const TIMEZONE = 'aw:timezone';
@@ -17,36 +18,38 @@ function currentTimezone() {
 
 /**
  * The visitor's IANA timezone. The first Intl.DateTimeFormat of a page
- * costs 30-100 ms of main thread (ICU start-up, measured in Chromium), so
- * the answer is remembered in localStorage and reused; `onChange` hears of
- * a new one when `recheck` asks for it to be computed again when idle.
+ * costs 10-100 ms of main thread (ICU start-up, measured in Chromium), so
+ * the answer is remembered in localStorage and reused.
  */
-export function rememberedTimezone(store, recheck, onChange) {
+export function rememberedTimezone(store) {
   const remembered = store.get(TIMEZONE);
-  if (!remembered) {
-    const timezone = currentTimezone();
-    if (timezone) store.set(TIMEZONE, timezone);
-    return timezone;
-  }
-  if (recheck) {
-    const idle = globalThis.requestIdleCallback ?? ((run) => setTimeout(run, 1));
-    idle(() => {
-      const timezone = currentTimezone();
-      if (timezone && timezone !== remembered) {
-        store.set(TIMEZONE, timezone);
-        onChange(timezone);
-      }
-    }, { timeout: 5000 });
-  }
-  return remembered;
+  if (remembered) return remembered;
+  const timezone = currentTimezone();
+  if (timezone) store.set(TIMEZONE, timezone);
+  return timezone;
 }
 
 /**
- * context.campaign: this page's utm_* parameters, or else those of the page
+ * Works the timezone out again when idle; `onChange` hears of it, and it is
+ * remembered, when it is not the `used` one (the visitor travelled).
+ */
+export function recheckTimezone(store, used, onChange) {
+  const idle = globalThis.requestIdleCallback ?? ((run) => setTimeout(run, 1));
+  idle(() => {
+    const timezone = currentTimezone();
+    if (timezone && timezone !== used) {
+      store.set(TIMEZONE, timezone);
+      onChange(timezone);
+    }
+  }, { timeout: 5000 });
+}
+
+/**
+ * context.campaign: the view's utm_* parameters, or else those of the page
  * that brought the visitor in this session (remembered), or undefined.
  */
-export function sessionCampaign(store, sessionId) {
-  const params = new URLSearchParams(location.search);
+export function sessionCampaign(store, view, sessionId) {
+  const params = new URL(view.href).searchParams;
   let campaign;
   for (const [param, field] of Object.entries(UTM)) {
     const value = params.get(param);
@@ -64,14 +67,14 @@ export function sessionCampaign(store, sessionId) {
   }
 }
 
-export function pageContext(sessionId, timezone, campaign) {
-  const { href, pathname, search } = location;
-  // A worker has its own location, but no document and no screen.
-  const page = globalThis.document;
+export function pageContext(view, sessionId, timezone, campaign) {
+  const { href, title, referrer } = view;
+  const { pathname, search } = new URL(href);
+  // A worker has no screen.
   const screenInfo = typeof screen === 'undefined' ? null : { width: screen.width, height: screen.height, density: window.devicePixelRatio };
   return {
     library: LIBRARY,
-    page: { path: pathname, referrer: page?.referrer ?? '', search, title: page?.title ?? '', url: href },
+    page: { path: pathname, referrer, search, title, url: href },
     userAgent: navigator.userAgent,
     // The low-entropy client hints (brands, mobile, platform), where the browser has them.
     userAgentData: navigator.userAgentData?.toJSON?.(),

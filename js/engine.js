@@ -25,9 +25,9 @@ const UNLOAD_ABORT_WINDOW_MS = 100;
 /** Most events written to storage in one task while the page is visible (a long task blocks the page). */
 const PERSIST_PER_TASK = 500;
 
-const TYPES = ['track', 'identify', 'page', 'group', 'alias'];
-const NAME_FIELD = { track: 'event', page: 'name', group: 'groupId', alias: 'previousId' };
-const BODY_FIELD = { track: 'properties', page: 'properties', identify: 'traits', group: 'traits' };
+/** The field that holds each kind of event's name, and the one that holds its properties or traits. */
+export const NAME_FIELD = { track: 'event', page: 'name', group: 'groupId', alias: 'previousId' };
+export const BODY_FIELD = { track: 'properties', page: 'properties', identify: 'traits', group: 'traits' };
 
 const monotonic = () => performance.timeOrigin + performance.now();
 
@@ -160,14 +160,16 @@ export class Engine {
 
   // --- what the page says ---------------------------------------------------
 
-  /** The `context` object (JSON text) sent with every later event. */
+  /** The `context` object (JSON text) sent with every later event; measured only when it changes. */
   setContext(json) {
+    if (json === this.#context) return;
     this.#context = json;
     this.#contextBytes = utf8Bytes(json);
   }
 
   /** Who later events are attributed to (`userId` empty: nobody). */
   setIdentity(userId, anonymousId) {
+    if (userId === this.#userId && anonymousId === this.#anonymousId && this.#who) return;
     this.#userId = userId;
     this.#anonymousId = anonymousId;
     this.#who = who(userId, anonymousId);
@@ -177,21 +179,20 @@ export class Engine {
   #anonymousId = '';
 
   /**
-   * Records one call: `kind` 0 track … 4 alias; `json` its properties or
+   * Records one call: `type` 'track' … 'alias'; `json` its properties or
    * traits; `at` (wall clock) of a buffered call, else 0; `id` its
    * messageId; `optionsJson` its options (options.js), or ''; `category` a
    * page's, or ''; `outcome` the call's (outcomes.js), settled when the
    * event is delivered, dropped or refused.
    */
-  record(kind, name, json, at, id, optionsJson, category, outcome) {
+  record(type, name, json, at, id, optionsJson, category, outcome) {
     if (this.#closed) return;
-    const extra = optionsJson ? readOptions(optionsJson, TYPES[kind]) : null;
+    const extra = optionsJson ? readOptions(optionsJson, type) : null;
     if (typeof extra === 'string') {
       this.#emit('input', extra);
       outcome?.settle('refused', extra);
       return;
     }
-    const type = TYPES[kind];
     const wall = Date.now();
     const nameField = NAME_FIELD[type];
     const bodyField = BODY_FIELD[type];

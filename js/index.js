@@ -2,16 +2,19 @@
 //
 //   createAnalytics()  checks the config (config.js, rules from the core's
 //                      tables.js) and returns the page-level client
-//                      (client.js: identity.js, session.js, context.js,
-//                      page-store.js, input.js), all synchronous.
-//   engine.js          loaded lazily, only with consent: the one drive loop
-//                      over the wasm core (core.js, src/core/) and its
-//                      leaves: storage.js (chunk-log.js), transport.js,
-//                      tabs.js, lifecycle.js, announce.js. The build makes
-//                      them one minified file, analytics-engine.js, that
-//                      this entry loads by URL, as it does the wasm: a
-//                      bundler then ships it as an asset, and an app's
-//                      critical path carries no module-preload runtime.
+//                      (client.js: identity.js, session.js, page-store.js,
+//                      calls.js, input.js, outcomes.js), all synchronous:
+//                      it captures each call and its outcome.
+//   recorder.js        loaded lazily, only with consent: makes the captured
+//                      calls events (context.js, plugins) for engine.js,
+//                      the one drive loop over the wasm core (core.js,
+//                      src/core/) and its leaves: storage.js (chunk-log.js),
+//                      transport.js, tabs.js, lifecycle.js, announce.js.
+//                      The build makes them one minified file,
+//                      analytics-engine.js, that this entry loads by URL, as
+//                      it does the wasm: a bundler then ships it as an
+//                      asset, and an app's critical path carries no
+//                      module-preload runtime.
 //
 // It runs in a page and in Web Workers (dedicated, shared, service); on the
 // server (no window, no worker scope) every call is a no-op.
@@ -49,5 +52,5 @@ export function createAnalytics(config) {
   const engine = new URL('./analytics-engine.js', import.meta.url);
   const jsCore = new URL('./analytics-core.js', import.meta.url);
   const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
-  return new Client(checked, assets, async () => ({ startEngine: await loadScript(engine, ENGINE_KEY) }));
+  return new Client(checked, assets, () => loadScript(engine, ENGINE_KEY));
 }

@@ -48,22 +48,3 @@ export function settled(status, reason, callback, messageId = null) {
   outcome.settle(status, reason);
   return outcome;
 }
-
-/**
- * The callers' own messageIds (options.messageId) of events not settled
- * yet: a second event may not take one while it is queued.
- */
-export class GivenIds {
-  #outcomes = new Map();
-
-  /** Whether an event with this id is still queued. */
-  taken(messageId) {
-    return this.#outcomes.get(messageId)?.settled === false;
-  }
-
-  add(messageId, outcome) {
-    // Settled ones are forgotten now and then, so the map stays small.
-    if (this.#outcomes.size >= 1000) for (const [id, held] of this.#outcomes) if (held.settled) this.#outcomes.delete(id);
-    this.#outcomes.set(messageId, outcome);
-  }
-}

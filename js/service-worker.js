@@ -1,17 +1,17 @@
 // The entry for service workers: `import 'analytics-wasm/service-worker'`.
 // A service worker may not use import() (the HTML specification forbids
-// it), so the engine is imported here statically instead of loaded lazily;
+// it), so the recorder and engine are imported here statically instead of loaded lazily;
 // everything else is the main entry's. Pages and other workers use the
 // main entry, which keeps the engine off their critical path.
 import { Client } from './client.js';
 import { checkConfig } from './config.js';
 import { CORE_KEY, loadScript } from './asset-keys.js';
-import * as engine from './engine.js';
+import { startRecording } from './recorder.js';
 
 /** Creates an analytics client. Throws an Error naming the field on bad config. */
 export function createAnalytics(config) {
   const checked = checkConfig(config);
   const jsCore = new URL('./analytics-core.js', import.meta.url);
   const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
-  return new Client(checked, assets, async () => engine);
+  return new Client(checked, assets, async () => startRecording);
 }

@@ -5,13 +5,13 @@
 //   bundler to minify (and keeping the comments that tell bundlers to leave
 //   the import() of a URL alone). A page without a bundler loads one file,
 //   not eleven in a waterfall (40 to 55 ms on this machine's Chromium).
-// - analytics-engine.js: the engine (engine.js) and its leaves as one
+// - analytics-engine.js: the recorder (recorder.js), the engine (engine.js) and its leaves as one
 //   minified script, which the entry loads by URL, as it does the wasm. A
 //   bundler ships it as it is, so it carries no comment: every byte of it is
-//   downloaded. It imports and exports nothing: it sets startEngine on the
+//   downloaded. It imports and exports nothing: it sets startRecording on the
 //   global object under ENGINE_KEY (asset-keys.js says why). What it shares
 //   with the page's modules (the tables, the id function) is handed to
-//   startEngine, so no second copy of those ships: this fails if one is
+//   startRecording, so no second copy of those ships: this fails if one is
 //   bundled in.
 //
 //   node scripts/lib/bundle.mjs <pkg dir>
@@ -20,13 +20,13 @@ import { basename, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { minify } from 'terser';
 
-const PAGE_MODULES = ['tables.js', 'identity.js', 'input.js', 'client.js', 'index.js'];
+const PAGE_MODULES = ['tables.js', 'identity.js', 'input.js', 'outcomes.js', 'calls.js', 'session.js', 'page-store.js', 'client.js', 'index.js'];
 
 const dir = process.argv[2];
 
 const engine = await esbuild.build({
   stdin: {
-    contents: "import { startEngine } from './engine.js';\nimport { ENGINE_KEY } from './asset-keys.js';\nglobalThis[ENGINE_KEY] = startEngine;\n",
+    contents: "import { startRecording } from './recorder.js';\nimport { ENGINE_KEY } from './asset-keys.js';\nglobalThis[ENGINE_KEY] = startRecording;\n",
     resolveDir: dir,
     sourcefile: 'analytics-engine.js',
   },
@@ -37,7 +37,7 @@ const engine = await esbuild.build({
   logLevel: 'error',
 });
 const copied = Object.keys(engine.metafile.inputs).map((file) => basename(file)).filter((file) => PAGE_MODULES.includes(file));
-if (copied.length) throw new Error(`analytics-engine.js would carry a copy of the page's ${copied.join(', ')}: hand it to startEngine instead`);
+if (copied.length) throw new Error(`analytics-engine.js would carry a copy of the page's ${copied.join(', ')}: hand it to startRecording instead`);
 const { code } = await minify(engine.outputFiles[0].text, { module: true, compress: { passes: 3, pure_getters: true }, mangle: true });
 writeFileSync(join(dir, 'analytics-engine.js'), `${code}\n`);
 

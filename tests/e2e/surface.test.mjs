@@ -124,8 +124,9 @@ test('events carry a sessionId in context, the same across a reload within the t
   // one's localStorage write yet: Chromium hands it over asynchronously).
   await page.reload();
   await flushed(page, "analytics.track('Two');");
-  const events = await waitFor(() => h.collector.events().length >= 2 && h.collector.events(), { what: '2 events' });
-  const [one, two] = events;
+  // By name: a page another test left open may still send its own events.
+  const named = (name) => h.collector.events().find((e) => e.event === name);
+  const [one, two] = await waitFor(() => named('One') && named('Two') && [named('One'), named('Two')], { what: 'One and Two' });
   assert.ok(Number.isSafeInteger(one.context.sessionId), `sessionId ${one.context.sessionId}`);
   assert.equal(two.context.sessionId, one.context.sessionId);
   assert.equal(await page.evaluate(() => analytics.metrics().sessionId), one.context.sessionId);

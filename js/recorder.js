@@ -1,0 +1,158 @@
+// Turns the calls the page client captured (client.js) into the events the
+// engine records. It loads with the engine (analytics-engine.js), off the
+// critical path, and owns what an event needs beyond the call itself: the
+// `context` (context.js: page, campaign, timezone, screen, client hints),
+// the plugins' beforeSend, register()'s super properties merged in, a page
+// event's own fields, and the rule that a caller's messageId is not queued
+// twice. Calls arrive in the order they were made; each carries what was
+// true when it was made (its time, session, user, page view), so a call
+// buffered while the engine loads is recorded as if it had not waited.
+import { BODY_FIELD, NAME_FIELD, startEngine } from './engine.js';
+import { pageContext, recheckTimezone, rememberedTimezone, sessionCampaign } from './context.js';
+import { isObject } from './options.js';
+
+const text = (value) => (value == null ? '' : String(value));
+
+/**
+ * Starts the engine (startEngine's `config`, `emit` and `page`) and
+ * resolves to the recorder over it. `page` also carries the client's
+ * `store`, `plugins` (the list use() fills), `view` (the page as it was
+ * when the client was made) and `newSession` (whether that started one).
+ */
+export async function startRecording(config, emit, page) {
+  const starting = startEngine(config, emit, page);
+  // A first visit's timezone costs Chromium 10 to 16 ms: worked out while
+  // the core compiles and storage opens, not after.
+  const recorder = new Recorder(emit, page);
+  recorder.engine = await starting;
+  // Checked again once per session, when idle after start-up; the calls
+  // made before then keep the remembered one.
+  if (page.newSession) recorder.recheckTimezone();
+  return recorder;
+}
+
+export class Recorder {
+  /** The engine the events go to (engine.js). */
+  engine = null;
+  #emit;
+  #store;
+  #plugins;
+  #timezone;
+  #view;
+  #context = null;
+  #contextJson = '';
+  #contextSession = null;
+  /** The callers' own messageIds (options.messageId) → the outcome of the event holding it. */
+  #givenIds = new Map();
+
+  constructor(emit, { store, plugins, view }) {
+    this.#emit = emit;
+    this.#store = store;
+    this.#plugins = plugins;
+    this.#view = view;
+    this.#timezone = rememberedTimezone(store);
+  }
+
+  /** Works the timezone out again when idle; later events carry it if it moved. */
+  recheckTimezone() {
+    recheckTimezone(this.#store, this.#timezone, (timezone) => {
+      this.#timezone = timezone;
+      if (this.#context) this.#setContext(this.#contextSession, this.#view);
+    });
+  }
+
+  #setContext(sessionId, view) {
+    this.#view = view;
+    this.#contextSession = sessionId;
+    this.#context = pageContext(view, sessionId, this.#timezone, sessionCampaign(this.#store, view, sessionId));
+    this.#contextJson = JSON.stringify(this.#context);
+  }
+
+  /**
+   * Records one captured call (client.js says what it holds); `buffered`:
+   * it waited for the engine, so it keeps the time it was made.
+   */
+  record(call, buffered) {
+    const { type, outcome } = call;
+    const messageId = outcome.messageId;
+    if (call.given) {
+      if (this.#givenIds.get(messageId)?.settled === false) {
+        const message = `${type}(): options.messageId "${messageId}" is already queued; event dropped`;
+        this.#emit('input', message);
+        outcome.settle('refused', message);
+        return;
+      }
+      // Settled ones are forgotten now and then, so the map stays small.
+      if (this.#givenIds.size >= 1000) for (const [id, held] of this.#givenIds) if (held.settled) this.#givenIds.delete(id);
+      this.#givenIds.set(messageId, outcome);
+    }
+    if (type === 'page' || call.sessionId !== this.#contextSession) this.#setContext(call.sessionId, call.view ?? this.#view);
+    let { name, json, userId, anonymousId } = call;
+    let contextJson = this.#contextJson;
+    if (call.supers) json = JSON.stringify({ ...call.supers, ...JSON.parse(json) });
+    if (type === 'page') {
+      // As analytics.js sends it: the page's own fields, the given properties, then its category and name.
+      const { path, referrer, search, title, url } = this.#context.page;
+      const properties = { path, referrer, search, title, url, ...JSON.parse(json) };
+      if (call.category) properties.category = call.category;
+      if (name) properties.name = name;
+      json = JSON.stringify(properties);
+    }
+    if (this.#plugins.length > 0) {
+      const event = this.#runPlugins(call, name, json, userId, anonymousId);
+      if (typeof event === 'string') {
+        outcome.settle('dropped', event);
+        return;
+      }
+      name = text(NAME_FIELD[type] && event[NAME_FIELD[type]]);
+      userId = text(event.userId);
+      anonymousId = text(event.anonymousId);
+      try {
+        json = BODY_FIELD[type] ? JSON.stringify(event[BODY_FIELD[type]] ?? {}) : '';
+        contextJson = JSON.stringify(event.context);
+      } catch (error) {
+        const message = `a plugin's event could not be serialized (${error?.message ?? error}); event dropped`;
+        this.#emit('input', message);
+        outcome.settle('refused', message);
+        return;
+      }
+      if (!json.startsWith('{') && BODY_FIELD[type]) json = '{}';
+      if (!contextJson?.startsWith('{')) contextJson = '{}';
+    }
+    const engine = this.engine;
+    engine.setContext(contextJson);
+    engine.setIdentity(userId, anonymousId);
+    engine.record(type, name, json, buffered ? call.at : 0, messageId, call.optionsJson, call.category, outcome);
+  }
+
+  /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */
+  #runPlugins(call, name, json, userId, anonymousId) {
+    const { type } = call;
+    let event = { type, messageId: call.outcome.messageId, userId: userId || null, anonymousId, context: JSON.parse(this.#contextJson), timestamp: new Date(call.at).toISOString() };
+    if (NAME_FIELD[type]) event[NAME_FIELD[type]] = name;
+    if (BODY_FIELD[type]) event[BODY_FIELD[type]] = JSON.parse(json);
+    if (call.category) event.category = call.category;
+    for (const plugin of this.#plugins) {
+      let result;
+      try {
+        result = plugin.beforeSend(event);
+      } catch (error) {
+        this.#emit('plugin', `plugin "${plugin.name}" threw (${error?.message ?? error}); skipped, the event continues`);
+        continue;
+      }
+      if (result === null || result === false) {
+        const reason = `dropped by plugin "${plugin.name}": ${type} ${name}`;
+        this.#emit('debug', reason);
+        return reason;
+      }
+      if (result !== undefined) {
+        if (!isObject(result) || result.type !== type) {
+          this.#emit('plugin', `plugin "${plugin.name}" returned ${isObject(result) ? `a ${result.type} event` : String(result)}, not the ${type} event; skipped`);
+          continue;
+        }
+        event = result;
+      }
+    }
+    return event;
+  }
+}
