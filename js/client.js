@@ -113,7 +113,7 @@ export class Client {
       };
       const recorder = await startRecording(this.#config, (type, message) => this.#emit(type, message), page);
       if (this.#closed || this.#optedOut) {
-        await recorder.engine.discard();
+        await recorder.discard();
         return;
       }
       this.#recorder = recorder;
@@ -225,7 +225,7 @@ export class Client {
       given: isGiven,
       outcome: new Outcome(isGiven ? given : uuid(), callback),
     };
-    if (this.#recorder) this.#recorder.record(call, false);
+    if (this.#recorder) this.#recorder.take(call);
     else this.#buffer.push(call);
     return call.outcome;
   }
@@ -358,10 +358,10 @@ export class Client {
     this.#optedOut = true;
     const dropped = this.#buffer.length;
     this.#dropBuffer('opted out');
-    const engine = this.#recorder?.engine;
+    const recorder = this.#recorder;
     this.#recorder = null;
     this.#debug(`opted out: ${dropped} buffered call(s) dropped`);
-    return engine ? engine.discard() : Promise.resolve();
+    return recorder ? recorder.discard() : Promise.resolve();
   }
 
   optIn() {
@@ -400,6 +400,7 @@ export class Client {
   }
 
   metrics() {
+    this.#recorder?.recordWaiting();
     const base = this.#recorder ? this.#recorder.engine.metrics() : emptyMetrics(this.#buffer.length);
     return {
       ...base,
@@ -413,6 +414,7 @@ export class Client {
   async flush() {
     await this.ready;
     if (!this.#recorder) return { sent: 0, failed: 0, pending: this.#buffer.length };
+    this.#recorder.recordWaiting();
     return this.#recorder.engine.flush();
   }
 
@@ -420,6 +422,7 @@ export class Client {
     await this.ready;
     if (this.#recorder && !this.#closed) {
       this.#closed = true;
+      this.#recorder.recordWaiting();
       await this.#recorder.engine.shutdown();
     }
     this.#closed = true;

@@ -180,12 +180,13 @@ export class Engine {
 
   /**
    * Records one call: `type` 'track' … 'alias'; `json` its properties or
-   * traits; `at` (wall clock) of a buffered call, else 0; `id` its
+   * traits; `at` when it was made (wall clock: its timestamp); `id` its
    * messageId; `optionsJson` its options (options.js), or ''; `category` a
    * page's, or ''; `outcome` the call's (outcomes.js), settled when the
-   * event is delivered, dropped or refused.
+   * event is delivered, dropped or refused; `waited`: it waited for the
+   * engine to start, so the core is told its age too.
    */
-  record(type, name, json, at, id, optionsJson, category, outcome) {
+  record(type, name, json, at, id, optionsJson, category, outcome, waited) {
     if (this.#closed) return;
     const extra = optionsJson ? readOptions(optionsJson, type) : null;
     if (typeof extra === 'string') {
@@ -193,14 +194,13 @@ export class Engine {
       outcome?.settle('refused', extra);
       return;
     }
-    const wall = Date.now();
     const nameField = NAME_FIELD[type];
     const bodyField = BODY_FIELD[type];
     let whoMembers = this.#who;
     let context = this.#context;
     // The context, most of an event's bytes, is measured once, when it changes.
     let contextBytes = this.#contextBytes;
-    let stamp = this.#iso(at > 0 ? at : wall);
+    let stamp = this.#iso(at);
     let members = category ? `,"category":${JSON.stringify(category)}` : '';
     let idJson = `"${id}"`;
     if (extra) {
@@ -222,8 +222,8 @@ export class Engine {
     const event = `${head}${context}}`;
     const bytes = utf8Bytes(head) + contextBytes + 1;
     const handle = this.#next++;
-    this.#hold(handle, { id, json: event, bytes, at: at > 0 ? at : wall, outcome });
-    const limit = this.#core.track(handle, bytes, at > 0 ? at : -1, this.#now(), extra?.priority === 'high');
+    this.#hold(handle, { id, json: event, bytes, at, outcome });
+    const limit = this.#core.track(handle, bytes, waited ? at : -1, this.#now(), extra?.priority === 'high');
     if (limit > 0) {
       this.#let(handle);
       const message = `event is ${bytes} bytes encoded, larger than the limit of ${limit} bytes`;

@@ -12,6 +12,8 @@ import { pageContext, recheckTimezone, rememberedTimezone, sessionCampaign } fro
 import { isObject } from './options.js';
 
 const text = (value) => (value == null ? '' : String(value));
+/** Most time one task spends recording taken calls while the page is visible. */
+const SLICE_MS = 8;
 
 /**
  * Starts the engine (startEngine's `config`, `emit` and `page`) and
@@ -44,6 +46,14 @@ export class Recorder {
   #contextSession = null;
   /** The callers' own messageIds (options.messageId) → the outcome of the event holding it. */
   #givenIds = new Map();
+  /** Calls taken and not recorded yet, oldest first. */
+  #waiting = [];
+  /** A task is set to record #waiting. */
+  #recordSet = false;
+  /** #waiting is being recorded (a call made meanwhile joins its end). */
+  #recording = false;
+  /** pagehide was heard, and no pageshow since: calls are recorded within the call. */
+  #unloading = false;
 
   constructor(emit, { store, plugins, view }) {
     this.#emit = emit;
@@ -51,6 +61,63 @@ export class Recorder {
     this.#plugins = plugins;
     this.#view = view;
     this.#timezone = rememberedTimezone(store);
+    // Before the engine's own listeners (added once it has started): what
+    // the page tracked is recorded before the engine flushes for a hidden
+    // or closing page.
+    const page = globalThis.document;
+    if (page) {
+      page.addEventListener('visibilitychange', () => this.recordWaiting());
+      addEventListener('pagehide', () => {
+        this.#unloading = true;
+        this.recordWaiting();
+      });
+      addEventListener('pageshow', () => (this.#unloading = false));
+    }
+  }
+
+  /**
+   * Takes a call made now. It is recorded in a task of its own, after the
+   * caller's: a burst of track() costs the caller about what capturing it
+   * costs, and the page can paint in between. A hidden or closing page's
+   * call is recorded at once, since its next task may never run.
+   */
+  take(call) {
+    this.#waiting.push(call);
+    if (this.#unloading || globalThis.document?.visibilityState === 'hidden') this.recordWaiting();
+    else if (!this.#recordSet) {
+      this.#recordSet = true;
+      setTimeout(() => this.recordWaiting(SLICE_MS));
+    }
+  }
+
+  /** Records the calls taken, oldest first, for at most `sliceMs` (the rest in a later task). */
+  recordWaiting(sliceMs = Infinity) {
+    this.#recordSet = false;
+    if (this.#recording) return;
+    this.#recording = true;
+    const calls = this.#waiting;
+    const end = performance.now() + sliceMs;
+    let done = 0;
+    try {
+      while (done < calls.length) {
+        this.record(calls[done++], false);
+        if ((done & 255) === 0 && performance.now() > end) break;
+      }
+    } finally {
+      this.#recording = false;
+      this.#waiting = done === calls.length ? [] : calls.slice(done);
+      if (this.#waiting.length && !this.#recordSet) {
+        this.#recordSet = true;
+        setTimeout(() => this.recordWaiting(SLICE_MS));
+      }
+    }
+  }
+
+  /** Opted out: the calls taken are dropped, and so is what the engine holds. */
+  discard() {
+    for (const call of this.#waiting) call.outcome.settle('dropped', 'opted out');
+    this.#waiting = [];
+    return this.engine.discard();
   }
 
   /** Works the timezone out again when idle; later events carry it if it moved. */
@@ -69,10 +136,10 @@ export class Recorder {
   }
 
   /**
-   * Records one captured call (client.js says what it holds); `buffered`:
-   * it waited for the engine, so it keeps the time it was made.
+   * Records one captured call (client.js says what it holds); `waited`: it
+   * waited for the engine to start (engine.record).
    */
-  record(call, buffered) {
+  record(call, waited) {
     const { type, outcome } = call;
     const messageId = outcome.messageId;
     if (call.given) {
@@ -122,7 +189,7 @@ export class Recorder {
     const engine = this.engine;
     engine.setContext(contextJson);
     engine.setIdentity(userId, anonymousId);
-    engine.record(type, name, json, buffered ? call.at : 0, messageId, call.optionsJson, call.category, outcome);
+    engine.record(type, name, json, call.at, messageId, call.optionsJson, call.category, outcome, waited);
   }
 
   /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */

@@ -18,6 +18,25 @@ test('calls made before the wasm is ready are buffered and delivered in call ord
   await context.close();
 });
 
+test('after ready, a burst is recorded in tasks after the caller\'s, in call order, and every event arrives', async () => {
+  const { page, context } = await h.open({});
+  const { withinTheLoop, seen } = await page.evaluate(async () => {
+    await analytics.ready;
+    const seen = [];
+    analytics.use({ name: 'order', beforeSend: (event) => void seen.push(event.properties.i) });
+    for (let i = 0; i < 3000; i++) analytics.track('Burst', { i });
+    const withinTheLoop = seen.length;
+    await analytics.flush();
+    return { withinTheLoop, seen };
+  });
+  assert.equal(withinTheLoop, 0, 'the caller paid for capturing the calls, not for recording them');
+  assert.deepEqual(seen, Array.from({ length: 3000 }, (_, i) => i));
+  const events = await waitFor(() => h.collector.events().length >= 3000 && h.collector.events(), { what: '3,000 events' });
+  // Batches go out two at a time, so they may arrive in either order: each event once.
+  assert.deepEqual(events.map((e) => e.properties.i).sort((a, b) => a - b), Array.from({ length: 3000 }, (_, i) => i));
+  await context.close();
+});
+
 test('the collector receives the Segment-compatible batch body', async () => {
   const { page, context } = await h.open({ writeKey: 'wk_test' });
   await page.evaluate(async () => {
