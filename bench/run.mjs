@@ -197,20 +197,27 @@ try {
       new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => ({ start: e.startTime, duration: e.duration })))).observe({ type: 'longtask' });
     });
     await page.evaluate(() => analytics.ready);
-    await page.evaluate((source) => {
+    const beforeLoop = await taskSeconds();
+    const loopMs = await page.evaluate((source) => {
       const properties = eval(source);
+      const start = performance.now();
       for (let i = 0; i < 10_000; i++) analytics.track('Wire', properties(i));
-      // Long tasks from here on are the SDK's background work, not the loop.
+      // What runs from here on is the SDK's work after the loop, in the
+      // loop's own task (its microtasks) and in later ones.
       window.loopEnd = performance.now();
+      return window.loopEnd - start;
     }, PROPERTIES);
-    const afterLoop = await taskSeconds();
     await waitFor(() => collector.stats().received === 10_000, { timeoutMs: 60_000, what: '10,000 events' }).catch(async (error) => {
       const metrics = await page.evaluate(() => analytics.metrics()).catch(() => null);
       throw new Error(`${error.message}; collector ${JSON.stringify(collector.stats())}; page ${JSON.stringify(metrics)}`);
     });
     await page.waitForTimeout(300);
-    const background = (await taskSeconds()) - afterLoop;
-    const longTasks = await page.evaluate(() => window.longTasks.filter((t) => t.start >= window.loopEnd).map((t) => t.duration));
+    // All main-thread work from the loop's start until delivered, less the loop itself.
+    const background = (await taskSeconds()) - beforeLoop - loopMs / 1000;
+    // A long task that holds the loop counts from the loop's end.
+    const longTasks = await page.evaluate(() =>
+      window.longTasks.filter((t) => t.start + t.duration > window.loopEnd).map((t) => t.start + t.duration - Math.max(t.start, window.loopEnd)),
+    );
     const stats = collector.stats();
     await context.close();
     await collector.close();
@@ -297,8 +304,8 @@ const rows = [
   ['wire: requests / bytes per event, plain', `${results.wire.plain.requests} / ${results.wire.plain.bytesPerEvent}`],
   ['wire: requests / bytes per event, gzip', `${results.wire.gzip.requests} / ${results.wire.gzip.bytesPerEvent}`, 'budget ≤ 50 B, ≥ 4× smaller'],
   ['wire: compression ratio', results.wire.compressionRatio],
-  ['background main-thread ms after 10k (plain / gzip)', `${results.wire.plain.backgroundMs} / ${results.wire.gzip.backgroundMs}`, 'budget ≤ 200'],
-  ['longest task ms (plain / gzip)', `${results.wire.plain.longestTaskMs} / ${results.wire.gzip.longestTaskMs}`, 'budget ≤ 50'],
+  ['main-thread ms after a loop of 10k until delivered, the loop task\'s tail included (plain / gzip)', `${results.wire.plain.backgroundMs} / ${results.wire.gzip.backgroundMs}`, 'budget ≤ 200'],
+  ['longest task ms after the loop (plain / gzip)', `${results.wire.plain.longestTaskMs} / ${results.wire.gzip.longestTaskMs}`, 'budget ≤ 50'],
   ['burst of 10,000 in one loop: received, ms to deliver, heap retained', `${results.burst.tenThousand.received} (dup ${results.burst.tenThousand.duplicates}), ${results.burst.tenThousand.deliveredMs} ms, ${results.burst.tenThousand.retainedHeapMB} MB`, 'all, once, ≤ 5 s'],
   ['burst of 100,000: received / dropped, heap retained', `${results.burst.hundredThousand.received} / ${results.burst.hundredThousand.droppedOverflow}, ${results.burst.hundredThousand.retainedHeapMB} MB`, 'newest 10,000 kept'],
   ['native core: track ns/event (events/s)', `${results.native.trackNsPerEvent} (${results.native.trackEventsPerSecond})`],

@@ -25,7 +25,7 @@ export async function startRecording(config, emit, page) {
   const starting = startEngine(config, emit, page);
   // A first visit's timezone costs Chromium 10 to 16 ms: worked out while
   // the core compiles and storage opens, not after.
-  const recorder = new Recorder(emit, page);
+  const recorder = new Recorder(emit, page, config.maxQueueEvents ?? page.tables.NUMERIC_FIELDS.maxQueueEvents[2]);
   recorder.engine = await starting;
   // Checked again once per session, when idle after start-up; the calls
   // made before then keep the remembered one.
@@ -48,6 +48,8 @@ export class Recorder {
   #givenIds = new Map();
   /** Calls taken and not recorded yet, oldest first. */
   #waiting = [];
+  /** Most calls that wait: the queue's own bound (maxQueueEvents), so waiting costs no more memory than queueing. */
+  #waitingMax;
   /** A task is set to record #waiting. */
   #recordSet = false;
   /** #waiting is being recorded (a call made meanwhile joins its end). */
@@ -55,7 +57,9 @@ export class Recorder {
   /** pagehide was heard, and no pageshow since: calls are recorded within the call. */
   #unloading = false;
 
-  constructor(emit, { store, plugins, view }) {
+  /** `page` as for startRecording; `waitingMax` the most calls taken that wait to be recorded. */
+  constructor(emit, { store, plugins, view }, waitingMax) {
+    this.#waitingMax = waitingMax;
     this.#emit = emit;
     this.#store = store;
     this.#plugins = plugins;
@@ -79,11 +83,12 @@ export class Recorder {
    * Takes a call made now. It is recorded in a task of its own, after the
    * caller's: a burst of track() costs the caller about what capturing it
    * costs, and the page can paint in between. A hidden or closing page's
-   * call is recorded at once, since its next task may never run.
+   * call is recorded at once, since its next task may never run, and so
+   * are the waiting calls once there are as many as the queue may hold.
    */
   take(call) {
     this.#waiting.push(call);
-    if (this.#unloading || globalThis.document?.visibilityState === 'hidden') this.recordWaiting();
+    if (this.#unloading || this.#waiting.length >= this.#waitingMax || globalThis.document?.visibilityState === 'hidden') this.recordWaiting();
     else if (!this.#recordSet) {
       this.#recordSet = true;
       setTimeout(() => this.recordWaiting(SLICE_MS));

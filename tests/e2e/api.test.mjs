@@ -37,6 +37,19 @@ test('after ready, a burst is recorded in tasks after the caller\'s, in call ord
   await context.close();
 });
 
+test('no more calls wait to be recorded than the queue may hold (maxQueueEvents): a longer burst is recorded as it goes', async () => {
+  const { page, context } = await h.open({ maxQueueEvents: 100 });
+  const withinTheLoop = await page.evaluate(async () => {
+    await analytics.ready;
+    let seen = 0;
+    analytics.use({ name: 'count', beforeSend: () => void seen++ });
+    for (let i = 0; i < 250; i++) analytics.track('Burst', { i });
+    return seen;
+  });
+  assert.equal(withinTheLoop, 200, 'recorded at the 100th and the 200th call; 50 wait');
+  await context.close();
+});
+
 test('the collector receives the Segment-compatible batch body', async () => {
   const { page, context } = await h.open({ writeKey: 'wk_test' });
   await page.evaluate(async () => {
