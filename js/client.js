@@ -55,7 +55,7 @@ export class Client {
   /**
    * `config` has been checked (checkConfig); `assets` is where the core is:
    * { wasm: its URL, loadJsCore: resolves to the `instantiate` of the core
-   * compiled to JavaScript }; `loadEngine` resolves to startRecording
+   * compiled to JavaScript, engine: the engine script's URL, if it has one }; `loadEngine` resolves to startRecording
    * (recorder.js).
    */
   constructor(config, assets, loadEngine) {
@@ -105,6 +105,7 @@ export class Client {
       const page = {
         wasm,
         loadJsCore: this.#assets.loadJsCore,
+        engineUrl: this.#assets.engine,
         tables: { METRIC_NAMES, NUMERIC_FIELDS },
         store: this.#store,
         plugins: this.#plugins,

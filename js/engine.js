@@ -11,7 +11,8 @@
 // can drive itself.
 import { Core, loadCore } from './core.js';
 import { STORAGE_ANSWER_MS, describe, openStorage, within, usableLocalStorage } from './storage.js';
-import { beacon, readRejections, readRetryAfter, send } from './transport.js';
+import { beacon, readRejections, readRetryAfter } from './transport.js';
+import { workerSender } from './send-worker.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
@@ -80,7 +81,7 @@ const FAILURES = {
  * this module (built into one file, analytics-engine.js) holds no copy of
  * them: `wasm` (a fetch of the core, or null), `loadJsCore` (resolves to
  * the `instantiate` of the core compiled to JavaScript), `tables`
- * (tables.js).
+ * (tables.js), `engineUrl` (this script's URL, or none).
  */
 export async function startEngine(config, emit, page) {
   // Storage opens, and the partition's lock is taken, while the core compiles.
@@ -144,8 +145,12 @@ export class Engine {
   #lastReason = '';
   #expiredLogged = 0;
 
-  /** `page` as for startEngine: its `tables`. */
-  constructor(exports, config, emit, kind, { tables }) {
+  /** Sends a body: transport.js's `send`, from a worker for large ones (send-worker.js). */
+  #sendBody;
+
+  /** `page` as for startEngine: its `tables`, and `engineUrl`, this script's (for the sending worker). */
+  constructor(exports, config, emit, kind, { tables, engineUrl }) {
+    this.#sendBody = workerSender(engineUrl);
     this.#emit = emit;
     this.#kind = kind;
     this.#endpoint = config.endpoint;
@@ -477,7 +482,7 @@ export class Engine {
     if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${body.length} bytes, by ${byBeacon ? 'fetch keepalive' : 'fetch'}`);
     this.#fetches.set(batch, handles);
     // A keepalive request must leave at once: its body stays plain.
-    send(this.#endpoint, body, { timeoutMs: this.#timeoutMs, keepalive: byBeacon, compress: this.#compress && !byBeacon }).then(async (result) => {
+    this.#sendBody(this.#endpoint, body, { timeoutMs: this.#timeoutMs, keepalive: byBeacon, compress: this.#compress && !byBeacon }).then(async (result) => {
       if (result === 'network' && !byBeacon) {
         // The browser aborts a page's fetches as it unloads, and may say so
         // before pagehide reaches us (Firefox does; Chromium when another

@@ -51,6 +51,6 @@ export function createAnalytics(config) {
   // Each named here, in this form, so that bundlers ship it as an asset of this package.
   const engine = new URL('./analytics-engine.js', import.meta.url);
   const jsCore = new URL('./analytics-core.js', import.meta.url);
-  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
+  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY), engine };
   return new Client(checked, assets, () => loadScript(engine, ENGINE_KEY));
 }

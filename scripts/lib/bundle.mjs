@@ -26,7 +26,14 @@ const dir = process.argv[2];
 
 const engine = await esbuild.build({
   stdin: {
-    contents: "import { startRecording } from './recorder.js';\nimport { ENGINE_KEY } from './asset-keys.js';\nglobalThis[ENGINE_KEY] = startRecording;\n",
+    // The same script is the sending worker's (send-worker.js), which knows itself by its name.
+    contents: [
+      "import { startRecording } from './recorder.js';",
+      "import { ENGINE_KEY } from './asset-keys.js';",
+      "import { SENDER_NAME, serveSends } from './send-worker.js';",
+      'globalThis[ENGINE_KEY] = startRecording;',
+      "if (typeof WorkerGlobalScope !== 'undefined' && self.name === SENDER_NAME) serveSends(self);",
+    ].join('\n'),
     resolveDir: dir,
     sourcefile: 'analytics-engine.js',
   },

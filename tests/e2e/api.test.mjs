@@ -50,6 +50,39 @@ test('no more calls wait to be recorded than the queue may hold (maxQueueEvents)
   await context.close();
 });
 
+// Counts the page's own fetch() calls to the collector.
+const COUNT_PAGE_FETCHES = () => {
+  window.pageFetches = 0;
+  const pageFetch = window.fetch;
+  window.fetch = (url, init) => {
+    if (String(url).includes('/v1/batch')) window.pageFetches++;
+    return pageFetch(url, init);
+  };
+};
+const LARGE_BURST = async () => {
+  await analytics.ready;
+  const padding = 'x'.repeat(1000);
+  for (let i = 0; i < 1000; i++) analytics.track('Large', { i, padding });
+  await analytics.flush();
+  return window.pageFetches;
+};
+
+test('large batch bodies leave from a worker: the page\'s own fetch carries none of them', async () => {
+  const { page, context } = await h.open({}, { init: COUNT_PAGE_FETCHES });
+  assert.equal(await page.evaluate(LARGE_BURST), 0);
+  const events = await waitFor(() => h.collector.events().length >= 1000 && h.collector.events(), { what: '1,000 events' });
+  assert.equal(new Set(events.map((e) => e.properties.i)).size, 1000);
+  await context.close();
+});
+
+test('where no worker can start, large batch bodies leave from the page and all arrive', async () => {
+  const { page, context } = await h.open({}, { init: `(${COUNT_PAGE_FETCHES})(); delete window.Worker;` });
+  assert.ok((await page.evaluate(LARGE_BURST)) >= 2, 'the batches went through the page');
+  const events = await waitFor(() => h.collector.events().length >= 1000 && h.collector.events(), { what: '1,000 events' });
+  assert.equal(new Set(events.map((e) => e.properties.i)).size, 1000);
+  await context.close();
+});
+
 test('the collector receives the Segment-compatible batch body', async () => {
   const { page, context } = await h.open({ writeKey: 'wk_test' });
   await page.evaluate(async () => {
