@@ -120,7 +120,8 @@ export class Client {
       this.#recorder = recorder;
       const buffered = this.#buffer;
       this.#buffer = [];
-      for (const call of buffered) recorder.record(call, true);
+      // Recorded after `ready`, in order, like any call made now.
+      for (const call of buffered) recorder.take(call);
     } catch (error) {
       this.#closed = true;
       const message = `analytics-wasm could not start: ${error?.message ?? error}`;
@@ -224,6 +225,8 @@ export class Client {
       // The call's own properties win over register()'s (the recorder merges them).
       supers: type === 'track' ? this.#superProperties : null,
       given: isGiven,
+      // It waits for the engine to start (then the core is told its age).
+      waited: !this.#recorder,
       outcome: new Outcome(isGiven ? given : uuid(), callback),
     };
     if (this.#recorder) this.#recorder.take(call);

@@ -18,30 +18,28 @@ function currentTimezone() {
 
 /**
  * The visitor's IANA timezone. The first Intl.DateTimeFormat of a page
- * costs 10-100 ms of main thread (ICU start-up, measured in Chromium), so
- * the answer is remembered in localStorage and reused.
+ * costs 30-100 ms of main thread (ICU start-up, measured in Chromium), so
+ * the answer is remembered in localStorage and reused; `onChange` hears of
+ * a new one when `recheck` asks for it to be computed again when idle.
  */
-export function rememberedTimezone(store) {
+export function rememberedTimezone(store, recheck, onChange) {
   const remembered = store.get(TIMEZONE);
-  if (remembered) return remembered;
-  const timezone = currentTimezone();
-  if (timezone) store.set(TIMEZONE, timezone);
-  return timezone;
-}
-
-/**
- * Works the timezone out again when idle; `onChange` hears of it, and it is
- * remembered, when it is not the `used` one (the visitor travelled).
- */
-export function recheckTimezone(store, used, onChange) {
-  const idle = globalThis.requestIdleCallback ?? ((run) => setTimeout(run, 1));
-  idle(() => {
+  if (!remembered) {
     const timezone = currentTimezone();
-    if (timezone && timezone !== used) {
-      store.set(TIMEZONE, timezone);
-      onChange(timezone);
-    }
-  }, { timeout: 5000 });
+    if (timezone) store.set(TIMEZONE, timezone);
+    return timezone;
+  }
+  if (recheck) {
+    const idle = globalThis.requestIdleCallback ?? ((run) => setTimeout(run, 1));
+    idle(() => {
+      const timezone = currentTimezone();
+      if (timezone && timezone !== remembered) {
+        store.set(TIMEZONE, timezone);
+        onChange(timezone);
+      }
+    }, { timeout: 5000 });
+  }
+  return remembered;
 }
 
 /**

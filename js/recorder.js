@@ -8,7 +8,7 @@
 // true when it was made (its time, session, user, page view), so a call
 // buffered while the engine loads is recorded as if it had not waited.
 import { BODY_FIELD, NAME_FIELD, startEngine } from './engine.js';
-import { pageContext, recheckTimezone, rememberedTimezone, sessionCampaign } from './context.js';
+import { pageContext, rememberedTimezone, sessionCampaign } from './context.js';
 import { isObject } from './options.js';
 
 const text = (value) => (value == null ? '' : String(value));
@@ -23,13 +23,8 @@ const SLICE_MS = 8;
  */
 export async function startRecording(config, emit, page) {
   const starting = startEngine(config, emit, page);
-  // A first visit's timezone costs Chromium 10 to 16 ms: worked out while
-  // the core compiles and storage opens, not after.
   const recorder = new Recorder(emit, page, config.maxQueueEvents ?? page.tables.NUMERIC_FIELDS.maxQueueEvents[2]);
   recorder.engine = await starting;
-  // Checked again once per session, when idle after start-up; the calls
-  // made before then keep the remembered one.
-  if (page.newSession) recorder.recheckTimezone();
   return recorder;
 }
 
@@ -39,7 +34,10 @@ export class Recorder {
   #emit;
   #store;
   #plugins;
+  /** The timezone events carry (context.js), known from the first event on. */
   #timezone;
+  #timezoneKnown = false;
+  #newSession;
   #view;
   #context = null;
   #contextJson = '';
@@ -58,13 +56,13 @@ export class Recorder {
   #unloading = false;
 
   /** `page` as for startRecording; `waitingMax` the most calls taken that wait to be recorded. */
-  constructor(emit, { store, plugins, view }, waitingMax) {
+  constructor(emit, { store, plugins, view, newSession }, waitingMax) {
+    this.#newSession = newSession;
     this.#waitingMax = waitingMax;
     this.#emit = emit;
     this.#store = store;
     this.#plugins = plugins;
     this.#view = view;
-    this.#timezone = rememberedTimezone(store);
     // Before the engine's own listeners (added once it has started): what
     // the page tracked is recorded before the engine flushes for a hidden
     // or closing page.
@@ -105,7 +103,7 @@ export class Recorder {
     let done = 0;
     try {
       while (done < calls.length) {
-        this.record(calls[done++], false);
+        this.#record(calls[done++]);
         if ((done & 255) === 0 && performance.now() > end) break;
       }
     } finally {
@@ -125,26 +123,25 @@ export class Recorder {
     return this.engine.discard();
   }
 
-  /** Works the timezone out again when idle; later events carry it if it moved. */
-  recheckTimezone() {
-    recheckTimezone(this.#store, this.#timezone, (timezone) => {
-      this.#timezone = timezone;
-      if (this.#context) this.#setContext(this.#contextSession, this.#view);
-    });
-  }
-
   #setContext(sessionId, view) {
+    if (!this.#timezoneKnown) {
+      // At the first event, not at start-up: a first visit's timezone costs
+      // Chromium 10 to 16 ms (ICU), which `ready` need not wait for. A
+      // remembered one is checked again when idle, once per session.
+      this.#timezoneKnown = true;
+      this.#timezone = rememberedTimezone(this.#store, this.#newSession, (timezone) => {
+        this.#timezone = timezone;
+        this.#setContext(this.#contextSession, this.#view);
+      });
+    }
     this.#view = view;
     this.#contextSession = sessionId;
     this.#context = pageContext(view, sessionId, this.#timezone, sessionCampaign(this.#store, view, sessionId));
     this.#contextJson = JSON.stringify(this.#context);
   }
 
-  /**
-   * Records one captured call (client.js says what it holds); `waited`: it
-   * waited for the engine to start (engine.record).
-   */
-  record(call, waited) {
+  /** Records one captured call (client.js says what it holds). */
+  #record(call) {
     const { type, outcome } = call;
     const messageId = outcome.messageId;
     if (call.given) {
@@ -194,7 +191,7 @@ export class Recorder {
     const engine = this.engine;
     engine.setContext(contextJson);
     engine.setIdentity(userId, anonymousId);
-    engine.record(type, name, json, call.at, messageId, call.optionsJson, call.category, outcome, waited);
+    engine.record(type, name, json, call.at, messageId, call.optionsJson, call.category, outcome, call.waited);
   }
 
   /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */

@@ -180,10 +180,24 @@ test('context holds library, page, userAgent, locale, timezone and screen; page(
   await context.close();
 });
 
-test('the timezone is remembered, and checked again when idle at the start of a session', async () => {
+test('the timezone is worked out at the first event, not before ready', async () => {
   const { page, context } = await h.open({});
+  await page.evaluate(() => analytics.ready);
+  assert.equal(await page.evaluate(() => localStorage.getItem('aw:timezone')), null, 'ready did not wait for it');
+  await flushed(page, "analytics.track('First');");
   const real = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
   assert.equal(await page.evaluate(() => localStorage.getItem('aw:timezone')), real);
+  const [event] = await waitFor(() => h.collector.events().length >= 1 && h.collector.events(), { what: '1 event' });
+  assert.equal(event.context.timezone, real);
+  await context.close();
+});
+
+test('the timezone is remembered, and checked again when idle at the start of a session', async () => {
+  const { page, context } = await h.open({});
+  await flushed(page, "analytics.track('First');");
+  const real = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  assert.equal(await page.evaluate(() => localStorage.getItem('aw:timezone')), real);
+  h.collector.reset();
   // The visitor travelled: a stale timezone is remembered, and a new session starts.
   await page.evaluate(() => {
     localStorage.setItem('aw:timezone', 'Etc/Stale');
