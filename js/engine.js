@@ -114,7 +114,7 @@ export class Engine {
   #next = 1;
   #context = '{}';
   #contextBytes = 2;
-  #who = '';
+  #who = who('', '');
   #storage = null;
   /** Handles to write, oldest first: a Persist is written PERSIST_PER_TASK a task while the page is visible. */
   #unwritten = [];
@@ -160,7 +160,6 @@ export class Engine {
     this.#writeKeyMember = config.writeKey === undefined ? '' : `,"writeKey":${JSON.stringify(config.writeKey)}`;
     const emptyBody = utf8Bytes(this.#body([], new Date(0).toISOString()));
     this.#core = new Core(exports, config, Math.floor(Math.random() * 2 ** 52), emptyBody, tables);
-    this.setIdentity('', '');
   }
 
   // --- what the page says ---------------------------------------------------
@@ -174,7 +173,7 @@ export class Engine {
 
   /** Who later events are attributed to (`userId` empty: nobody). */
   setIdentity(userId, anonymousId) {
-    if (userId === this.#userId && anonymousId === this.#anonymousId && this.#who) return;
+    if (userId === this.#userId && anonymousId === this.#anonymousId) return;
     this.#userId = userId;
     this.#anonymousId = anonymousId;
     this.#who = who(userId, anonymousId);
