@@ -99,5 +99,22 @@ for (const browser of ENGINES) {
         await context.close();
       });
     }
+
+    for (const how of ['closing', 'navigating away']) {
+      const skip = browser === 'firefox' && how === 'closing' ? 'Firefox closed by BiDi delivers no event tracked in pagehide, however recorded' : false;
+      test(`a call made in a pagehide listener the page added after the SDK's arrives, by beacon (${how})`, { skip }, async () => {
+        const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+        await page.evaluate(async () => {
+          await analytics.ready;
+          // Added once the SDK has started, so it runs after the SDK's own unload flush.
+          addEventListener('pagehide', () => analytics.track('Leaving late'));
+        });
+        if (how === 'closing') await page.close({ runBeforeUnload: true });
+        else await page.goto(`${h.site.url}/blank.html`);
+        await waitFor(() => h.collector.events().some((e) => e.event === 'Leaving late'), { what: 'the Leaving late event' });
+        assert.equal(h.collector.events().find((e) => e.event === 'Leaving late').transport, 'no-cors', 'sent by sendBeacon');
+        await context.close();
+      });
+    }
   });
 }
