@@ -101,54 +101,39 @@ for (const { engine: browser, core } of RUNS) {
     // How a page goes away: the tab closes, or it navigates to another page.
     const leave = (page, how) => (how === 'closing' ? page.close({ runBeforeUnload: true }) : page.goto(`${h.site.url}/blank.html`));
 
-    // Counts, in the page's localStorage, the events each sendBeacon the
-    // browser accepted carried: what the SDK handed over as the page left.
-    const COUNT_BEACONED = () => {
-      const send = navigator.sendBeacon.bind(navigator);
-      navigator.sendBeacon = (url, body) => {
-        const queued = send(url, body);
-        if (queued) localStorage.setItem('test-beaconed', String(Number(localStorage.getItem('test-beaconed') ?? 0) + JSON.parse(body).batch.length));
-        return queued;
-      };
-    };
-    /** The events accepted by sendBeacon in the context's pages (read from a page of the site without the SDK). */
-    const beaconed = async (context) => {
-      const reader = await context.newPage();
-      await reader.goto(`${h.site.url}/blank.html`);
-      return Number(await reader.evaluate(() => localStorage.getItem('test-beaconed') ?? 0));
-    };
-
     for (const how of ['closing', 'navigating away']) {
-      // Firefox closing a tab for WebDriver BiDi now and then loses beacons
-      // it accepted: in about 1 run in 15 none or part of the 50 arrived,
-      // and the one such run traced had handed all 50 to an accepted
-      // sendBeacon. There the test holds the SDK to what it controls (all
-      // 50 handed over, none twice), and reports what arrived.
-      const browserMayLose = browser === 'firefox' && how === 'closing';
-      test(`2. unload (${how}): 50 events tracked just before all arrive`, async (t) => {
-        const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 }, { init: COUNT_BEACONED });
-        await page.evaluate(async () => {
-          await analytics.ready;
-          for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
-        });
-        await leave(page, how);
-        const arrived = await waitFor(() => received() === 50, { what: `50 events after ${how}`, timeoutMs: browserMayLose ? 5000 : undefined }).then(
-          () => true,
-          (error) => {
-            if (!browserMayLose) throw error;
-            return false;
-          },
-        );
-        const handed = await beaconed(context);
-        assert.equal(handed, 50, 'all 50 handed to sendBeacon and accepted by the browser');
-        const stats = h.collector.stats();
-        assert.equal(stats.duplicates, 0);
-        if (arrived) assert.deepEqual(indices(), range(0, 50));
-        else t.diagnostic(`the browser lost ${50 - stats.received} of 50 events it had accepted by sendBeacon`);
-        const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
-        if (stats.requests) assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
-        report(2, { how, received: stats.received, beaconed: handed, duplicates: stats.duplicates, requests: stats.requests, transport: modes });
-        await context.close();
+      // Firefox closing a tab for WebDriver BiDi now and then drops what the
+      // page did in pagehide: in 1 run in 15 of the suite's first tests (1
+      // in 3 with other suites running), none or part of the 50 arrived,
+      // and a run traced inside the SDK had handed all 50 to a sendBeacon
+      // the browser accepted. There a fresh tab tries again, up to three
+      // times: an SDK that failed to send them would fail all three.
+      const attempts = browser === 'firefox' && how === 'closing' ? 3 : 1;
+      test(`2. unload (${how}): 50 events tracked just before all arrive`, async () => {
+        for (let attempt = 1; ; attempt++) {
+          h.collector.reset();
+          const { page, context } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000 });
+          await page.evaluate(async () => {
+            await analytics.ready;
+            for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
+          });
+          await leave(page, how);
+          try {
+            await waitFor(() => received() === 50, { what: `50 events after ${how} (attempt ${attempt} of ${attempts})`, timeoutMs: attempts > 1 ? 5000 : undefined });
+          } catch (error) {
+            await context.close();
+            if (attempt < attempts) continue;
+            throw error;
+          }
+          const stats = h.collector.stats();
+          assert.equal(stats.duplicates, 0);
+          assert.deepEqual(indices(), range(0, 50));
+          const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
+          assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
+          report(2, { how, received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes, attempt });
+          await context.close();
+          return;
+        }
       });
     }
 
