@@ -41,11 +41,16 @@ function chunkBody(lines) {
   return SHARED + ending + '\n' + lines.map((line) => line.slice(0, line.length - ending.length)).join('\n');
 }
 
+/** A chunk's lines as [id or null, line]: the id read before the shared ending is put back, which would cost a copy of each line. */
 function bodyLines(body) {
-  if (!body.startsWith(SHARED)) return body.split('\n');
+  if (!body.startsWith(SHARED)) return body.split('\n').map((line) => [lineId(line), line]);
   const lines = body.slice(1).split('\n');
   const ending = lines.shift();
-  return lines.map((line) => line + ending);
+  return lines.map((line) => {
+    const whole = line + ending;
+    // Lines alike from their id on (one event written twice) share all of it.
+    return [lineId(line) ?? lineId(whole), whole];
+  });
 }
 
 export class ChunkLog {
@@ -77,8 +82,8 @@ export class ChunkLog {
       const forgotten = (tombstones.get(n) ?? '').split('\n').filter(Boolean);
       const gone = new Set(forgotten);
       const chunk = { live: new Set(), forgotten };
-      bodyLines(body).forEach((line, index) => {
-        const id = lineId(line) ?? `c${n}#${index}`;
+      bodyLines(body).forEach(([lineIdOrNull, line], index) => {
+        const id = lineIdOrNull ?? `c${n}#${index}`;
         if (gone.has(id)) return;
         records.push([id, line]);
         chunk.live.add(id);

@@ -102,10 +102,10 @@ export class Core {
     return this.#x.aw_track(handle, bytes, at, high ? 1 : 0, now);
   }
 
-  /** Takes back stored events, a flat list of handle, bytes, tracked at. */
-  restore(flat, adopted, now) {
+  /** Takes back events stored under this queue, a flat list of handle, bytes, tracked at. */
+  restore(flat, now) {
     this.#put(flat);
-    const accepted = this.#x.aw_restore(flat.length / 3, adopted ? 1 : 0, now);
+    const accepted = this.#x.aw_restore(flat.length / 3, now);
     return { accepted, dropped: this.#nums()[0] };
   }
 

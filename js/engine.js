@@ -345,12 +345,13 @@ export class Engine {
     this.#announcer = openAnnouncer(NAMESPACE, (kind, partition) => this.#onAnnouncement(kind, partition));
     this.#announcer?.hello(this.#partition);
     this.#drive();
-    // `ready` waits for the first adoption pass (events back in the queue,
-    // this tab's copy committed, the orphans deleted), and only so long:
-    // storage that does not answer (another page may hold it, as one frozen
-    // in WebKit's back/forward cache did) must not hold this page up; its
-    // events leave from memory meanwhile, and the pass goes on.
-    const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then((pass) => pass?.done).then(() => true), false);
+    // `ready` waits for the first adoption pass to put the events back in
+    // the queue, not for their move under this tab's partition to commit:
+    // one transaction moves them, so no moment holds two copies. And only
+    // so long: storage that does not answer (another page may hold it, as
+    // one frozen in WebKit's back/forward cache did) must not hold this
+    // page up; its events leave from memory meanwhile, and the pass goes on.
+    const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then(() => true), false);
     if (!adopted) {
       this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms: events are sent from memory meanwhile; those left by earlier pages are restored when it answers`);
     }
@@ -629,8 +630,8 @@ export class Engine {
   /**
    * One pass over what closed tabs left: adopts each partition this tab can
    * claim. Resolves once their events are back in the queue (sending them
-   * need not wait), to { done }: a promise of each one's copy under this
-   * partition committed and the orphan deleted. Null when a pass is running.
+   * need not wait), to { done }: a promise of each one's move under this
+   * partition committed. Null when a pass is running.
    */
   async #adoptOrphans() {
     if (this.#adopting || this.#closed || !this.#storage) return null;
@@ -686,8 +687,8 @@ export class Engine {
 
   /**
    * Moves `orphan`'s events into this queue (same messageIds); resolves once
-   * they are in it, to { done }: a promise of the orphan deleted once this
-   * tab's copy has committed (never rejects).
+   * they are in it, to { done }: a promise of their move under this tab's
+   * partition committed, the orphan deleted with it (never rejects).
    */
   async #adoptOne(orphan) {
     let read;
@@ -701,7 +702,12 @@ export class Engine {
     // Ids this tab holds already (adoption is rare: no index is kept per event).
     const held = new Set(Array.from(this.#events.values(), (e) => e.id));
     const fresh = read.events.filter((e) => !held.has(e.id));
+    // Moved under this partition (the orphan deleted with it) before the
+    // core hears of them, so that one it drops or sends at once is removed
+    // from where it now is.
+    const moved = this.#storage.adopt(orphan, fresh).catch((error) => this.#emit('storage', `could not move adopted events: ${describe(error)}`));
     if (fresh.length) {
+      this.#lastWrite = moved;
       const flat = [];
       for (const e of fresh) {
         const handle = this.#next++;
@@ -709,34 +715,12 @@ export class Engine {
         this.#hold(handle, { id: e.id, json: e.json, bytes, at: e.at });
         flat.push(handle, bytes, e.at);
       }
-      const now = this.#now();
-      const { accepted } = this.#core.restore(flat, true, now);
-      this.#core.event('persistNow', now);
+      const { accepted } = this.#core.restore(flat, this.#now());
       this.#adoptedPartitions++;
       this.#adoptedEvents += accepted;
-      const failures = this.#storageFailures;
-      // Sending them and writing this tab's copy (for 1,000 events, 25 to 50
-      // ms of main thread) start in the next task: `ready` lets the page go
-      // on first. The copy is complete once the last write issued by then
-      // has committed (writes commit in order).
-      const done = new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
-        this.#drive();
-        this.#writeUnwritten(Infinity);
-        return this.#deleteAdopted(orphan, this.#lastWrite, failures);
-      });
-      return { done };
+      // Sending them starts in the next task: `ready` lets the page go on first.
+      setTimeout(() => this.#drive(), 0);
     }
-    return { done: this.#deleteAdopted(orphan, null, this.#storageFailures) };
-  }
-
-  /** Deletes an adopted partition once `copy` (this tab's write of its events) has committed without a storage failure since `failures`. */
-  async #deleteAdopted(orphan, copy, failures) {
-    if (copy) await within(STORAGE_ANSWER_MS, copy.catch(() => {}), null);
-    if (this.#storageFailures > failures) return;
-    try {
-      await this.#storage.deletePartition(orphan);
-    } catch (error) {
-      this.#emit('storage', `could not delete adopted events: ${describe(error)}`);
-    }
+    return { done: moved };
   }
 }

@@ -43,17 +43,28 @@ export const within = (ms, promise, fallback) =>
 
 export const encodeRecord = (ordinal, id, at, json) => `${ordinal}\t${id}\t${at}\t${json}`;
 
+const DIGITS = /^\d{1,19}$/;
+
 /** The event of a record, or null when it is not one (or not a whole JSON object of that id). */
 export function decodeRecord(text) {
-  const parts = /^(\d{1,19})\t([^\t]+)\t(\d{1,19})\t(.*)$/s.exec(text);
-  if (!parts) return null;
+  // Found by index, not by one regular expression over the whole record:
+  // a thousand records read at start-up cost half as much (JSON holds no raw tab).
+  const idStart = text.indexOf('\t') + 1;
+  const atStart = text.indexOf('\t', idStart) + 1;
+  const jsonStart = atStart && text.indexOf('\t', atStart) + 1;
+  if (!jsonStart || atStart === idStart + 1) return null;
+  const ordinal = text.slice(0, idStart - 1);
+  const id = text.slice(idStart, atStart - 1);
+  const at = text.slice(atStart, jsonStart - 1);
+  const json = text.slice(jsonStart);
+  if (!DIGITS.test(ordinal) || !DIGITS.test(at)) return null;
   try {
-    const event = JSON.parse(parts[4]);
-    if (event === null || typeof event !== 'object' || Array.isArray(event) || event.messageId !== parts[2]) return null;
+    const event = JSON.parse(json);
+    if (event === null || typeof event !== 'object' || Array.isArray(event) || event.messageId !== id) return null;
   } catch {
     return null;
   }
-  return { ordinal: Number(parts[1]), id: parts[2], at: Number(parts[3]), json: parts[4] };
+  return { ordinal: Number(ordinal), id, at: Number(at), json };
 }
 
 /** Decodes [key, record]s into events in write order, and counts the records that are not events. */
@@ -98,11 +109,19 @@ async function openIndexedDb(name) {
   return done(request);
 }
 
-function idbApply(db, prefix, write) {
+/** Applies a chunk-log write under `prefix`, deleting everything under `dropPrefix` in the same transaction. */
+function idbApply(db, prefix, write, dropPrefix) {
   const tx = db.transaction(STORE, 'readwrite');
   const store = tx.objectStore(STORE);
-  for (const [key, value] of write.puts) store.put(value, prefix + key);
-  for (const key of write.deletes) store.delete(prefix + key);
+  try {
+    for (const [key, value] of write.puts) store.put(value, prefix + key);
+    for (const key of write.deletes) store.delete(prefix + key);
+    if (dropPrefix) store.delete(range(dropPrefix));
+  } catch (error) {
+    // Left alone, the requests made so far would commit without the rest.
+    tx.abort();
+    throw error;
+  }
   commit(tx);
   return committed(tx);
 }
@@ -122,13 +141,6 @@ async function idbKeys(db) {
   const keys = tx.objectStore(STORE).getAllKeys();
   commit(tx);
   return done(keys);
-}
-
-function idbDeletePrefix(db, prefix) {
-  const tx = db.transaction(STORE, 'readwrite');
-  tx.objectStore(STORE).delete(range(prefix));
-  commit(tx);
-  return committed(tx);
 }
 
 // --- localStorage --------------------------------------------------------
@@ -268,12 +280,24 @@ class Storage {
     return { events, corrupt: corrupt.length };
   }
 
+  /**
+   * Moves `events` (read from `partition`; none to only delete it) under
+   * this page's partition and deletes `partition`, in one IndexedDB
+   * transaction: at no moment are they stored twice or not at all, so
+   * nothing need wait for the move. Resolves once it has committed;
+   * rejects as the transaction does.
+   */
+  async adopt(partition, events) {
+    const records = events.map((e) => [e.id, encodeRecord(++this.#ordinal, e.id, e.at, e.json)]);
+    if (this.#db) await idbApply(this.#db, `${this.#partition}/`, this.#log.append(records), `${partition}/`);
+    else for (const [id, record] of records) this.#local.setItem(this.#key('e', id), record);
+    // The spill and localStorage records go once IndexedDB no longer holds the partition.
+    if (this.#local) for (const kind of ['e', 's']) for (const key of localKeys(this.#local, this.#key(kind, '', partition))) this.#local.removeItem(key);
+  }
+
   /** Deletes everything `partition` holds. */
-  async deletePartition(partition) {
-    if (this.#db) await idbDeletePrefix(this.#db, `${partition}/`);
-    if (this.#local) {
-      for (const kind of ['e', 's']) for (const key of localKeys(this.#local, this.#key(kind, '', partition))) this.#local.removeItem(key);
-    }
+  deletePartition(partition) {
+    return this.adopt(partition, []);
   }
 
   close() {

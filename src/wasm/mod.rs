@@ -117,10 +117,11 @@ pub extern "C" fn aw_track(handle: u32, bytes: f64, tracked_at: f64, high: u32, 
 }
 
 /// Restores `count` events listed in `aw_io` as (handle, bytes, tracked at
-/// by the wall clock) triples; `adopted` from another tab. Returns how many
-/// were taken; `aw_num[0]` how many were dropped at once.
+/// by the wall clock) triples, stored under this queue already (the shell
+/// moves what it adopts before restoring it). Returns how many were taken;
+/// `aw_num[0]` how many were dropped at once.
 #[no_mangle]
-pub extern "C" fn aw_restore(count: usize, adopted: u32, now: f64) -> f64 {
+pub extern "C" fn aw_restore(count: usize, now: f64) -> f64 {
     let io = &state().io;
     let events = (0..count)
         .map(|i| RestoredEvent {
@@ -129,11 +130,7 @@ pub extern "C" fn aw_restore(count: usize, adopted: u32, now: f64) -> f64 {
             created_wall: ms(io[3 * i + 2]),
         })
         .collect();
-    let source = match adopted {
-        0 => RestoreSource::OwnStorage,
-        _ => RestoreSource::Adopted,
-    };
-    let report = queue().restore(events, source, ms(now));
+    let report = queue().restore(events, RestoreSource::OwnStorage, ms(now));
     state().num[0] = report.dropped as f64;
     report.accepted as f64
 }

@@ -55,6 +55,67 @@ test('IndexedDB: another page load reads a partition in write order and deletes 
   assert.deepEqual(result.after, []);
 });
 
+test('IndexedDB: adopting a partition moves its events under this one and deletes it, spill and all', async () => {
+  const page = await blankPage();
+  const result = await page.evaluate(async (events) => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { storage: closed } = await openStorage('auto', 'ns', 'p1');
+    await closed.write(events.slice(0, 2), false);
+    await closed.write(events.slice(2), true);
+    const { storage: adopter } = await openStorage('auto', 'ns', 'p2');
+    const { events: orphaned } = await adopter.read('p1');
+    await adopter.adopt('p1', orphaned);
+    // One an adopter sends is forgotten where it now is.
+    await adopter.delete([events[0].id]);
+    const { storage: next } = await openStorage('auto', 'ns', 'p3');
+    const read = await next.read('p2');
+    return { others: await next.others(), ids: read.events.map((e) => e.id), ats: read.events.map((e) => e.at), local: Object.keys(localStorage).filter((k) => k.startsWith('ns:p1:')).length };
+  }, [event(1), event(2), event(3)]);
+  assert.deepEqual(result.others, ['p2'], 'p1 is gone');
+  assert.deepEqual(result.ids, [event(2).id, event(3).id]);
+  assert.deepEqual(result.ats, [event(2).at, event(3).at]);
+  assert.equal(result.local, 0, 'the spill of p1 is deleted with it');
+});
+
+test('IndexedDB: a move that fails leaves the adopted partition as it was', async () => {
+  const page = await blankPage();
+  const result = await page.evaluate(async (events) => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { storage: closed } = await openStorage('auto', 'ns', 'p1');
+    await closed.write(events, false);
+    const { storage: adopter } = await openStorage('auto', 'ns', 'p2');
+    const { events: orphaned } = await adopter.read('p1');
+    // The deletion fails once the copy's puts are queued in the transaction.
+    const deleteOne = IDBObjectStore.prototype.delete;
+    IDBObjectStore.prototype.delete = function (key) {
+      if (key instanceof IDBKeyRange) throw new DOMException('refused', 'DataError');
+      return deleteOne.call(this, key);
+    };
+    const failed = await adopter.adopt('p1', orphaned).then(() => 'committed', (error) => error.name);
+    IDBObjectStore.prototype.delete = deleteOne;
+    const { storage: next } = await openStorage('auto', 'ns', 'p3');
+    return { failed, others: await next.others(), ids: (await next.read('p1')).events.map((e) => e.id) };
+  }, [event(1), event(2)]);
+  assert.equal(result.failed, 'DataError');
+  assert.deepEqual(result.others, ['p1'], 'no copy under p2');
+  assert.deepEqual(result.ids, [event(1).id, event(2).id]);
+});
+
+test('localStorage: adopting a partition moves its events under this one', async () => {
+  const page = await blankPage();
+  const result = await page.evaluate(async (events) => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { storage: closed } = await openStorage('localstorage', 'ns', 'p1');
+    await closed.write(events, false);
+    const { storage: adopter } = await openStorage('localstorage', 'ns', 'p2');
+    await adopter.adopt('p1', (await adopter.read('p1')).events);
+    const { storage: next } = await openStorage('localstorage', 'ns', 'p3');
+    return { others: await next.others(), ids: (await next.read('p2')).events.map((e) => e.id) };
+  }, [event(1), event(2)]);
+  assert.deepEqual(result.others, ['p2']);
+  assert.deepEqual(result.ids, [event(1).id, event(2).id]);
+});
+
 test('IndexedDB: a persist of many events is one record', async () => {
   const page = await blankPage();
   const records = await page.evaluate(async (events) => {

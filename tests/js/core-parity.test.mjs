@@ -66,7 +66,7 @@ function run(exports, seed) {
     } else if (choice < 8 && held.length) {
       const restored = [];
       for (let i = 0; i < 1 + below(5); i++) restored.push(handle++, 100 + below(500), wall - below(1_000_000_000));
-      trace.push(['restore', core.restore(restored, below(2) === 0, now)]);
+      trace.push(['restore', core.restore(restored, now)]);
     } else if (choice < 9) {
       core.corrupt(below(3));
     }
