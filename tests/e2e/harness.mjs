@@ -56,6 +56,33 @@ export async function startHarness({ engine = 'chromium', core = 'wasm' } = {}) 
 }
 
 /**
+ * Waits until the origin of `page` stores `count` events, read through the
+ * package's storage leaf as the next page load would read them: a condition
+ * for a crash to leave them behind, instead of a sleep that a busy machine
+ * can outlast.
+ */
+export async function waitForStored(page, count, { timeoutMs = 15_000 } = {}) {
+  const stored = await page.evaluate(
+    async ([count, timeoutMs]) => {
+      const { openStorage } = await import('/pkg/storage.js');
+      const { storage } = await openStorage('auto', 'analytics-wasm', 'test-reader');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let stored = 0;
+        for (const partition of await storage.others()) stored += (await storage.read(partition)).events.length;
+        if (stored >= count || Date.now() > deadline) {
+          storage.close();
+          return stored;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    [count, timeoutMs],
+  );
+  if (stored < count) throw new Error(`timed out after ${timeoutMs} ms waiting for ${count} stored events (stored: ${stored})`);
+}
+
+/**
  * Starts one harness for the calling test file (or suite) on `engine`,
  * resets the collector before each test and stops everything after the
  * last; returns a getter.

@@ -5,7 +5,7 @@
 // JavaScript; renderer crashes need DevTools (Chromium only, both cores).
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { useHarness, waitFor, waitForCount } from './harness.mjs';
+import { useHarness, waitFor, waitForCount, waitForStored } from './harness.mjs';
 import { ENGINES } from '../support/engines/index.mjs';
 
 let h;
@@ -151,7 +151,7 @@ for (const core of ['wasm', 'js']) describe(`chromium only: renderer crashes (De
     const crashed = await h.open({}, { context });
     h.collector.setFault({ status: 503 });
     await trackIn(crashed.page, 'D', 200);
-    await crashed.page.waitForTimeout(400);
+    await waitForStored(crashed.page, 200);
     await crash(context, crashed.page);
     h.collector.setFault({});
     const tabs = await Promise.all([h.open({}, { context }), h.open({}, { context }), h.open({}, { context })]);
@@ -175,8 +175,7 @@ for (const core of ['wasm', 'js']) describe(`chromium only: renderer crashes (De
       await analytics.ready;
       for (let i = 0; i < 500; i++) analytics.track('Before Crash', { tab: 'C', i });
     });
-    // persistDebounceMs (100 ms) plus a margin.
-    await first.page.waitForTimeout(400);
+    await waitForStored(first.page, 500);
     await crash(context, first.page);
     h.collector.setFault({});
     const again = await h.open({}, { context });
@@ -200,7 +199,7 @@ for (const core of ['wasm', 'js']) describe(`chromium only: renderer crashes (De
     await first.page.evaluate(() => {
       for (let i = 0; i < 30; i++) analytics.track('Before Crash', { tab: 'K', i });
     });
-    await first.page.waitForTimeout(2_000);
+    await waitForStored(first.page, 30);
     await crash(context, first.page);
     h.collector.setFault({});
     const again = await h.open({}, { context });
