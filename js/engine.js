@@ -142,6 +142,12 @@ export class Engine {
   #rescanning = false;
   #adoptedPartitions = 0;
   #adoptedEvents = 0;
+  /**
+   * The messageIds this tab has adopted. A closed tab's last localStorage
+   * writes can reach this tab's view after its partition was adopted
+   * (Firefox): read again, they are not queued twice.
+   */
+  #adoptedIds = new Set();
   #lastReason = '';
   #expiredLogged = 0;
 
@@ -701,7 +707,8 @@ export class Engine {
     if (read.corrupt) this.#core.corrupt(read.corrupt);
     // Ids this tab holds already (adoption is rare: no index is kept per event).
     const held = new Set(Array.from(this.#events.values(), (e) => e.id));
-    const fresh = read.events.filter((e) => !held.has(e.id));
+    const fresh = read.events.filter((e) => !held.has(e.id) && !this.#adoptedIds.has(e.id));
+    for (const e of fresh) this.#adoptedIds.add(e.id);
     // Moved under this partition (the orphan deleted with it) before the
     // core hears of them, so that one it drops or sends at once is removed
     // from where it now is.
