@@ -10,7 +10,7 @@
 // in order.
 import { aliasCall, pageCall, userCall } from './calls.js';
 import { engineConfig, pageSettings } from './config.js';
-import { Identity, uuid } from './identity.js';
+import { Identity } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
 import { Outcome, settled } from './outcomes.js';
@@ -227,7 +227,7 @@ export class Client {
       given: isGiven,
       // It waits for the engine to start (then the core is told its age).
       waited: !this.#recorder,
-      outcome: new Outcome(isGiven ? given : uuid(), callback),
+      outcome: new Outcome(isGiven ? given : undefined, callback),
     };
     if (this.#recorder) this.#recorder.take(call);
     else this.#buffer.push(call);

@@ -5,17 +5,30 @@
 // object each and makes a promise only for those awaited. A callback given
 // to the call hears the same result, once; one that throws is ignored.
 // Nothing here rejects.
+import { uuid } from './identity.js';
 
 /** One call's outcome; it travels with its event, which settles it (engine.js). */
 export class Outcome {
+  #messageId;
   #callback;
   #result = null;
   #promise = null;
   #resolve = null;
 
+  /**
+   * `messageId`: the caller's own, null for a call refused at once, or
+   * undefined for a UUID v4 made when it is first read: the recorder reads
+   * it in a task of its own, so the caller's track() does not pay for it.
+   */
   constructor(messageId, callback) {
-    this.messageId = messageId;
+    this.#messageId = messageId;
     this.#callback = callback;
+  }
+
+  /** The event's messageId (see the constructor). */
+  get messageId() {
+    if (this.#messageId === undefined) this.#messageId = uuid();
+    return this.#messageId;
   }
 
   get settled() {
@@ -25,7 +38,8 @@ export class Outcome {
   /** Settles it: `status` 'delivered', 'dropped' or 'refused', and why (not for delivered). */
   settle(status, reason) {
     if (this.#result) return;
-    this.#result = reason === undefined ? { messageId: this.messageId, status } : { messageId: this.messageId, status, reason };
+    this.#result = { messageId: this.messageId, status };
+    if (reason !== undefined) this.#result.reason = reason;
     this.#resolve?.(this.#result);
     if (this.#callback) {
       try {
