@@ -125,9 +125,9 @@ export class Recorder {
 
   #setContext(sessionId, view) {
     if (!this.#timezoneKnown) {
-      // At the first event, not at start-up: a first visit's timezone costs
-      // Chromium 10 to 16 ms (ICU), which `ready` need not wait for. A
-      // remembered one is checked again when idle, once per session.
+      // At the first event, not at start-up: without Temporal a first
+      // visit's timezone costs 20 to 50 ms (ICU), which `ready` need not
+      // wait for. A remembered one is checked again when idle, once per session.
       this.#timezoneKnown = true;
       this.#timezone = rememberedTimezone(this.#store, this.#newSession, (timezone) => {
         this.#timezone = timezone;

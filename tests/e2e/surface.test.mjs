@@ -180,9 +180,30 @@ test('context holds library, page, userAgent, locale, timezone and screen; page(
   await context.close();
 });
 
-test('the timezone is worked out at the first event, not before ready', async () => {
+test('the timezone is read from Temporal at each page, correct at the first event even when another is remembered', async () => {
   const { page, context } = await h.open({});
+  const real = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  await page.evaluate(() => {
+    localStorage.setItem('aw:timezone', 'Etc/Stale');
+    localStorage.removeItem('aw:session');
+  });
+  // `early=1`: one event tracked in the task that creates the client.
+  const { page: again } = await h.open({}, { context, query: '&early=1' });
+  await again.evaluate(() => analytics.flush());
+  const [event] = await waitFor(() => h.collector.events().length >= 1 && h.collector.events(), { what: '1 event' });
+  assert.equal(event.event, 'Early');
+  assert.equal(event.context.timezone, real);
+  await context.close();
+});
+
+// Engines without Temporal (WebKit): Intl's answer, remembered. Temporal is
+// removed before the package loads.
+const WITHOUT_TEMPORAL = () => delete globalThis.Temporal;
+
+test('without Temporal, the timezone is worked out at the first event, not before ready', async () => {
+  const { page, context } = await h.open({}, { init: WITHOUT_TEMPORAL });
   await page.evaluate(() => analytics.ready);
+  assert.equal(await page.evaluate(() => typeof Temporal), 'undefined');
   assert.equal(await page.evaluate(() => localStorage.getItem('aw:timezone')), null, 'ready did not wait for it');
   await flushed(page, "analytics.track('First');");
   const real = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
@@ -192,8 +213,8 @@ test('the timezone is worked out at the first event, not before ready', async ()
   await context.close();
 });
 
-test('the timezone is remembered, and checked again when idle at the start of a session', async () => {
-  const { page, context } = await h.open({});
+test('without Temporal, the timezone is remembered, and checked again when idle at the start of a session', async () => {
+  const { page, context } = await h.open({}, { init: WITHOUT_TEMPORAL });
   await flushed(page, "analytics.track('First');");
   const real = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
   assert.equal(await page.evaluate(() => localStorage.getItem('aw:timezone')), real);
@@ -204,7 +225,7 @@ test('the timezone is remembered, and checked again when idle at the start of a 
     localStorage.removeItem('aw:session');
   });
   // `early=1`: one event tracked in the task that creates the client.
-  const { page: again } = await h.open({}, { context, query: '&early=1' });
+  const { page: again } = await h.open({}, { context, query: '&early=1', init: WITHOUT_TEMPORAL });
   await again.evaluate(async () => {
     await analytics.ready;
     // Until the idle check has run (it may wait for the page to be idle,
