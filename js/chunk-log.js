@@ -6,8 +6,8 @@
 //
 // Keys: `c<n>` holds event records (one per line), `d<n>` the ids of chunk
 // n's forgotten events (one per line). Events of one page view all end with
-// the same `context`, most of each record's bytes, so when a chunk's lines
-// share a long ending it is stored once, on a first line marked "\u0001".
+// the same `context`, most of each record's bytes, which the writer gives
+// apart; a chunk stores that ending once, on a first line marked "\u0001".
 
 /** Most events in one chunk: short tombstones, while one put still carries a batch. */
 export const CHUNK_EVENTS = 250;
@@ -17,28 +17,16 @@ const MIN_SHARED = 64;
 /** The id field of a record line (`<ordinal>\t<id>\t…`). */
 const lineId = (line) => line.split('\t', 2)[1] || null;
 
-function sharedEnding(lines) {
-  const first = lines[0];
-  let ending = first;
-  for (let k = 1; k < lines.length && ending.length > 0; k++) {
-    const line = lines[k];
-    // The usual case, once the ending is the page's context: one native comparison.
-    if (line.endsWith(ending)) continue;
-    let common = 0;
-    while (common < ending.length && first.charCodeAt(first.length - 1 - common) === line.charCodeAt(line.length - 1 - common)) common++;
-    ending = first.slice(first.length - common);
+/**
+ * A chunk's stored body: the ending its records all give (the same string,
+ * so one comparison each), stored once if it is long enough; else whole lines.
+ */
+function chunkBody(records) {
+  const ending = records[0][2] ?? '';
+  if (ending.length >= MIN_SHARED && records.every((record) => record[2] === ending)) {
+    return SHARED + ending + '\n' + records.map((record) => record[1]).join('\n');
   }
-  // Never cut a surrogate pair in two.
-  let start = first.length - ending.length;
-  const code = first.charCodeAt(start);
-  if (code >= 0xdc00 && code < 0xe000) start++;
-  return first.slice(start);
-}
-
-function chunkBody(lines) {
-  const ending = lines.length > 1 ? sharedEnding(lines) : '';
-  if (ending.length < MIN_SHARED) return lines.join('\n');
-  return SHARED + ending + '\n' + lines.map((line) => line.slice(0, line.length - ending.length)).join('\n');
+  return records.map(([, start, end = '']) => start + end).join('\n');
 }
 
 /** A chunk's lines as [id or null, line]: the id read before the shared ending is put back, which would cost a copy of each line. */
@@ -100,7 +88,14 @@ export class ChunkLog {
     return this.#chunkOf.size;
   }
 
-  /** Writes [id, record line]s as new chunks; returns { puts: [[key, value]], deletes: [key] }. */
+  /**
+   * Writes records as new chunks; returns { puts: [[key, value]], deletes:
+   * [key] }. A record is [id, line], or [id, start, ending] for the line
+   * start + ending: records of one page view give its context as the
+   * ending (one string), which their chunk stores once. Lines are never
+   * compared: a chunk whose records end differently (a page() among them,
+   * or options.context) stores them whole.
+   */
   append(records) {
     const write = { puts: [], deletes: [] };
     for (let start = 0; start < records.length; start += CHUNK_EVENTS) {
@@ -109,7 +104,7 @@ export class ChunkLog {
       const touched = new Set();
       // An id written again now lives here; its old copy is forgotten.
       for (const [id] of part) this.#take(id, touched);
-      write.puts.push([`c${n}`, chunkBody(part.map((record) => record[1]))]);
+      write.puts.push([`c${n}`, chunkBody(part)]);
       this.#settle(touched, write);
       const chunk = { live: new Set(), forgotten: [] };
       for (const [id] of part) {

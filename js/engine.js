@@ -109,11 +109,13 @@ export class Engine {
   #debug;
   #timeoutMs;
   #writeKeyMember;
-  /** handle → { id, json, bytes, at }: the events the core holds. */
+  /** handle → { id, json, tail, bytes, at, outcome }: the events the core holds, each one's JSON text `json + tail`. */
   #events = new Map();
   #next = 1;
   #context = '{}';
   #contextBytes = 2;
+  /** What ends each event with this context (`,"context":…}`). */
+  #tail = ',"context":{}}';
   #who = who('', '');
   #storage = null;
   /** Handles to write, oldest first: a Persist is written PERSIST_PER_TASK a task while the page is visible. */
@@ -175,6 +177,7 @@ export class Engine {
     if (json === this.#context) return;
     this.#context = json;
     this.#contextBytes = utf8Bytes(json);
+    this.#tail = `,"context":${json}}`;
   }
 
   /** Who later events are attributed to (`userId` empty: nobody). */
@@ -228,11 +231,12 @@ export class Engine {
       (nameField && name ? `,"${nameField}":${JSON.stringify(name)}` : '') +
       members +
       (bodyField ? `,"${bodyField}":${json || '{}'}` : '') +
-      `,"messageId":${idJson}${whoMembers},"timestamp":"${stamp}","context":`;
-    const event = `${head}${context}}`;
-    const bytes = utf8Bytes(head) + contextBytes + 1;
+      `,"messageId":${idJson}${whoMembers},"timestamp":"${stamp}"`;
+    // The context ends the event: one string for a page view's events, which storage keeps once per chunk.
+    const tail = context === this.#context ? this.#tail : `,"context":${context}}`;
+    const bytes = utf8Bytes(head) + contextBytes + 12;
     const handle = this.#next++;
-    this.#hold(handle, { id, json: event, bytes, at, outcome });
+    this.#hold(handle, { id, json: head, tail, bytes, at, outcome });
     const limit = this.#core.track(handle, bytes, waited ? at : -1, this.#now(), extra?.priority === 'high');
     if (limit > 0) {
       this.#let(handle);
@@ -472,7 +476,10 @@ export class Engine {
 
   #send({ batch, beacon: byBeacon, handles }) {
     const body = this.#body(
-      handles.map((h) => this.#events.get(h).json),
+      handles.map((h) => {
+        const event = this.#events.get(h);
+        return event.json + event.tail;
+      }),
       // Date.now(): the wall clock the page's own code may have moved.
       new Date(Date.now()).toISOString(),
     );
@@ -719,7 +726,7 @@ export class Engine {
       for (const e of fresh) {
         const handle = this.#next++;
         const bytes = utf8Bytes(e.json);
-        this.#hold(handle, { id: e.id, json: e.json, bytes, at: e.at });
+        this.#hold(handle, { id: e.id, json: e.json, tail: '', bytes, at: e.at });
         flat.push(handle, bytes, e.at);
       }
       const { accepted } = this.#core.restore(flat, this.#now());

@@ -215,16 +215,18 @@ class Storage {
   }
 
   /**
-   * Writes events ({ id, at, json }); `hiding` also spills them to
-   * localStorage. Returns null (done), a promise of the commit, or
-   * { error } for a write that failed at once.
+   * Writes events ({ id, at, json, tail }: the JSON text is json + tail,
+   * tail being optional; a page view's events share one, which a chunk
+   * stores once); `hiding` also spills them to localStorage. Returns null
+   * (done), a promise of the commit, or { error } for a write that failed
+   * at once.
    */
   write(events, hiding) {
-    const records = events.map((e) => [e.id, encodeRecord(++this.#ordinal, e.id, e.at, e.json)]);
+    const records = events.map((e) => [e.id, encodeRecord(++this.#ordinal, e.id, e.at, e.json), e.tail ?? '']);
     if (hiding && this.#db && this.#local) {
-      for (const [id, record] of records) {
+      for (const [id, start, tail] of records) {
         try {
-          this.#local.setItem(this.#key('s', id), record);
+          this.#local.setItem(this.#key('s', id), start + tail);
           this.#spilled.add(id);
         } catch {
           // Best effort: IndexedDB remains the store of record.
@@ -233,7 +235,7 @@ class Storage {
     }
     try {
       if (this.#db) return idbApply(this.#db, `${this.#partition}/`, this.#log.append(records));
-      for (const [id, record] of records) this.#local?.setItem(this.#key('e', id), record);
+      for (const [id, start, tail] of records) this.#local?.setItem(this.#key('e', id), start + tail);
       return null;
     } catch (error) {
       return { error };

@@ -44,8 +44,17 @@ function runCase(seed) {
       // Records of one append share a long ending (a page view's context),
       // which chunks store once; the id's number makes endings differ in part.
       const context = String(numbers[0] % 3).padStart(80, '0');
-      const records = numbers.map((n) => [`id${n}`, `1\tid${n}\t0\t{"n":${n},"context":"${context}"}`]);
-      for (const [id, line] of records) model.set(id, line);
+      // Whole lines, or each line's start with its ending given apart: the
+      // same ending for all (a page view's context), one that differs for
+      // some, or one too short to share.
+      const form = random.below(4);
+      const tail = form === 3 ? '"}' : `,"context":"${context}"}`;
+      const records = numbers.map((n, i) => {
+        const start = `1\tid${n}\t0\t{"n":${n}`;
+        if (form === 0) return [`id${n}`, start + tail];
+        return [`id${n}`, start, form === 2 && i % 2 ? `,"context":"${context}${n}"}` : tail];
+      });
+      for (const [id, start, end = ''] of records) model.set(id, start + end);
       apply(store, log.append(records));
     } else if (choice < 6) {
       const gone = ids(random).map((n) => `id${n}`);
@@ -77,14 +86,24 @@ test('records come back in write order across chunks', () => {
   assert.deepEqual(ChunkLog.load([...store].reverse()).records, records);
 });
 
-test('a shared ending is stored once, and lines come back whole', () => {
+test("an ending given with the records is stored once, as it is, and lines come back whole", () => {
   const store = new Map();
-  const context = `,"context":${JSON.stringify({ page: 'x'.repeat(200) })}}`;
-  const records = Array.from({ length: 10 }, (_, i) => [`id${i}`, `${i}\tid${i}\t0\t{"n":${i}${context}`]);
+  const ending = `,"context":${JSON.stringify({ page: 'x'.repeat(200) })}}`;
+  const records = Array.from({ length: 10 }, (_, i) => [`id${i}`, `${i}\tid${i}\t0\t{"n":${i}`, ending]);
   apply(store, new ChunkLog().append(records));
   const [body] = store.values();
-  assert.ok(body.length < records.reduce((sum, [, line]) => sum + line.length, 0) / 4, `chunk of ${body.length} chars`);
-  assert.deepEqual(ChunkLog.load([...store]).records, records);
+  assert.equal(body.split(ending).length, 2, 'the ending once');
+  assert.deepEqual(ChunkLog.load([...store]).records, records.map(([id, start, end]) => [id, start + end]));
+});
+
+test('records that end differently are stored whole', () => {
+  const store = new Map();
+  const context = (n) => `,"context":${JSON.stringify({ page: String(n).repeat(100) })}}`;
+  const records = Array.from({ length: 4 }, (_, i) => [`id${i}`, `${i}\tid${i}\t0\t{"n":${i}`, context(i < 2 ? 1 : 2)]);
+  apply(store, new ChunkLog().append(records));
+  const [body] = store.values();
+  assert.ok(!body.startsWith('\u0001'));
+  assert.deepEqual(ChunkLog.load([...store]).records, records.map(([id, start, end]) => [id, start + end]));
 });
 
 test('a line without an id gets one of its own, so it can be refused and removed', () => {
