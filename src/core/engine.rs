@@ -877,10 +877,9 @@ impl ClientEventQueue {
                         self.release(event.handle);
                     }
                 }
-                evicted_delivered = evicted
-                    .iter()
-                    .filter(|e| !rejected.contains(&e.handle))
-                    .count();
+                for event in &evicted {
+                    evicted_delivered += usize::from(!rejected.contains(&event.handle));
+                }
             }
             Verdict::PartlyRejected { rejected } => {
                 self.circuit.on_success();
@@ -889,10 +888,8 @@ impl ClientEventQueue {
                 if rejected.is_empty() {
                     self.split_refused(400, held, total);
                 } else {
-                    let rest = held
-                        .into_iter()
-                        .filter(|e| !rejected.contains(&e.handle))
-                        .collect();
+                    let mut rest = held;
+                    rest.retain(|e| !rejected.contains(&e.handle));
                     self.requeue(rest);
                 }
             }
@@ -997,11 +994,14 @@ impl ClientEventQueue {
         held: &[QueuedEvent],
         evicted: &[QueuedEvent],
     ) -> Vec<Handle> {
-        let matched: Vec<Handle> = rejected
-            .iter()
-            .copied()
-            .filter(|r| held.iter().chain(evicted).any(|e| e.handle == *r))
-            .collect();
+        // Plain loops: each iterator adapter here was its own code in the wasm.
+        let mut matched: Vec<Handle> = Vec::new();
+        for &handle in rejected {
+            if held.iter().any(|e| e.handle == handle) || evicted.iter().any(|e| e.handle == handle)
+            {
+                matched.push(handle);
+            }
+        }
         let mut dropped = 0;
         for event in held {
             if matched.contains(&event.handle) {

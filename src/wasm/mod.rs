@@ -122,14 +122,16 @@ pub extern "C" fn aw_track(handle: u32, bytes: f64, tracked_at: f64, high: u32, 
 /// `aw_num[0]` how many were dropped at once.
 #[no_mangle]
 pub extern "C" fn aw_restore(count: usize, now: f64) -> f64 {
+    // Plain loops here and below: iterator adapters each cost the wasm code of their own.
     let io = &state().io;
-    let events = (0..count)
-        .map(|i| RestoredEvent {
-            handle: io[3 * i] as Handle,
-            bytes: io[3 * i + 1] as usize,
-            created_wall: ms(io[3 * i + 2]),
-        })
-        .collect();
+    let mut events = Vec::with_capacity(count);
+    for triple in io[..3 * count].chunks_exact(3) {
+        events.push(RestoredEvent {
+            handle: triple[0] as Handle,
+            bytes: triple[1] as usize,
+            created_wall: ms(triple[2]),
+        });
+    }
     let report = queue().restore(events, RestoreSource::OwnStorage, ms(now));
     state().num[0] = report.dropped as f64;
     report.accepted as f64
@@ -174,10 +176,10 @@ pub extern "C" fn aw_settle(
     rejected: usize,
     now: f64,
 ) -> u32 {
-    let handles: Vec<Handle> = state().io[..rejected]
-        .iter()
-        .map(|h| *h as Handle)
-        .collect();
+    let mut handles: Vec<Handle> = Vec::with_capacity(rejected);
+    for &handle in &state().io[..rejected] {
+        handles.push(handle as Handle);
+    }
     let retry_after = match retry {
         1 => Some(RetryAfter::Seconds(retry_value as u64)),
         2 => Some(RetryAfter::At(ms(retry_value))),
@@ -207,7 +209,9 @@ pub extern "C" fn aw_settle(
 fn list_out(handles: &[Handle]) {
     let io = &mut state().io;
     io.clear();
-    io.extend(handles.iter().map(|&h| f64::from(h)));
+    for &handle in handles {
+        io.push(f64::from(handle));
+    }
 }
 
 /// The next action: 0 none; 1 persist, 2 release (handles in `aw_io`, their
