@@ -501,7 +501,8 @@ impl ClientEventQueue {
                 index += 1;
                 continue;
             }
-            let mut batch = self.in_flight.remove(index);
+            // Order does not matter: requeue puts events back by sequence.
+            let mut batch = self.in_flight.swap_remove(index);
             if batch.probe {
                 self.circuit.on_inconclusive();
             }
@@ -738,10 +739,14 @@ impl ClientEventQueue {
         }
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
+        let mut handles = Vec::with_capacity(events.len());
+        for event in &events {
+            handles.push(event.handle);
+        }
         let request = SendRequest {
             batch_id,
             transport,
-            events: events.iter().map(|e| e.handle).collect(),
+            events: handles,
             body_bytes,
         };
         self.in_flight.push(InFlightBatch {
@@ -888,8 +893,12 @@ impl ClientEventQueue {
                 if rejected.is_empty() {
                     self.split_refused(400, held, total);
                 } else {
-                    let mut rest = held;
-                    rest.retain(|e| !rejected.contains(&e.handle));
+                    let mut rest = Vec::new();
+                    for event in held {
+                        if !rejected.contains(&event.handle) {
+                            rest.push(event);
+                        }
+                    }
                     self.requeue(rest);
                 }
             }
@@ -1067,12 +1076,9 @@ impl ClientEventQueue {
 
     /// Counters and gauges right now.
     pub fn metrics(&self) -> Metrics {
-        let next_retry_at = self
-            .circuit
-            .reopens_at()
-            .into_iter()
-            .chain((self.not_before > self.clock).then_some(self.not_before))
-            .max();
+        let backoff = (self.not_before > self.clock).then_some(self.not_before);
+        // Option's order puts None first: the later of the two, if any.
+        let next_retry_at = self.circuit.reopens_at().max(backoff);
         Metrics {
             counters: self.counters.clone(),
             pending: self.pending.len() as u64,

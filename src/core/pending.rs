@@ -48,8 +48,11 @@ impl PendingQueue {
 
     /// When the longest-waiting event was queued (each lane's front is its oldest).
     pub fn oldest_created_at(&self) -> Option<Millis> {
-        let fronts = self.lanes.iter().filter_map(|lane| lane.front());
-        fronts.map(|event| event.created_at).min()
+        let [high, normal] = &self.lanes;
+        match (high.front(), normal.front()) {
+            (Some(a), Some(b)) => Some(a.created_at.min(b.created_at)),
+            (a, b) => a.or(b).map(|event| event.created_at),
+        }
     }
 
     /// The event overflow drops next: the oldest normal one, else the oldest high one.
