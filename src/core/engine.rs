@@ -646,11 +646,10 @@ impl ClientEventQueue {
                 return Gate::Open(Transport::Beacon, permit);
             }
         }
-        let fetches = self
-            .in_flight
-            .iter()
-            .filter(|b| b.transport == Transport::Fetch)
-            .count();
+        let mut fetches = 0;
+        for batch in &self.in_flight {
+            fetches += usize::from(batch.transport == Transport::Fetch);
+        }
         if fetches >= self.config.flush_concurrency as usize {
             return Gate::Closed;
         }
@@ -689,6 +688,7 @@ impl ClientEventQueue {
         }
         let mut events: Vec<QueuedEvent> = Vec::new();
         let mut event_bytes = 0;
+        let mut retried = false;
         while let Some(front) = self.pending.front() {
             if events.len() >= max_events
                 || front.split != split
@@ -715,6 +715,7 @@ impl ClientEventQueue {
                 break;
             }
             event_bytes += size;
+            retried |= front.attempts > 0;
             events.push(self.pending.pop_front()?);
         }
         // Taken high first, held in sequence order: an in-flight batch is
@@ -726,7 +727,7 @@ impl ClientEventQueue {
         if events.is_empty() {
             return None;
         }
-        if events.iter().any(|e| e.attempts > 0) {
+        if retried {
             self.counters.retries += 1;
         }
         let probe = permit == Permit::Probe;
@@ -774,7 +775,7 @@ impl ClientEventQueue {
 
     fn take_unpersisted(&mut self) -> Vec<Handle> {
         let mut stored = Vec::with_capacity(self.unpersisted.len());
-        for seq in self.unpersisted.drain(..) {
+        for seq in std::mem::take(&mut self.unpersisted) {
             let held = self.pending.get(seq).or_else(|| {
                 self.in_flight.iter().find_map(|batch| {
                     let index = batch.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
@@ -793,28 +794,27 @@ impl ClientEventQueue {
         let max_events = self.config.max_queue_events as usize;
         let max_bytes = self.config.max_queue_bytes as usize;
         loop {
-            let held_events = self.pending.len()
-                + self
-                    .in_flight
-                    .iter()
-                    .map(|b| b.events.len() - b.evicted)
-                    .sum::<usize>();
-            let held_bytes =
-                self.pending.bytes() + self.in_flight.iter().map(|b| b.held_bytes).sum::<usize>();
-            if held_events <= max_events && held_bytes <= max_bytes {
-                return;
-            }
             // The one to drop is a normal event before any high one, and the
             // oldest (lowest sequence) among them: of the pending events'
             // next for overflow, and each in-flight batch's first event not
-            // yet evicted.
+            // yet evicted. One plain loop over the batches finds both.
+            let mut held_events = self.pending.len();
+            let mut held_bytes = self.pending.bytes();
+            let mut oldest_batch = None;
+            for (index, batch) in self.in_flight.iter().enumerate() {
+                held_events += batch.events.len() - batch.evicted;
+                held_bytes += batch.held_bytes;
+                if let Some(e) = batch.events.get(batch.evicted) {
+                    let candidate = ((e.high, e.seq), index);
+                    if oldest_batch.is_none_or(|oldest| candidate < oldest) {
+                        oldest_batch = Some(candidate);
+                    }
+                }
+            }
+            if held_events <= max_events && held_bytes <= max_bytes {
+                return;
+            }
             let pending_key = self.pending.overflow_front().map(|e| (e.high, e.seq));
-            let oldest_batch = self
-                .in_flight
-                .iter()
-                .enumerate()
-                .filter_map(|(index, b)| b.events.get(b.evicted).map(|e| ((e.high, e.seq), index)))
-                .min();
             match (pending_key, oldest_batch) {
                 (Some(key), Some((batch_key, _))) if key < batch_key => self.drop_pending_front(),
                 (Some(_), None) => self.drop_pending_front(),
@@ -1077,13 +1077,17 @@ impl ClientEventQueue {
     /// Counters and gauges right now.
     pub fn metrics(&self) -> Metrics {
         let backoff = (self.not_before > self.clock).then_some(self.not_before);
+        let mut in_flight = 0;
+        for batch in &self.in_flight {
+            in_flight += batch.events.len();
+        }
         // Option's order puts None first: the later of the two, if any.
         let next_retry_at = self.circuit.reopens_at().max(backoff);
         Metrics {
             counters: self.counters.clone(),
             pending: self.pending.len() as u64,
             pending_bytes: self.pending.bytes() as u64,
-            in_flight: self.in_flight.iter().map(|b| b.events.len() as u64).sum(),
+            in_flight: in_flight as u64,
             in_flight_batches: self.in_flight.len() as u64,
             circuit_state: self.circuit.state().code(),
             next_retry_at: next_retry_at.map(|at| self.wall_at(at)),
