@@ -21,7 +21,7 @@
 
 use super::circuit::{CircuitBreaker, Permit};
 use super::config::{Config, ConfigError};
-use super::event::{Handle, QueuedEvent, RestoredEvent, Seq, TrackError};
+use super::event::{find_seq, Handle, QueuedEvent, RestoredEvent, Seq, TrackError};
 use super::metrics::{Counters, Failure, Metrics};
 use super::outcome::{classify, SendOutcome, Verdict};
 use super::pending::PendingQueue;
@@ -777,10 +777,9 @@ impl ClientEventQueue {
         let mut stored = Vec::with_capacity(self.unpersisted.len());
         for seq in std::mem::take(&mut self.unpersisted) {
             let held = self.pending.get(seq).or_else(|| {
-                self.in_flight.iter().find_map(|batch| {
-                    let index = batch.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
-                    (index >= batch.evicted).then(|| &batch.events[index])
-                })
+                self.in_flight
+                    .iter()
+                    .find_map(|batch| find_seq(&batch.events[batch.evicted..], seq))
             });
             if let Some(event) = held {
                 stored.push(event.handle);

@@ -39,6 +39,13 @@ impl QueuedEvent {
     }
 }
 
+/// The event with sequence number `seq` in `events`, sorted by sequence.
+/// One search for every list of events, so the wasm carries one copy.
+pub fn find_seq(events: &[QueuedEvent], seq: Seq) -> Option<&QueuedEvent> {
+    let index = events.binary_search_by_key(&seq, |event| event.seq).ok()?;
+    events.get(index)
+}
+
 /// An event read back from storage (after a reload, or a closed tab's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestoredEvent {

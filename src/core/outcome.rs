@@ -95,7 +95,8 @@ pub fn classify<'a>(outcome: &SendOutcome<'a>, wall: Millis) -> Verdict<'a> {
         413 => Verdict::TooLarge,
         429 => Verdict::RateLimited {
             delay_ms: retry_after.map(|after| match after {
-                RetryAfter::Seconds(seconds) => seconds.saturating_mul(1000),
+                // Capped rather than saturating_mul, which wasm32 does with a 128-bit multiply.
+                RetryAfter::Seconds(seconds) => seconds.min(u64::MAX / 1000) * 1000,
                 RetryAfter::At(at) => at.saturating_sub(wall),
             }),
         },

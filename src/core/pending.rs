@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use super::event::{QueuedEvent, Seq};
+use super::event::{find_seq, QueuedEvent, Seq};
 use super::time::Millis;
 
 const HIGH: usize = 0;
@@ -119,10 +119,13 @@ impl PendingQueue {
 
     /// The pending event with sequence number `seq`, if any.
     pub fn get(&self, seq: Seq) -> Option<&QueuedEvent> {
-        self.lanes.iter().find_map(|lane| {
-            let index = lane.binary_search_by_key(&seq, |event| event.seq).ok()?;
-            lane.get(index)
-        })
+        for lane in &self.lanes {
+            let (front, back) = lane.as_slices();
+            if let Some(event) = find_seq(front, seq).or_else(|| find_seq(back, seq)) {
+                return Some(event);
+            }
+        }
+        None
     }
 }
 

@@ -44,9 +44,14 @@ impl RetryPolicy {
     /// The backoff ceiling after `failures` consecutive failures (at least 1).
     pub fn ceiling(&self, failures: u32) -> Millis {
         let doublings = failures.saturating_sub(1).min(62);
-        self.base_ms
-            .saturating_mul(1u64 << doublings)
-            .min(self.max_ms)
+        // A shift that cannot overflow, or the cap: saturating_mul would
+        // cost wasm32 a 128-bit multiply.
+        let doubled = if doublings < self.base_ms.leading_zeros() {
+            self.base_ms << doublings
+        } else {
+            Millis::MAX
+        };
+        doubled.min(self.max_ms)
     }
 
     /// The delay before the next attempt.
