@@ -207,13 +207,13 @@ impl Config {
     /// of the first one out of its range (`retryMaxMs` may also not be
     /// below `retryBaseMs`).
     pub fn from_values(values: [u64; 17]) -> Result<Config, usize> {
-        for (index, (field, &value)) in NUMERIC_FIELDS.iter().zip(&values).enumerate() {
+        for (index, (&(field_min, field_max), &value)) in RANGES.iter().zip(&values).enumerate() {
             let min = if index == RETRY_MAX {
                 values[RETRY_BASE]
             } else {
                 0
             };
-            if value < field.min.max(min) || value > field.max {
+            if value < field_min.max(min) || value > field_max {
                 return Err(index);
             }
         }
@@ -283,6 +283,18 @@ impl Config {
         }
     }
 }
+
+/// `NUMERIC_FIELDS`' ranges without their names, worked out at compile
+/// time: checking values needs no names, so the wasm carries none.
+const RANGES: [(u64, u64); 17] = {
+    let mut ranges = [(0, 0); 17];
+    let mut index = 0;
+    while index < ranges.len() {
+        ranges[index] = (NUMERIC_FIELDS[index].min, NUMERIC_FIELDS[index].max);
+        index += 1;
+    }
+    ranges
+};
 
 const RETRY_BASE: usize = 9;
 const RETRY_MAX: usize = 10;

@@ -244,7 +244,13 @@ impl ClientEventQueue {
     /// `envelope` is the size of the shell's batch body around its events.
     pub fn new(config: Config, seed: u64, envelope: Envelope) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(ClientEventQueue {
+        Ok(Self::with_checked_config(config, seed, envelope))
+    }
+
+    /// As `new`, for a config `Config::from_values` checked already (the
+    /// wasm build's: so it links no error texts or field names).
+    pub(crate) fn with_checked_config(config: Config, seed: u64, envelope: Envelope) -> Self {
+        ClientEventQueue {
             envelope,
             retry: RetryPolicy {
                 base_ms: config.retry_base_ms,
@@ -276,7 +282,7 @@ impl ClientEventQueue {
             keepalive_bytes_in_flight: 0,
             counters: Counters::default(),
             last_error: None,
-        })
+        }
     }
 
     pub fn config(&self) -> &Config {

@@ -78,13 +78,12 @@ pub extern "C" fn aw_new(seed: f64, empty_body_bytes: f64) -> i32 {
     let envelope = Envelope {
         empty_body_bytes: empty_body_bytes as usize,
     };
-    match ClientEventQueue::new(config, seed as u64, envelope) {
-        Ok(queue) => {
-            state().queue = Some(queue);
-            -1
-        }
-        Err(_) => 0,
-    }
+    state().queue = Some(ClientEventQueue::with_checked_config(
+        config,
+        seed as u64,
+        envelope,
+    ));
+    -1
 }
 
 /// The wall clock reads `wall` when the monotonic clock reads `now`.
