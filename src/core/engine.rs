@@ -874,6 +874,9 @@ impl ClientEventQueue {
         // delivered it, and as overflow otherwise.
         let mut evicted_delivered = 0;
 
+        if !matches!(verdict, Verdict::Delivered { .. }) {
+            self.counters.batches_failed += 1;
+        }
         match verdict {
             Verdict::Delivered { rejected } => {
                 self.circuit.on_success();
@@ -893,7 +896,6 @@ impl ClientEventQueue {
             }
             Verdict::PartlyRejected { rejected } => {
                 self.circuit.on_success();
-                self.counters.batches_failed += 1;
                 let rejected = self.drop_rejected(rejected, &held, &evicted);
                 if rejected.is_empty() {
                     self.split_refused(400, held, total);
@@ -909,7 +911,6 @@ impl ClientEventQueue {
             }
             Verdict::TooLarge => {
                 self.circuit.on_inconclusive();
-                self.counters.batches_failed += 1;
                 if total <= 1 {
                     for event in held {
                         self.counters.dropped_too_large += 1;
@@ -926,7 +927,6 @@ impl ClientEventQueue {
             }
             Verdict::RateLimited { delay_ms } => {
                 self.circuit.on_inconclusive();
-                self.counters.batches_failed += 1;
                 self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
                 let delay = match delay_ms {
                     Some(delay) => delay.min(self.config.max_retry_after_ms),
@@ -945,7 +945,6 @@ impl ClientEventQueue {
                         until: self.circuit.reopens_at().unwrap_or(now),
                     });
                 }
-                self.counters.batches_failed += 1;
                 self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
                 let delay = self
                     .retry
@@ -960,7 +959,6 @@ impl ClientEventQueue {
             }
             Verdict::Unauthorized { status } => {
                 self.circuit.on_inconclusive();
-                self.counters.batches_failed += 1;
                 self.auth_paused = true;
                 self.last_error = Some(Failure::AuthPaused(status));
                 self.notices.push(Notice::AuthFailed { status });
@@ -968,19 +966,16 @@ impl ClientEventQueue {
             }
             Verdict::Refused { status } => {
                 self.circuit.on_success();
-                self.counters.batches_failed += 1;
                 self.split_refused(status, held, total);
             }
             Verdict::Rejected { status } => {
                 self.circuit.on_success();
-                self.counters.batches_failed += 1;
                 self.reject_batch(status, held);
             }
             Verdict::BeaconRefused => {
                 if batch.probe {
                     self.circuit.on_inconclusive();
                 }
-                self.counters.batches_failed += 1;
                 self.beacons_refused = true;
                 self.requeue(held);
             }
