@@ -208,8 +208,12 @@ pub extern "C" fn aw_settle(
 fn list_out(handles: &[Handle]) {
     let io = &mut state().io;
     io.clear();
-    for &handle in handles {
-        io.push(f64::from(handle));
+    // Sized once and written by index: no push (and its growth code) for f64,
+    // and no zip, which is code of its own.
+    io.resize(handles.len(), 0.0);
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..handles.len() {
+        io[i] = f64::from(handles[i]);
     }
 }
 
