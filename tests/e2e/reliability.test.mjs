@@ -311,7 +311,10 @@ for (const { engine: browser, core } of RUNS) {
         await analytics.ready;
         return analytics.metrics().eventsRestored;
       });
-      await waitFor(() => received() === 200, { what: '200 events after reload', timeoutMs: 20_000 });
+      await waitFor(() => received() === 200, { what: '200 events after reload', timeoutMs: 20_000 }).catch(async (error) => {
+        const metrics = await page.evaluate(() => analytics.metrics()).catch(() => null);
+        throw new Error(`${error.message}; restored ${restored}; collector ${JSON.stringify(h.collector.stats())}; page ${JSON.stringify(metrics)}`);
+      });
       await page.waitForTimeout(300);
       const stats = h.collector.stats();
       assert.equal(restored, 200);
