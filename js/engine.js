@@ -23,6 +23,8 @@ const NAMESPACE = 'analytics-wasm';
 const UNLOAD_ABORT_GRACE_MS = 250;
 /** A network error seen this long before pagehide is a real failure (a background tab's timers fire late). */
 const UNLOAD_ABORT_WINDOW_MS = 100;
+/** When the second adoption pass runs, after start (see start()). */
+const LATE_PASS_MS = 2000;
 /** Most events written to storage in one task while the page is visible (a long task blocks the page). */
 const PERSIST_PER_TASK = 500;
 
@@ -362,6 +364,10 @@ export class Engine {
     // one frozen in WebKit's back/forward cache did) must not hold this
     // page up; its events leave from memory meanwhile, and the pass goes on.
     const adopted = await within(STORAGE_ANSWER_MS, this.#adoptOrphans().then(() => true), false);
+    // A page that went away just before this one started (a reload, a
+    // closed tab) may have written its last records where this page sees
+    // them only later: one more pass, however the page is shown.
+    setTimeout(() => this.#adoptOrphans(), LATE_PASS_MS);
     if (!adopted) {
       this.#emit('storage', `storage did not answer within ${STORAGE_ANSWER_MS} ms: events are sent from memory meanwhile; those left by earlier pages are restored when it answers`);
     }
