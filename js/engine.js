@@ -446,8 +446,17 @@ export class Engine {
   #writeUnwritten(limit) {
     const handles = this.#unwritten.splice(0, Math.min(limit, this.#unwritten.length));
     const events = handles.map((h) => this.#events.get(h)).filter(Boolean);
-    if (events.length) this.#wrote(this.#storage.write(events, this.#hidden));
+    if (!events.length) return;
+    const write = this.#storage.write(events, this.#hidden);
+    this.#wrote(write);
+    if (write?.then) {
+      this.#uncommitted.set(write, handles);
+      write.then(() => this.#uncommitted.delete(write), () => {});
+    }
   }
+
+  /** IndexedDB writes not committed yet → their handles: a page going away can lose them, so they are spilled then too. */
+  #uncommitted = new Map();
 
   #release(handles) {
     const ids = [];
@@ -615,8 +624,13 @@ export class Engine {
     this.#core.event(event, now);
     this.#drive();
     // A page going away may not get another task: what still waits is
-    // written now, after the beacons (whose events need no write) have left.
-    if (this.#hidden) this.#writeUnwritten(Infinity);
+    // written now, after the beacons (whose events need no write) have left,
+    // and what was written but not committed (an unload can abort it) is
+    // copied to the spill.
+    if (this.#hidden) {
+      for (const handles of this.#uncommitted.values()) this.#storage.spill(handles.map((h) => this.#events.get(h)).filter(Boolean));
+      this.#writeUnwritten(Infinity);
+    }
     // A tab may have gone away while this one was in the background.
     if (event === 'visible') this.#adoptOrphans();
   }

@@ -222,23 +222,38 @@ class Storage {
    * at once.
    */
   write(events, hiding) {
-    const records = events.map((e) => [e.id, encodeRecord(++this.#ordinal, e.id, e.at, e.json), e.tail ?? '']);
-    if (hiding && this.#db && this.#local) {
-      for (const [id, start, tail] of records) {
-        try {
-          this.#local.setItem(this.#key('s', id), start + tail);
-          this.#spilled.add(id);
-        } catch {
-          // Best effort: IndexedDB remains the store of record.
-        }
-      }
-    }
+    const records = this.#records(events);
+    if (hiding) this.#spill(records);
     try {
       if (this.#db) return idbApply(this.#db, `${this.#partition}/`, this.#log.append(records));
       for (const [id, start, tail] of records) this.#local?.setItem(this.#key('e', id), start + tail);
       return null;
     } catch (error) {
       return { error };
+    }
+  }
+
+  /**
+   * Copies events (as for `write`) to the localStorage spill: a page going
+   * away can lose an IndexedDB write not yet committed, not these.
+   */
+  spill(events) {
+    this.#spill(this.#records(events));
+  }
+
+  #records(events) {
+    return events.map((e) => [e.id, encodeRecord(++this.#ordinal, e.id, e.at, e.json), e.tail ?? '']);
+  }
+
+  #spill(records) {
+    if (!this.#db || !this.#local) return;
+    for (const [id, start, tail] of records) {
+      try {
+        this.#local.setItem(this.#key('s', id), start + tail);
+        this.#spilled.add(id);
+      } catch {
+        // Best effort: IndexedDB remains the store of record.
+      }
     }
   }
 

@@ -325,6 +325,49 @@ for (const { engine: browser, core } of RUNS) {
       await context.close();
     });
 
+    test('4b. reload with an IndexedDB write still open: the unload aborts it, and no event is lost', async () => {
+      // Once `holdWrites` is set, readwrite transactions are kept open (a
+      // read after each read, commit() ignored) and pagehide aborts them, as
+      // a page torn down with a write in flight does.
+      const init = () => {
+        const held = [];
+        const transaction = IDBDatabase.prototype.transaction;
+        IDBDatabase.prototype.transaction = function (names, mode, ...rest) {
+          const tx = transaction.call(this, names, mode, ...rest);
+          if (mode === 'readwrite' && window.holdWrites) {
+            tx.commit = () => {};
+            const store = tx.objectStore(names);
+            const keepOpen = () => {
+              store.get('keep-open').onsuccess = keepOpen;
+            };
+            keepOpen();
+            held.push(tx);
+          }
+          return tx;
+        };
+        addEventListener('pagehide', () => {
+          for (const tx of held) tx.abort();
+        });
+      };
+      const { page, context } = await h.open({}, { init });
+      await page.evaluate(() => analytics.ready);
+      h.collector.setFault({ status: 503 });
+      await page.evaluate(async () => {
+        window.holdWrites = true;
+        for (let i = 0; i < 200; i++) analytics.track('Reload', { i });
+        await analytics.flush();
+        // Past persistDebounceMs: the write is issued, and held open.
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      });
+      await page.reload();
+      h.collector.setFault({});
+      await waitFor(() => received() === 200, { what: '200 events after reload', timeoutMs: 20_000 });
+      await page.waitForTimeout(300);
+      assert.equal(h.collector.stats().duplicates, 0);
+      assert.deepEqual(indices(), range(0, 200));
+      await context.close();
+    });
+
     test('5. outage: 500 events tracked during 10 s of collector downtime all arrive; backoff keeps requests few', async () => {
       const { page, context } = await h.open({});
       await page.evaluate(() => analytics.ready);
