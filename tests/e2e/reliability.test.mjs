@@ -265,7 +265,10 @@ for (const { engine: browser, core } of RUNS) {
       });
       const hiddenAt = Date.now();
       await hidePage(page);
-      await waitFor(() => received() === 30, { what: '30 events after hide', timeoutMs: 5_000 });
+      await waitFor(() => received() === 30, { what: '30 events after hide', timeoutMs: 5_000 }).catch(async (error) => {
+        const metrics = await page.evaluate(() => analytics.metrics()).catch(() => null);
+        throw new Error(`${error.message}; collector ${JSON.stringify(h.collector.stats())} ${JSON.stringify(h.collector.requests())}; page ${JSON.stringify(metrics)}`);
+      });
       const elapsed = Date.now() - hiddenAt;
       const metrics = await page.evaluate(() => analytics.metrics());
       assert.equal(metrics.eventsSent, 30);
