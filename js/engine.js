@@ -449,13 +449,18 @@ export class Engine {
     if (!events.length) return;
     const write = this.#storage.write(events, this.#hidden);
     this.#wrote(write);
-    if (write?.then) {
+    // A hidden page's write is spilled with it; a visible one's waits here until it commits.
+    if (write?.then && !this.#hidden) {
       this.#uncommitted.set(write, handles);
       write.then(() => this.#uncommitted.delete(write), () => {});
     }
   }
 
-  /** IndexedDB writes not committed yet → their handles: a page going away can lose them, so they are spilled then too. */
+  /**
+   * IndexedDB writes not committed yet → their handles: a page going away
+   * can lose them, so they are spilled when it hides (once: a spilled
+   * event stays in the spill until it is released).
+   */
   #uncommitted = new Map();
 
   #release(handles) {
@@ -629,6 +634,7 @@ export class Engine {
     // copied to the spill.
     if (this.#hidden) {
       for (const handles of this.#uncommitted.values()) this.#storage.spill(handles.map((h) => this.#events.get(h)).filter(Boolean));
+      this.#uncommitted.clear();
       this.#writeUnwritten(Infinity);
     }
     // A tab may have gone away while this one was in the background.
