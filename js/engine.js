@@ -12,7 +12,7 @@
 import { Core, loadCore } from './core.js';
 import { STORAGE_ANSWER_MS, describe, openStorage, within, usableLocalStorage } from './storage.js';
 import { beacon, readRejections, readRetryAfter } from './transport.js';
-import { workerSender } from './send-worker.js';
+import { sendLargeVia, workerJobs } from './engine-worker.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
@@ -155,12 +155,15 @@ export class Engine {
   #lastReason = '';
   #expiredLogged = 0;
 
-  /** Sends a body: transport.js's `send`, from a worker for large ones (send-worker.js). */
+  /** The engine's worker (engine-worker.js): large sends and IndexedDB writes off the page's thread. */
+  #jobs;
+  /** Sends a body: transport.js's `send`, from the worker for large ones. */
   #sendBody;
 
-  /** `page` as for startEngine: its `tables`, and `engineUrl`, this script's (for the sending worker). */
+  /** `page` as for startEngine: its `tables`, and `engineUrl`, this script's (for the engine's worker). */
   constructor(exports, config, emit, kind, { tables, engineUrl }) {
-    this.#sendBody = workerSender(engineUrl);
+    this.#jobs = workerJobs(engineUrl);
+    this.#sendBody = sendLargeVia(this.#jobs);
     this.#emit = emit;
     this.#kind = kind;
     this.#endpoint = config.endpoint;
@@ -336,6 +339,7 @@ export class Engine {
     this.#ownLock = lock;
     for (const problem of problems) this.#emit('storage', `${problem}; using ${storage.kind}`);
     this.#storage = storage;
+    storage.offload(this.#jobs);
     const now = this.#now();
     if (storage.kind === 'memory') this.#core.event('noPersistence', now);
     if (this.#ownership === 'lease') {

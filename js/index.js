@@ -9,7 +9,9 @@
 //                      calls events (context.js, plugins) for engine.js,
 //                      the one drive loop over the wasm core (core.js,
 //                      src/core/) and its leaves: storage.js (chunk-log.js),
-//                      transport.js, tabs.js, lifecycle.js, announce.js.
+//                      transport.js, tabs.js, lifecycle.js, announce.js,
+//                      engine-worker.js (its worker: large sends and
+//                      a burst's IndexedDB writes off the page's thread).
 //                      The build makes them one minified file,
 //                      analytics-engine.js, that this entry loads by URL, as
 //                      it does the wasm: a bundler then ships it as an

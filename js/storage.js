@@ -126,6 +126,23 @@ function idbApply(db, prefix, write, dropPrefix) {
   return committed(tx);
 }
 
+const opened = new Map();
+
+/**
+ * In the engine's worker (engine-worker.js): applies a chunk-log write as
+ * idbApply does, to the database `name`, opened once. Resolves to '' once
+ * committed, or to the failure's description: it never rejects.
+ */
+export async function writeByName(name, prefix, write, dropPrefix) {
+  try {
+    if (!opened.has(name)) opened.set(name, openIndexedDb(name));
+    await idbApply(await opened.get(name), prefix, write, dropPrefix);
+    return '';
+  } catch (error) {
+    return describe(error);
+  }
+}
+
 async function idbRead(db, prefix) {
   const tx = db.transaction(STORE);
   const store = tx.objectStore(STORE);
@@ -201,6 +218,9 @@ class Storage {
   #ordinal = 0;
   /** Ids this page wrote to the spill (few: only while hidden). */
   #spilled = new Set();
+  /** The engine's worker (engine-worker.js), once given, and whether this partition's writes now go to it. */
+  #jobs = null;
+  #inWorker = false;
 
   constructor(namespace, partition, db, local) {
     this.#namespace = namespace;
@@ -208,6 +228,29 @@ class Storage {
     this.#db = db;
     this.#local = local;
     this.kind = db ? 'indexeddb' : local ? 'localstorage' : 'memory';
+  }
+
+  /**
+   * Lets `jobs` (engine-worker.js's workerJobs) write to IndexedDB off the
+   * page's thread from the first large write on. From then on every write
+   * goes there, so they commit in the order they were made; one the worker
+   * fails sends the writes back to the page.
+   */
+  offload(jobs) {
+    this.#jobs = jobs;
+  }
+
+  /** Applies a chunk-log write (and deletes everything under `dropPrefix`), resolving once it has committed. */
+  #apply(write, dropPrefix) {
+    const prefix = `${this.#partition}/`;
+    const here = () => idbApply(this.#db, prefix, write, dropPrefix);
+    const jobs = this.#jobs;
+    if (!jobs?.usable || !(this.#inWorker ||= write.puts.reduce((chars, [, value]) => chars + value.length, 0) >= jobs.fromChars)) return here();
+    return jobs.run('write', [this.#namespace, prefix, write, dropPrefix], here).then((failure) => {
+      if (typeof failure !== 'string' || !failure) return;
+      this.#jobs = null;
+      throw new Error(failure);
+    });
   }
 
   #key(kind, id, partition = this.#partition) {
@@ -225,7 +268,7 @@ class Storage {
     const records = this.#records(events);
     if (hiding) this.#spill(records);
     try {
-      if (this.#db) return idbApply(this.#db, `${this.#partition}/`, this.#log.append(records));
+      if (this.#db) return this.#apply(this.#log.append(records));
       for (const [id, start, tail] of records) this.#local?.setItem(this.#key('e', id), start + tail);
       return null;
     } catch (error) {
@@ -263,7 +306,7 @@ class Storage {
       if (this.#spilled.delete(id)) this.#local.removeItem(this.#key('s', id));
     }
     try {
-      if (this.#db) return idbApply(this.#db, `${this.#partition}/`, this.#log.remove(ids));
+      if (this.#db) return this.#apply(this.#log.remove(ids));
       for (const id of ids) this.#local?.removeItem(this.#key('e', id));
       return null;
     } catch (error) {
@@ -306,7 +349,7 @@ class Storage {
    */
   async adopt(partition, events) {
     const records = events.map((e) => [e.id, encodeRecord(++this.#ordinal, e.id, e.at, e.json)]);
-    if (this.#db) await idbApply(this.#db, `${this.#partition}/`, this.#log.append(records), `${partition}/`);
+    if (this.#db) await this.#apply(this.#log.append(records), `${partition}/`);
     else for (const [id, record] of records) this.#local.setItem(this.#key('e', id), record);
     // The spill and localStorage records go once IndexedDB no longer holds the partition.
     if (this.#local) for (const kind of ['e', 's']) for (const key of localKeys(this.#local, this.#key(kind, '', partition))) this.#local.removeItem(key);

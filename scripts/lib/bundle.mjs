@@ -26,13 +26,13 @@ const dir = process.argv[2];
 
 const engine = await esbuild.build({
   stdin: {
-    // The same script is the sending worker's (send-worker.js), which knows itself by its name.
+    // The same script is the engine's worker's (engine-worker.js), which knows itself by its name.
     contents: [
       "import { startRecording } from './recorder.js';",
       "import { ENGINE_KEY } from './asset-keys.js';",
-      "import { SENDER_NAME, serveSends } from './send-worker.js';",
+      "import { WORKER_NAME, serveJobs } from './engine-worker.js';",
       'globalThis[ENGINE_KEY] = startRecording;',
-      "if (typeof WorkerGlobalScope !== 'undefined' && self.name === SENDER_NAME) serveSends(self);",
+      "if (typeof WorkerGlobalScope !== 'undefined' && self.name === WORKER_NAME) serveJobs(self);",
     ].join('\n'),
     resolveDir: dir,
     sourcefile: 'analytics-engine.js',

@@ -294,6 +294,85 @@ test('an IndexedDB transaction that fails is a rejected write, and the next writ
   assert.deepEqual(result.ids, [event(2).id]);
 });
 
+// --- the engine's worker: IndexedDB writes off the page's thread -----------------
+
+/** Events of about 1 KB each, so that 100 of them are a write the worker takes. */
+const bigEvent = (n) => ({ ...event(n), json: event(n).json.replace('}', `,"pad":"${'x'.repeat(1000)}"}`) });
+
+/** Counts the IndexedDB puts and deletes made on the page's own thread. */
+const countPagePuts = () => {
+  window.pagePuts = 0;
+  for (const method of ['put', 'delete']) {
+    const original = IDBObjectStore.prototype[method];
+    IDBObjectStore.prototype[method] = function (...args) {
+      window.pagePuts++;
+      return original.apply(this, args);
+    };
+  }
+};
+
+test('worker: a large write, and every write after it, commits from the worker, in order', async () => {
+  const page = await blankPage(countPagePuts);
+  const result = await page.evaluate(async (events) => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { workerJobs } = await import('/pkg/engine-worker.js');
+    const { storage } = await openStorage('auto', 'ns', 'p1');
+    storage.offload(workerJobs('/pkg/analytics-engine.js'));
+    const small = storage.write(events.slice(0, 1), false);
+    await small;
+    const onPageBefore = window.pagePuts;
+    // Not awaited: the delete is made before the write commits, and must commit after it.
+    storage.write(events.slice(1), false);
+    await storage.delete([events[1].id, events[2].id]);
+    const onPage = window.pagePuts - onPageBefore;
+    const { storage: next } = await openStorage('auto', 'ns', 'p2');
+    return { onPageBefore, onPage, ids: (await next.read('p1')).events.map((e) => e.id) };
+  }, Array.from({ length: 101 }, (_, i) => bigEvent(i + 1)));
+  assert.equal(result.onPageBefore, 1, 'a small write stays on the page');
+  assert.equal(result.onPage, 0, 'the large write and the delete after it went to the worker');
+  assert.deepEqual(result.ids, [bigEvent(1).id, ...Array.from({ length: 98 }, (_, i) => bigEvent(i + 4).id)]);
+});
+
+test('worker: where the worker cannot start, its writes commit from the page', async () => {
+  const page = await blankPage(countPagePuts);
+  const result = await page.evaluate(async (events) => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { workerJobs } = await import('/pkg/engine-worker.js');
+    const { storage } = await openStorage('auto', 'ns', 'p1');
+    const jobs = workerJobs('/pkg/no-such-script.js');
+    storage.offload(jobs);
+    await storage.write(events, false);
+    const { storage: next } = await openStorage('auto', 'ns', 'p2');
+    return { usable: jobs.usable, onPage: window.pagePuts, read: (await next.read('p1')).events.length };
+  }, Array.from({ length: 100 }, (_, i) => bigEvent(i + 1)));
+  assert.deepEqual(result, { usable: false, onPage: 1, read: 100 });
+});
+
+test("worker: a write the worker fails is the write's error, and later writes commit from the page", async () => {
+  const page = await blankPage(countPagePuts);
+  const result = await page.evaluate(async (events) => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { storage } = await openStorage('auto', 'ns', 'p1');
+    storage.offload({ usable: true, fromChars: 1, run: async () => 'QuotaExceededError: the quota has been exceeded' });
+    const failed = await storage.write(events.slice(0, 1), false).then(() => 'committed', (error) => error.message);
+    await storage.write(events.slice(1), false);
+    const { storage: next } = await openStorage('auto', 'ns', 'p2');
+    return { failed, onPage: window.pagePuts, ids: (await next.read('p1')).events.map((e) => e.id) };
+  }, [event(1), event(2)]);
+  assert.deepEqual(result, { failed: 'QuotaExceededError: the quota has been exceeded', onPage: 1, ids: [event(2).id] });
+});
+
+test('worker: writeByName resolves to the failure it met, never rejecting', async () => {
+  const page = await blankPage();
+  const result = await page.evaluate(async () => {
+    const { writeByName } = await import('/pkg/storage.js');
+    const ok = await writeByName('ns', 'p1/', { puts: [['c0', 'record']], deletes: [] });
+    const failed = await writeByName('ns', 'p1/', { puts: null, deletes: [] }).catch(() => 'rejected');
+    return { ok, failed: typeof failed === 'string' && failed.startsWith('TypeError') };
+  });
+  assert.deepEqual(result, { ok: '', failed: true });
+});
+
 // --- tabs -----------------------------------------------------------------------
 
 test('a held Web Lock cannot be taken if-available until it is released', async () => {
