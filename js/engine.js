@@ -32,7 +32,8 @@ const PERSIST_PER_TASK = 500;
 export const NAME_FIELD = { track: 'event', page: 'name', group: 'groupId', alias: 'previousId' };
 export const BODY_FIELD = { track: 'properties', page: 'properties', identify: 'traits', group: 'traits' };
 
-const monotonic = () => performance.timeOrigin + performance.now();
+const timeOrigin = performance.timeOrigin;
+const monotonic = () => timeOrigin + performance.now();
 
 /** The identity members of an event's JSON (`userId` empty: none). */
 const who = (userId, anonymousId) => `,"anonymousId":${JSON.stringify(anonymousId)}${userId ? `,"userId":${JSON.stringify(userId)}` : ''}`;
@@ -382,9 +383,16 @@ export class Engine {
   /** The monotonic time now, having told the core what the wall clock reads at it. */
   #now() {
     const now = monotonic();
-    this.#core.clock(Date.now(), now);
+    const wall = Date.now();
+    // The core keeps the clocks' offset in whole ms: told only when that changes (not at each event of a burst).
+    if (wall - Math.floor(now) !== this.#wallOffset) {
+      this.#wallOffset = wall - Math.floor(now);
+      this.#core.clock(wall, now);
+    }
     return now;
   }
+
+  #wallOffset = NaN;
 
   /** A drive at the end of this task's microtasks (a burst of track() calls costs one). */
   #soon() {
