@@ -294,9 +294,16 @@ test('shutdown flushes, persists what is left, detaches, and leaves the rest to 
   await context.close();
 });
 
-// Counts, per IndexedDB transaction, the chunk records (of up to 250 events) it puts.
+// Counts, per IndexedDB transaction, the chunk records (of up to 250 events)
+// it puts: those made on the page, and the writes posted to the engine's
+// worker (each one transaction there), where a burst's writes go.
 const COUNT_CHUNK_PUTS = () => {
   window.chunkPutsPerTransaction = [];
+  const postMessage = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (message, ...rest) {
+    if (message?.[1] === 'write') window.chunkPutsPerTransaction.push(message[4].puts.filter(([key]) => /^c\d+$/.test(key)).length);
+    return postMessage.call(this, message, ...rest);
+  };
   const transaction = IDBDatabase.prototype.transaction;
   IDBDatabase.prototype.transaction = function (...args) {
     const tx = transaction.apply(this, args);
