@@ -13,13 +13,37 @@ import { send } from './transport.js';
 
 /** The worker's name, by which the engine's script knows it is the worker. */
 export const WORKER_NAME = 'analytics-wasm worker';
-/** Bodies and writes shorter than this stay on the page: a worker would cost more than it saves. */
-export const WORKER_FROM_CHARS = 64 * 1024;
+/** Bodies and writes smaller than this (64 KB) stay on the page: a worker would cost more than it saves. */
+export const WORKER_FROM_SIZE = 64 * 1024;
 /** How long past its own timeout the page waits for the worker's answer to a send before calling it a timeout. */
 const ANSWER_GRACE_MS = 5000;
 
-/** What the worker does: transport.js's `send`, and storage.js's `writeByName`. */
-const JOBS = { send, write: writeByName };
+// Control characters other than tab, newline and return occur nowhere in a
+// JSON text, in or out of its strings: a separator no event can hold.
+const SEPARATOR = '\u0002';
+
+/**
+ * `events` ({ json, tail }: each one's JSON text is json + tail) packed for
+ * batchBody: consecutive events that end alike (the page view's context,
+ * one string, most of each event's bytes) as [tail, their starts joined by
+ * SEPARATOR]. A third of the characters of the body, which repeats each
+ * tail: what the page copies to hand a burst's bodies to the worker.
+ */
+export function packEvents(events) {
+  const groups = [];
+  let group = null;
+  for (const event of events) {
+    if (event.tail !== group?.[0]) groups.push((group = [event.tail, []]));
+    group[1].push(event.json);
+  }
+  return groups.map(([tail, starts]) => [tail, starts.join(SEPARATOR)]);
+}
+
+/** The body of a packed batch: [open, packEvents(events), close]. */
+export const batchBody = ([open, groups, close]) => open + groups.map(([tail, starts]) => starts.split(SEPARATOR).join(tail + ',') + tail).join(',') + close;
+
+/** What the worker does: send a packed batch (transport.js's `send`), and storage.js's `writeByName`. */
+const JOBS = { send: (endpoint, packed, options) => send(endpoint, batchBody(packed), options), write: writeByName };
 
 /** In the worker: answers each [id, job, ...args] with [id, what JOBS[job](...args) resolves to]. */
 export function serveJobs(scope) {
@@ -62,8 +86,8 @@ export function workerJobs(url) {
   };
 
   return {
-    /** Work smaller than this, in characters, is best done here. */
-    fromChars: WORKER_FROM_CHARS,
+    /** Work smaller than this (a body's bytes, a write's characters) is best done here. */
+    fromSize: WORKER_FROM_SIZE,
     /** A job may go to the worker (none has failed to start or run). */
     get usable() {
       return !failed;
@@ -94,11 +118,12 @@ export function workerJobs(url) {
 }
 
 /**
- * A `send` (as transport.js's) that hands large bodies to `jobs`' worker.
- * Small bodies and keepalive requests (a page going away, whose worker
- * goes with it) are sent from the page.
+ * Sends a packed batch (as transport.js's `send` does its body) whose body
+ * is `bytes` long: from `jobs`' worker, which makes the body, if it is
+ * large. Small bodies and keepalive requests (a page going away, whose
+ * worker goes with it) are sent from the page.
  */
-export const sendLargeVia = (jobs) => (endpoint, body, options) =>
-  options.keepalive || body.length < jobs.fromChars
-    ? send(endpoint, body, options)
-    : jobs.run('send', [endpoint, body, options], () => send(endpoint, body, options), options.timeoutMs + ANSWER_GRACE_MS);
+export const sendLargeVia = (jobs) => (endpoint, packed, bytes, options) => {
+  const here = () => send(endpoint, batchBody(packed), options);
+  return options.keepalive || bytes < jobs.fromSize ? here() : jobs.run('send', [endpoint, packed, options], here, options.timeoutMs + ANSWER_GRACE_MS);
+};

@@ -12,7 +12,7 @@
 import { Core, loadCore } from './core.js';
 import { STORAGE_ANSWER_MS, describe, openStorage, within, usableLocalStorage } from './storage.js';
 import { beacon, readRejections, readRetryAfter } from './transport.js';
-import { sendLargeVia, workerJobs } from './engine-worker.js';
+import { batchBody, packEvents, sendLargeVia, workerJobs } from './engine-worker.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
 import { openAnnouncer } from './announce.js';
@@ -172,7 +172,7 @@ export class Engine {
     this.#debug = config.debug === true;
     this.#timeoutMs = config.requestTimeoutMs ?? 10_000;
     this.#writeKeyMember = config.writeKey === undefined ? '' : `,"writeKey":${JSON.stringify(config.writeKey)}`;
-    const emptyBody = utf8Bytes(this.#body([], new Date(0).toISOString()));
+    const emptyBody = utf8Bytes(batchBody(this.#batch([], new Date(0).toISOString())));
     this.#core = new Core(exports, config, Math.floor(Math.random() * 2 ** 52), emptyBody, tables);
   }
 
@@ -502,20 +502,19 @@ export class Engine {
     this.#emit('storage', `storage write failed (events stay queued in memory): ${describe(error?.target?.error ?? error)}`);
   }
 
-  #body(jsons, sentAt) {
-    return `{"batch":[${jsons.join(',')}],"sentAt":"${sentAt}"${this.#writeKeyMember}}`;
+  /** A batch of `events` ({ json, tail }), packed as engine-worker.js's batchBody takes it. */
+  #batch(events, sentAt) {
+    return ['{"batch":[', packEvents(events), `],"sentAt":"${sentAt}"${this.#writeKeyMember}}`];
   }
 
-  #send({ batch, beacon: byBeacon, handles }) {
-    const body = this.#body(
-      handles.map((h) => {
-        const event = this.#events.get(h);
-        return event.json + event.tail;
-      }),
-      // Date.now(): the wall clock the page's own code may have moved.
+  #send({ batch, beacon: byBeacon, handles, bodyBytes }) {
+    // Date.now(): the wall clock the page's own code may have moved.
+    const packed = this.#batch(
+      handles.map((h) => this.#events.get(h)),
       new Date(Date.now()).toISOString(),
     );
     if (byBeacon) {
+      const body = batchBody(packed);
       const queued = beacon(this.#endpoint, body);
       if (queued !== null) {
         if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${body.length} bytes, by sendBeacon${queued ? '' : ' (refused)'}`);
@@ -524,10 +523,10 @@ export class Engine {
         return;
       }
     }
-    if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${body.length} bytes, by ${byBeacon ? 'fetch keepalive' : 'fetch'}`);
+    if (this.#debug) this.#debugLine(`batch ${batch}: sending ${handles.length} event(s), ${bodyBytes} bytes, by ${byBeacon ? 'fetch keepalive' : 'fetch'}`);
     this.#fetches.set(batch, handles);
     // A keepalive request must leave at once: its body stays plain.
-    this.#sendBody(this.#endpoint, body, { timeoutMs: this.#timeoutMs, keepalive: byBeacon, compress: this.#compress && !byBeacon }).then(async (result) => {
+    this.#sendBody(this.#endpoint, packed, bodyBytes, { timeoutMs: this.#timeoutMs, keepalive: byBeacon, compress: this.#compress && !byBeacon }).then(async (result) => {
       if (result === 'network' && !byBeacon) {
         // The browser aborts a page's fetches as it unloads, and may say so
         // before pagehide reaches us (Firefox does; Chromium when another

@@ -245,7 +245,7 @@ class Storage {
     const prefix = `${this.#partition}/`;
     const here = () => idbApply(this.#db, prefix, write, dropPrefix);
     const jobs = this.#jobs;
-    if (!jobs?.usable || !(this.#inWorker ||= write.puts.reduce((chars, [, value]) => chars + value.length, 0) >= jobs.fromChars)) return here();
+    if (!jobs?.usable || !(this.#inWorker ||= write.puts.reduce((chars, [, value]) => chars + value.length, 0) >= jobs.fromSize)) return here();
     return jobs.run('write', [this.#namespace, prefix, write, dropPrefix], here).then((failure) => {
       if (typeof failure !== 'string' || !failure) return;
       this.#jobs = null;
