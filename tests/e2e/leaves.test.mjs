@@ -353,7 +353,7 @@ test("worker: a write the worker fails is the write's error, and later writes co
   const result = await page.evaluate(async (events) => {
     const { openStorage } = await import('/pkg/storage.js');
     const { storage } = await openStorage('auto', 'ns', 'p1');
-    storage.offload({ usable: true, fromChars: 1, run: async () => 'QuotaExceededError: the quota has been exceeded' });
+    storage.offload({ usable: true, fromSize: 1, run: async () => 'QuotaExceededError: the quota has been exceeded' });
     const failed = await storage.write(events.slice(0, 1), false).then(() => 'committed', (error) => error.message);
     await storage.write(events.slice(1), false);
     const { storage: next } = await openStorage('auto', 'ns', 'p2');
