@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
 import { shippedSize } from '../scripts/shipped-size.mjs';
 import { startCollector } from '../www/collector.mjs';
+import { PROPERTIES } from './properties.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const LOADS = Number(process.env.BENCH_LOADS ?? 5);
@@ -72,8 +73,6 @@ results.size.byCrate = breakdown();
 results.size.bundledByVite = await shippedSize();
 
 // ---------- browser ----------
-const PROPERTIES = `(i) => ({ plan: 'pro', price: 49.99, currency: 'EUR', seats: i, trial: false,
-  source: 'pricing-page', tags: ['a', 'b', 'c'], nested: { x: 1, y: 'two' }, experiment: 'checkout-v2', step: 3 })`;
 
 const h = await startHarness();
 try {
