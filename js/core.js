@@ -67,7 +67,7 @@ export class Core {
     names.forEach((name, i) => {
       this.#nums()[i] = config[name] ?? NUMERIC_FIELDS[name][2];
     });
-    const bad = exports.aw_new(seed, emptyBodyBytes);
+    const bad = this.#x.aw_new(seed, emptyBodyBytes);
     if (bad >= 0) throw new Error(`analytics-wasm config: ${names[bad]} is out of range`);
   }
 
