@@ -68,7 +68,8 @@ export function workerJobs(url) {
     failed = true;
     worker?.terminate();
     worker = null;
-    for (const job of waiting.values()) job.answer(job.here());
+    // One that throws here rejects its own job, not the others'.
+    for (const job of waiting.values()) job.answer(new Promise((done) => done(job.here())));
     waiting.clear();
   };
 

@@ -158,7 +158,7 @@ export class Engine {
 
   /** The engine's worker (engine-worker.js): large sends and IndexedDB writes off the page's thread. */
   #jobs;
-  /** Sends a body: transport.js's `send`, from the worker for large ones. */
+  /** Sends a packed batch (engine-worker.js's sendLargeVia): from the worker for large ones. */
   #sendBody;
 
   /** `page` as for startEngine: its `tables`, and `engineUrl`, this script's (for the engine's worker). */

@@ -362,6 +362,27 @@ test("worker: a write the worker fails is the write's error, and later writes co
   assert.deepEqual(result, { failed: 'QuotaExceededError: the quota has been exceeded', onPage: 1, ids: [event(2).id] });
 });
 
+test('worker: when the worker fails, each job it held runs on the page, and one that throws there rejects only itself', async () => {
+  const page = await blankPage();
+  const result = await page.evaluate(async () => {
+    const { workerJobs } = await import('/pkg/engine-worker.js');
+    // A script that starts, takes the jobs, never answers, and then fails.
+    const url = URL.createObjectURL(new Blob(['onmessage = (e) => { if (e.data[1] === "fail") setTimeout(() => { throw new Error("worker failed"); }); };'], { type: 'text/javascript' }));
+    const jobs = workerJobs(url);
+    const first = jobs.run('hold', [], () => {
+      throw new Error('cannot run here');
+    });
+    const second = jobs.run('fail', [], () => 'ran here');
+    const never = (job) => Promise.race([job, new Promise((resolve) => setTimeout(() => resolve('never answered'), 5000))]);
+    return {
+      first: await never(first.then(() => 'resolved', (error) => error.message)),
+      second: await never(second),
+      usable: jobs.usable,
+    };
+  });
+  assert.deepEqual(result, { first: 'cannot run here', second: 'ran here', usable: false });
+});
+
 test('worker: writeByName resolves to the failure it met, never rejecting', async () => {
   const page = await blankPage();
   const result = await page.evaluate(async () => {
