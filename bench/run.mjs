@@ -9,10 +9,13 @@ import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
 import { shippedSize } from '../scripts/shipped-size.mjs';
 import { startCollector } from '../www/collector.mjs';
 import { PROPERTIES } from './properties.mjs';
+import { meanTime, printPhases, printTime, startProfiler, startupPhases, startupProbe, timeByFunction } from './where-time-goes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const LOADS = Number(process.env.BENCH_LOADS ?? 5);
 const results = {};
+/** What explains the figures (where-time-goes.mjs), printed after the table. */
+const explained = {};
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const round = (value, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -133,7 +136,8 @@ try {
   results.track.persistenceRatio = round(results.track.usPerCall / results.track.usPerCallPersistenceOff);
 
   // Import to ready: empty queue, and with 1,000 persisted events to adopt.
-  const startup = async (seed, returning = false) => {
+  // `probe`: the browser calls start-up waits on are timed (startupProbe), for the phases printed below.
+  const startup = async (seed, returning = false, probe = false) => {
     const context = await h.browser.newContext();
     if (returning) {
       // A visitor's second page: identity, session and timezone remembered.
@@ -153,13 +157,18 @@ try {
     }
     h.collector.setFault({ status: 503 });
     const page = await context.newPage();
+    if (probe) await page.addInitScript(startupProbe);
     await page.goto(`${h.site.url}/blank.html`);
     const ms = await page.evaluate(async (endpoint) => {
       const t0 = performance.now();
       const { createAnalytics } = await import('/pkg/index.js');
+      const imported = performance.now();
       const analytics = createAnalytics({ endpoint });
+      const created = performance.now();
       await analytics.ready;
-      return { ms: performance.now() - t0, adopted: analytics.metrics().adoptedEvents };
+      const ready = performance.now();
+      const resources = performance.getEntriesByType('resource').map(({ name, startTime, responseEnd }) => ({ name, startTime, responseEnd }));
+      return { ms: ready - t0, adopted: analytics.metrics().adoptedEvents, t0, marks: { imported, created, ready }, resources, calls: window.startupCalls ?? [] };
     }, h.collector.endpoint);
     // Closed while the collector still refuses: the adopted events must not
     // arrive later, in the next measure's count.
@@ -258,6 +267,77 @@ try {
     return { tracked: count, received, duplicates, droppedOverflow: metrics.droppedOverflow, deliveredMs, retainedHeapMB: round(retained / 1e6, 1) };
   };
   results.burst = { tenThousand: await burst(10_000), hundredThousand: await burst(100_000) };
+
+  // ---------- where the time goes ----------
+  // Apart from the measures above, so that neither the profiler nor the
+  // probes slow what they report.
+  explained.startup = {};
+  for (const [name, returningVisit] of [['first visit', false], ['returning', true]]) {
+    const runs = [];
+    for (let load = 0; load < LOADS; load++) {
+      const { t0, marks, resources, calls } = await startup(false, returningVisit, true);
+      runs.push(startupPhases(t0, marks, resources, calls));
+    }
+    explained.startup[name] = runs;
+  }
+
+  // A fresh page's 10,000 track() calls: the cost per 1,000 calls (V8 runs
+  // new code in its baseline tiers first), and where the loop's time goes.
+  const trackBlocks = [];
+  const trackProfiles = [];
+  for (let load = 0; load < LOADS; load++) {
+    const { page, context } = await h.open({ maxQueueEvents: 20_000, maxQueueBytes: 50_000_000 });
+    const cdp = await context.newCDPSession(page);
+    await page.evaluate(() => analytics.ready);
+    const stop = await startProfiler(cdp);
+    const blocks = await page.evaluate((source) => {
+      const properties = eval(source);
+      const blocks = (call) => {
+        const ends = [performance.now()];
+        for (let i = 0; i < 10_000; i++) {
+          call(i);
+          if (i % 1000 === 999) ends.push(performance.now());
+        }
+        // ms per 1,000 calls: µs per call.
+        return ends.slice(1).map((end, k) => end - ends[k]);
+      };
+      function benchLoop() {
+        for (let i = 0; i < 500; i++) JSON.stringify(properties(i));
+        const stringify = blocks((i) => JSON.stringify(properties(i)));
+        return { stringify, track: blocks((i) => analytics.track('Checkout Step Viewed', properties(i))) };
+      }
+      return benchLoop();
+    }, PROPERTIES);
+    trackBlocks.push(blocks);
+    trackProfiles.push(timeByFunction(await stop(), (stack) => stack.includes('benchLoop')));
+    await context.close();
+  }
+  const blockMedians = (key) => trackBlocks[0][key].map((_, k) => median(trackBlocks.map((blocks) => blocks[key][k])));
+  explained.trackBlocks = { track: blockMedians('track'), stringify: blockMedians('stringify') };
+  explained.trackProfile = meanTime(trackProfiles);
+
+  // The main thread's work after a loop of 10,000, until they are delivered.
+  const afterLoop = [];
+  for (let load = 0; load < LOADS; load++) {
+    const collector = await startCollector();
+    const { page, context } = await h.open({ endpoint: collector.endpoint, maxQueueEvents: 20_000, maxQueueBytes: 50_000_000 });
+    const cdp = await context.newCDPSession(page);
+    await page.evaluate(() => analytics.ready);
+    const stop = await startProfiler(cdp);
+    await page.evaluate((source) => {
+      const properties = eval(source);
+      function benchLoop() {
+        for (let i = 0; i < 10_000; i++) analytics.track('Wire', properties(i));
+      }
+      benchLoop();
+    }, PROPERTIES);
+    await waitFor(() => collector.stats().received === 10_000, { timeoutMs: 60_000, what: '10,000 events (profiled)' });
+    await page.waitForTimeout(300);
+    afterLoop.push(timeByFunction(await stop(), (stack) => !stack.includes('benchLoop')));
+    await context.close();
+    await collector.close();
+  }
+  explained.afterLoop = meanTime(afterLoop);
 } finally {
   await h.close();
 }
@@ -312,6 +392,21 @@ const rows = [
 ];
 console.log('\nanalytics-wasm benchmarks (median of %d page loads)\n', LOADS);
 for (const [name, value, budget = ''] of rows) console.log(`${name.padEnd(50)} ${String(value).padEnd(28)} ${budget}`);
+
+console.log('\nwhere the time goes (separate runs, profiled or probed; they explain the figures above, they do not measure them)');
+for (const [name, runs] of Object.entries(explained.startup)) printPhases(`import → ready, ${name}: the phases`, runs);
+const perBlock = (list) => list.map((us) => us.toFixed(2)).join(' ');
+console.log(`\ntrack() on a fresh page, µs per call for each 1,000 calls, in order (median of ${LOADS}, profiled):`);
+console.log(`  track()         ${perBlock(explained.trackBlocks.track)}`);
+console.log(`  JSON.stringify  ${perBlock(explained.trackBlocks.stringify)}`);
+printTime("a fresh page's loop of 10,000 track() (with the properties' own making), by function", explained.trackProfile);
+printTime('the main thread after a loop of 10,000 until delivered (plain), by function', explained.afterLoop);
+results.explained = {
+  startup: Object.fromEntries(Object.entries(explained.startup).map(([name, runs]) => [name, runs])),
+  trackBlocksUsPerCall: explained.trackBlocks,
+  trackProfileMs: explained.trackProfile.rows.slice(0, 20).map(([label, ms]) => [label, round(ms, 1)]),
+  afterLoopProfileMs: explained.afterLoop.rows.slice(0, 20).map(([label, ms]) => [label, round(ms, 1)]),
+};
 results.measuredAt = new Date().toISOString();
 writeFileSync(`${root}bench/results.json`, JSON.stringify(results, null, 2) + '\n');
 console.log('\nwritten: bench/results.json, bench/wasm-breakdown.txt');

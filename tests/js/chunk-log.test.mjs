@@ -113,3 +113,19 @@ test('a line without an id gets one of its own, so it can be refused and removed
   apply(store, log.remove(['c0#0', 'id1']));
   assert.equal(store.size, 0);
 });
+
+test('an event written twice in one append is one event of its chunk: removing it once leaves nothing', () => {
+  const store = new Map();
+  const log = new ChunkLog();
+  apply(store, log.append([['id1', '1\tid1\t0\t{"a":1}'], ['id1', '1\tid1\t0\t{"a":2}'], ['id2', '2\tid2\t0\t{}']]));
+  apply(store, log.remove(['id1', 'id2']));
+  assert.equal(store.size, 0);
+  assert.equal(log.size, 0);
+});
+
+test('a stored chunk holding one line twice is one event of it once reloaded: removing it once leaves nothing', () => {
+  const store = new Map([['c0', '1\tid1\t0\t{}\n1\tid1\t0\t{}']]);
+  const { log } = ChunkLog.load([...store]);
+  apply(store, log.remove(['id1']));
+  assert.equal(store.size, 0);
+});
