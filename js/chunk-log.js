@@ -24,7 +24,9 @@ const lineId = (line) => line.split('\t', 2)[1] || null;
 function chunkBody(records) {
   const ending = records[0][2] ?? '';
   if (ending.length >= MIN_SHARED && records.every((record) => record[2] === ending)) {
-    return SHARED + ending + '\n' + records.map((record) => record[1]).join('\n');
+    // One join, so the body is one flat string: `+` would make it a rope,
+    // which writing or posting it copies flat again (4 MB in a burst).
+    return [SHARED + ending, ...records.map((record) => record[1])].join('\n');
   }
   return records.map(([, start, end = '']) => start + end).join('\n');
 }

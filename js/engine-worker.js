@@ -18,16 +18,13 @@ export const WORKER_FROM_SIZE = 64 * 1024;
 /** How long past its own timeout the page waits for the worker's answer to a send before calling it a timeout. */
 const ANSWER_GRACE_MS = 5000;
 
-// Control characters other than tab, newline and return occur nowhere in a
-// JSON text, in or out of its strings: a separator no event can hold.
-const SEPARATOR = '\u0002';
-
 /**
  * `events` ({ json, tail }: each one's JSON text is json + tail) packed for
  * batchBody: consecutive events that end alike (the page view's context,
- * one string, most of each event's bytes) as [tail, their starts joined by
- * SEPARATOR]. A third of the characters of the body, which repeats each
- * tail: what the page copies to hand a burst's bodies to the worker.
+ * one string, most of each event's bytes) as [tail, their starts]. A third
+ * of the characters of the body, which repeats each tail: what the page
+ * copies to hand a burst's bodies to the worker. The starts stay apart,
+ * as the page holds them: joined here, they would be copied once more.
  */
 export function packEvents(events) {
   const groups = [];
@@ -36,11 +33,11 @@ export function packEvents(events) {
     if (event.tail !== group?.[0]) groups.push((group = [event.tail, []]));
     group[1].push(event.json);
   }
-  return groups.map(([tail, starts]) => [tail, starts.join(SEPARATOR)]);
+  return groups;
 }
 
 /** The body of a packed batch: [open, packEvents(events), close]. */
-export const batchBody = ([open, groups, close]) => open + groups.map(([tail, starts]) => starts.split(SEPARATOR).join(tail + ',') + tail).join(',') + close;
+export const batchBody = ([open, groups, close]) => open + groups.map(([tail, starts]) => starts.join(tail + ',') + tail).join(',') + close;
 
 /** What the worker does: send a packed batch (transport.js's `send`), and storage.js's `writeByName`. */
 const JOBS = { send: (endpoint, packed, options) => send(endpoint, batchBody(packed), options), write: writeByName };

@@ -37,7 +37,7 @@ test('an empty batch is the envelope alone', () => {
 test('a packed burst carries each shared ending once: far fewer characters than its body', () => {
   const events = Array.from({ length: 500 }, (_, n) => event(n, contextA.replace('}}', `,"padding":"${'x'.repeat(600)}"}}`)));
   const packed = packEvents(events);
-  const packedChars = packed.reduce((sum, [tail, starts]) => sum + tail.length + starts.length, 0);
+  const packedChars = packed.reduce((sum, [tail, starts]) => sum + tail.length + starts.reduce((chars, start) => chars + start.length, 0), 0);
   assert.ok(packedChars * 3 < joined(events).length, `${packedChars} packed against ${joined(events).length}`);
   assert.equal(batchBody([OPEN, packed, CLOSE]), joined(events));
 });
