@@ -9,7 +9,7 @@ import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
 import { shippedSize } from '../scripts/shipped-size.mjs';
 import { startCollector } from '../www/collector.mjs';
 import { PROPERTIES } from './properties.mjs';
-import { meanTime, printPhases, printTime, startProfiler, startupPhases, startupProbe, timeByFunction } from './where-time-goes.mjs';
+import { allocationByFunction, meanTime, printAllocation, printPhases, printTime, startAllocationSampling, startProfiler, startupPhases, startupProbe, timeByFunction } from './where-time-goes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const LOADS = Number(process.env.BENCH_LOADS ?? 5);
@@ -316,14 +316,17 @@ try {
   explained.trackBlocks = { track: blockMedians('track'), stringify: blockMedians('stringify') };
   explained.trackProfile = meanTime(trackProfiles);
 
-  // The main thread's work after a loop of 10,000, until they are delivered.
+  // The main thread's work after a loop of 10,000, until they are delivered:
+  // its time (LOADS runs), then what it allocates (one more run), which
+  // garbage collection then frees.
   const afterLoop = [];
-  for (let load = 0; load < LOADS; load++) {
+  for (let load = 0; load <= LOADS; load++) {
+    const sampleAllocations = load === LOADS;
     const collector = await startCollector();
     const { page, context } = await h.open({ endpoint: collector.endpoint, maxQueueEvents: 20_000, maxQueueBytes: 50_000_000 });
     const cdp = await context.newCDPSession(page);
     await page.evaluate(() => analytics.ready);
-    const stop = await startProfiler(cdp);
+    const stop = await (sampleAllocations ? startAllocationSampling : startProfiler)(cdp);
     await page.evaluate((source) => {
       const properties = eval(source);
       function benchLoop() {
@@ -333,7 +336,9 @@ try {
     }, PROPERTIES);
     await waitFor(() => collector.stats().received === 10_000, { timeoutMs: 60_000, what: '10,000 events (profiled)' });
     await page.waitForTimeout(300);
-    afterLoop.push(timeByFunction(await stop(), (stack) => !stack.includes('benchLoop')));
+    const afterTheLoop = (stack) => !stack.includes('benchLoop');
+    if (sampleAllocations) explained.afterLoopAllocation = allocationByFunction(await stop(), afterTheLoop);
+    else afterLoop.push(timeByFunction(await stop(), afterTheLoop));
     await context.close();
     await collector.close();
   }
@@ -401,11 +406,13 @@ console.log(`  track()         ${perBlock(explained.trackBlocks.track)}`);
 console.log(`  JSON.stringify  ${perBlock(explained.trackBlocks.stringify)}`);
 printTime("a fresh page's loop of 10,000 track() (with the properties' own making), by function", explained.trackProfile);
 printTime('the main thread after a loop of 10,000 until delivered (plain), by function', explained.afterLoop);
+printAllocation('what the main thread allocates after that loop until delivered (one run), by function', explained.afterLoopAllocation);
 results.explained = {
   startup: Object.fromEntries(Object.entries(explained.startup).map(([name, runs]) => [name, runs])),
   trackBlocksUsPerCall: explained.trackBlocks,
   trackProfileMs: explained.trackProfile.rows.slice(0, 20).map(([label, ms]) => [label, round(ms, 1)]),
   afterLoopProfileMs: explained.afterLoop.rows.slice(0, 20).map(([label, ms]) => [label, round(ms, 1)]),
+  afterLoopAllocationMB: explained.afterLoopAllocation.rows.slice(0, 20).map(([label, mb]) => [label, round(mb, 2)]),
 };
 results.measuredAt = new Date().toISOString();
 writeFileSync(`${root}bench/results.json`, JSON.stringify(results, null, 2) + '\n');

@@ -29,19 +29,38 @@ function mapOf(name) {
 }
 
 const sources = new Map();
-/** The name a function of js/<source> has at its line: a method, a function, or an arrow's binding. */
-function functionAt(source, line) {
+const KEYWORDS = new Set(['if', 'for', 'while', 'switch', 'catch', 'return', 'await', 'typeof', 'new', 'function']);
+
+/** A function's name as its defining line gives it: a function, a method, or an arrow's binding; null for a line that defines none. */
+function definedAt(text) {
+  const named =
+    text.match(/function\*?\s+([\w$]+)/) ??
+    text.match(/^\s*(?:static\s+|async\s+|get\s+|set\s+)*(#?[\w$]+)\s*\([^)]*\)?\s*\{?\s*$/) ??
+    text.match(/^\s*(?:static\s+|async\s+|get\s+|set\s+)*(#?[\w$]+)\s*\(.*\)\s*\{/) ??
+    text.match(/(#?[\w$]+)\s*=\s*(?:async\s*)?(?:\([^)]*\)|[\w$]+)\s*=>/) ??
+    // A class's field initializers run as a function of their own.
+    text.match(/class\s+([\w$]+)/);
+  return named && !KEYWORDS.has(named[1]) ? named[1] : null;
+}
+
+/**
+ * The function of js/<source> a position is in, by name: the one defined
+ * at its line, or else the nearest defined above it (a callback within a
+ * method is shown as the method's, with the line).
+ */
+export function functionAt(source, line) {
   if (!sources.has(source)) {
     const file = `${root}js/${source}`;
     sources.set(source, existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []);
   }
-  const text = sources.get(source)[line - 1] ?? '';
-  const match =
-    text.match(/function\*?\s+([\w$]+)/) ??
-    text.match(/^\s*(?:static\s+|async\s+|get\s+|set\s+)*(#?[\w$]+)\s*\(/) ??
-    text.match(/(#?[\w$]+)\s*=\s*(?:async\s*)?(?:\([^)]*\)|[\w$]+)\s*=>/) ??
-    text.match(/(#?[\w$]+)\s*\(/);
-  return match ? match[1] : `line ${line}`;
+  const lines = sources.get(source);
+  const own = definedAt(lines[line - 1] ?? '');
+  if (own) return own;
+  for (let above = line - 2; above >= 0 && above >= line - 60; above--) {
+    const name = definedAt(lines[above]);
+    if (name) return `${name} (line ${line})`;
+  }
+  return `line ${line}`;
 }
 
 /** What one profile node's own time is spent in, as a row label. */
@@ -91,6 +110,40 @@ export function timeByFunction(profile, within = () => true) {
     all += ms;
   });
   return { totalMs: all, rows: [...totals].sort((a, b) => b[1] - a[1]) };
+}
+
+/**
+ * Starts Chromium's sampling heap profiler, counting what garbage
+ * collection frees too; resolves to a function that stops it and resolves
+ * to the profile.
+ */
+export async function startAllocationSampling(cdp) {
+  await cdp.send('HeapProfiler.enable');
+  await cdp.send('HeapProfiler.startSampling', { samplingInterval: 8192, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => (await cdp.send('HeapProfiler.stopSampling')).profile;
+}
+
+/** A sampled heap profile's bytes allocated by label, in MB, largest first, as timeByFunction gives time (`within` alike). */
+export function allocationByFunction(profile, within = () => true) {
+  const totals = new Map();
+  let all = 0;
+  const walk = (node, stack) => {
+    const here = [...stack, node.callFrame.functionName];
+    if (node.selfSize > 0 && within(here)) {
+      const label = labelOf(node.callFrame);
+      totals.set(label, (totals.get(label) ?? 0) + node.selfSize / 1e6);
+      all += node.selfSize / 1e6;
+    }
+    for (const child of node.children ?? []) walk(child, here);
+  };
+  walk(profile.head, []);
+  return { totalMB: all, rows: [...totals].sort((a, b) => b[1] - a[1]) };
+}
+
+/** Prints allocationByFunction's answer. */
+export function printAllocation(title, { totalMB, rows }, top = 12) {
+  console.log(`\n${title}: ${totalMB.toFixed(1)} MB sampled`);
+  for (const [label, mb] of rows.slice(0, top)) console.log(`  ${mb.toFixed(2).padStart(7)} MB  ${((100 * mb) / totalMB).toFixed(0).padStart(3)}%  ${label}`);
 }
 
 /** The mean of several `timeByFunction` answers, row by row. */
