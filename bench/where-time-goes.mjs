@@ -63,8 +63,13 @@ export function functionAt(source, line) {
   return `line ${line}`;
 }
 
-/** What one profile node's own time is spent in, as a row label. */
-function labelOf({ functionName, url, lineNumber, columnNumber }) {
+/** What one profile node's own time is spent in, as a row label; a browser call is named with its caller's (`parent`, a call frame). */
+function labelOf(callFrame, parent) {
+  const own = frameLabel(callFrame);
+  return parent && own.startsWith('browser call') ? `${own}, from ${frameLabel(parent)}` : own;
+}
+
+function frameLabel({ functionName, url, lineNumber, columnNumber }) {
   if (functionName === '(garbage collector)') return 'garbage collection';
   if (functionName === '(program)') return 'the browser itself (V8 and Blink outside any script)';
   if (url.endsWith('.wasm')) return 'the wasm core';
@@ -105,7 +110,7 @@ export function timeByFunction(profile, within = () => true) {
     if (name === '(idle)' || name === '(root)' || !counts(id)) return;
     // A sample's time is the interval up to the next one.
     const ms = (profile.timeDeltas[index + 1] ?? 0) / 1000;
-    const label = labelOf(node.callFrame);
+    const label = labelOf(node.callFrame, byId.get(parentOf.get(id))?.callFrame);
     totals.set(label, (totals.get(label) ?? 0) + ms);
     all += ms;
   });
@@ -127,16 +132,16 @@ export async function startAllocationSampling(cdp) {
 export function allocationByFunction(profile, within = () => true) {
   const totals = new Map();
   let all = 0;
-  const walk = (node, stack) => {
+  const walk = (node, stack, parent) => {
     const here = [...stack, node.callFrame.functionName];
     if (node.selfSize > 0 && within(here)) {
-      const label = labelOf(node.callFrame);
+      const label = labelOf(node.callFrame, parent?.callFrame);
       totals.set(label, (totals.get(label) ?? 0) + node.selfSize / 1e6);
       all += node.selfSize / 1e6;
     }
-    for (const child of node.children ?? []) walk(child, here);
+    for (const child of node.children ?? []) walk(child, here, node);
   };
-  walk(profile.head, []);
+  walk(profile.head, [], null);
   return { totalMB: all, rows: [...totals].sort((a, b) => b[1] - a[1]) };
 }
 
