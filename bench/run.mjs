@@ -408,7 +408,7 @@ printTime("a fresh page's loop of 10,000 track() (with the properties' own makin
 printTime('the main thread after a loop of 10,000 until delivered (plain), by function', explained.afterLoop);
 printAllocation('what the main thread allocates after that loop until delivered (one run), by function', explained.afterLoopAllocation);
 results.explained = {
-  startup: Object.fromEntries(Object.entries(explained.startup).map(([name, runs]) => [name, runs])),
+  startup: explained.startup,
   trackBlocksUsPerCall: explained.trackBlocks,
   trackProfileMs: explained.trackProfile.rows.slice(0, 20).map(([label, ms]) => [label, round(ms, 1)]),
   afterLoopProfileMs: explained.afterLoop.rows.slice(0, 20).map(([label, ms]) => [label, round(ms, 1)]),
