@@ -1,9 +1,9 @@
 // The argument forms analytics.js accepts, resolved to one shape: a
 // callback may come in any position after the required arguments. The
 // options are checked by the engine (options.js). Nothing here throws.
+import { isObject } from './options.js';
 
 const isFunction = (value) => typeof value === 'function';
-const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** The arguments after the leading ones, as [body, options, callback]: a function ends them. */
 function trailing(rest) {

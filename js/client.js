@@ -9,14 +9,15 @@
 // never downloads it or the wasm. Calls made before it is ready wait here,
 // in order.
 import { aliasCall, pageCall, userCall } from './calls.js';
-import { engineConfig, pageSettings } from './config.js';
+import { pageSettings } from './config.js';
 import { Identity } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
+import { isObject } from './options.js';
 import { Outcome, settled } from './outcomes.js';
 import { createPageStore } from './page-store.js';
 import { SessionClock } from './session.js';
-import { METRIC_NAMES, NUMERIC_FIELDS } from './tables.js';
+import { METRIC_NAMES } from './tables.js';
 
 const CONSENT = 'aw:consent';
 const SUPER_PROPERTIES = 'aw:superProperties';
@@ -53,14 +54,15 @@ export class Client {
   #lastProblem = '';
 
   /**
-   * `config` has been checked (checkConfig); `assets` is where the core is:
+   * `config` is what createAnalytics was given; `assets` is where the core is:
    * { wasm: its URL, loadJsCore: resolves to the `instantiate` of the core
    * compiled to JavaScript, engine: the engine script's URL, if it has one }; `loadEngine` resolves to startRecording
    * (recorder.js).
    */
   constructor(config, assets, loadEngine) {
-    this.#config = engineConfig(config);
     this.#settings = pageSettings(config);
+    // As given (a copy): the engine checks it, and reports what is bad, when it loads.
+    this.#config = isObject(config) ? { ...config } : config;
     this.#assets = assets;
     this.#loadEngine = loadEngine;
     this.ready = Promise.resolve();
@@ -106,7 +108,7 @@ export class Client {
         wasm,
         loadJsCore: this.#assets.loadJsCore,
         engineUrl: this.#assets.engine,
-        tables: { METRIC_NAMES, NUMERIC_FIELDS },
+        tables: { METRIC_NAMES },
         store: this.#store,
         plugins: this.#plugins,
         view: this.#view,
@@ -124,8 +126,10 @@ export class Client {
       for (const call of buffered) recorder.take(call);
     } catch (error) {
       this.#closed = true;
+      // A config the engine cannot send with is the config's error, not the load's.
+      const unusable = error?.type === 'config';
       const message = `analytics-wasm could not start: ${error?.message ?? error}`;
-      this.#emit('load', message);
+      this.#emit(unusable ? 'config' : 'load', message);
       this.#dropBuffer(message);
     }
   }

@@ -1,42 +1,55 @@
-// Synchronous config check for createAnalytics(): the same rules and the same
-// messages as the Rust core (which checks again, authoritatively, once loaded).
-import { NUMERIC_FIELDS } from './tables.js';
+// The config's rules and messages. A bad field never throws: it is left at
+// its default, so one typo does not break the page or lose its events, and
+// reported when the engine loads (an error of type 'config' naming the
+// field and what is allowed). The entry reads its own fields (identity,
+// sessions, consent, debug) synchronously by PAGE_RULES' tests alone
+// (pageSettings); the messages, and the engine's fields with the core's own
+// rules (core-names.js), are the engine's (configSettings), off the critical
+// path.
+import { NUMERIC_FIELDS } from './core-names.js';
+import { isObject } from './options.js';
 
-// The fields that are not numbers: 'string', 'boolean', or the values allowed.
-const FIELD_KINDS = {
+const isBoolean = (value) => typeof value === 'boolean';
+
+// The fields the entry owns (the wasm never sees them): name: [test, default].
+const PAGE_RULES = {
+  sessionTimeoutMs: [(value) => Number.isSafeInteger(value) && value >= 60_000 && value <= 86_400_000, 1_800_000],
+  cookieDomain: [(value) => typeof value === 'string' && /^\.?[a-z0-9.-]{1,253}$/i.test(value), null],
+  anonymousIdCookie: [(value) => typeof value === 'string' && /^[\w!#$%&'*+.^`|~-]{1,64}$/.test(value), null],
+  optOutByDefault: [isBoolean, false],
+  respectPrivacySignals: [isBoolean, false],
+  debug: [isBoolean, false],
+};
+
+/** The page-level settings: each field of `config` that passes its test, else its default. */
+export function pageSettings(config) {
+  const settings = {};
+  for (const [field, [test, fallback]] of Object.entries(PAGE_RULES)) {
+    const value = isObject(config) ? config[field] : undefined;
+    settings[field] = value !== undefined && test(value) ? value : fallback;
+  }
+  return settings;
+}
+
+// What each page field must be, for the engine's messages.
+const PAGE_RULE_TEXTS = {
+  sessionTimeoutMs: 'an integer between 60000 and 86400000',
+  cookieDomain: 'a domain name such as "example.com"',
+  anonymousIdCookie: "a cookie name of 1 to 64 letters, digits or !#$%&'*+-.^_`|~",
+  optOutByDefault: 'a boolean',
+  respectPrivacySignals: 'a boolean',
+  debug: 'a boolean',
+};
+
+// The engine's fields that are not numbers: 'string', or the values allowed (the first the default).
+const ENGINE_KINDS = {
   endpoint: 'string',
   writeKey: 'string',
-  debug: 'boolean',
-  optOutByDefault: 'boolean',
-  respectPrivacySignals: 'boolean',
-  compression: ['gzip', 'none'],
+  compression: ['none', 'gzip'],
   storage: ['auto', 'indexeddb', 'localstorage', 'memory'],
 };
 
-// Fields the JS entry owns (identity, sessions, consent); the wasm never sees them.
-// name: [min, max, default]
-const PAGE_NUMERIC_FIELDS = { sessionTimeoutMs: [60_000, 86_400_000, 1_800_000] };
-export const PAGE_FIELDS = ['sessionTimeoutMs', 'cookieDomain', 'anonymousIdCookie', 'optOutByDefault', 'respectPrivacySignals'];
-
-/** The page-level settings, with defaults. */
-export function pageSettings(config) {
-  return {
-    sessionTimeoutMs: config.sessionTimeoutMs ?? PAGE_NUMERIC_FIELDS.sessionTimeoutMs[2],
-    cookieDomain: config.cookieDomain ?? null,
-    anonymousIdCookie: config.anonymousIdCookie ?? null,
-    optOutByDefault: config.optOutByDefault === true,
-    respectPrivacySignals: config.respectPrivacySignals === true,
-    debug: config.debug === true,
-  };
-}
-
-/** The config the wasm engine checks and uses: without the page-level fields. */
-export function engineConfig(config) {
-  const engine = { ...config };
-  for (const field of PAGE_FIELDS) delete engine[field];
-  return engine;
-}
-
+/** A value as a message shows it. */
 const show = (value) => {
   try {
     return JSON.stringify(value) ?? String(value);
@@ -45,60 +58,64 @@ const show = (value) => {
   }
 };
 
-/** Throws an Error naming the first bad field; returns the config. */
-export function checkConfig(config) {
-  const fail = (message) => {
-    throw new Error(`analytics-wasm config: ${message}`);
+/** An Error of type 'config': nothing could be sent with this config. */
+const unusable = (message) => Object.assign(new Error(message), { type: 'config' });
+
+/**
+ * The config the engine takes, from what createAnalytics was given: the
+ * engine's fields and debug, each bad one reported through
+ * `problem(message)` and left at its default, an unknown one reported and
+ * dropped; a bad page field is reported too (pageSettings left it at its
+ * default). Throws an Error of type 'config' when the endpoint or writeKey
+ * is bad: nothing could be sent with it.
+ */
+export function configSettings(config, problem) {
+  if (!isObject(config)) {
+    problem(`config must be an object, got ${show(config)}`);
+    config = {};
+  }
+  const settings = { debug: pageSettings(config).debug };
+  const fallBack = (field, value, rule, fallback) => {
+    problem(`${field} must be ${rule}, got ${show(value)}; ${fallback === null ? 'it is ignored' : `the default ${show(fallback)} is used`}`);
+    return fallback;
   };
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    fail(`config must be an object, got ${show(config)}`);
-  }
-  for (const [key, value] of Object.entries(config)) {
+  for (const [field, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    const kind = FIELD_KINDS[key];
-    if (Array.isArray(kind)) {
-      if (!kind.includes(value)) fail(`${key} must be one of ${kind.map((v) => `"${v}"`).join(', ')}, got ${show(value)}`);
-      continue;
+    const kind = ENGINE_KINDS[field];
+    const numeric = NUMERIC_FIELDS[field];
+    const page = PAGE_RULES[field];
+    if (page) {
+      if (!page[0](value)) fallBack(field, value, PAGE_RULE_TEXTS[field], page[1]);
+    } else if (Array.isArray(kind)) {
+      settings[field] = kind.includes(value) ? value : fallBack(field, value, `one of ${kind.map((v) => `"${v}"`).join(', ')}`, kind[0]);
+    } else if (kind) {
+      settings[field] = value;
+    } else if (!numeric) {
+      problem(`unknown config field "${field}"; it is ignored`);
+    } else {
+      const [min, max, fallback] = numeric;
+      const good = Number.isSafeInteger(value) && value >= min && value <= max;
+      settings[field] = good ? value : fallBack(field, value, `an integer between ${min} and ${max}`, fallback);
     }
-    if (kind) {
-      if (typeof value !== kind) fail(`${key} must be a ${kind}, got ${show(value)}`);
-      continue;
-    }
-    if (key === 'anonymousIdCookie') {
-      if (typeof value !== 'string' || !/^[\w!#$%&'*+.^`|~-]{1,64}$/.test(value)) fail(`anonymousIdCookie must be a cookie name of 1 to 64 letters, digits or !#$%&'*+-.^_\`|~, got ${show(value)}`);
-      continue;
-    }
-    if (key === 'cookieDomain') {
-      if (typeof value !== 'string' || !/^\.?[a-z0-9.-]{1,253}$/i.test(value)) {
-        fail(`cookieDomain must be a domain name such as "example.com", got ${show(value)}`);
-      }
-      continue;
-    }
-    const rule = NUMERIC_FIELDS[key] ?? PAGE_NUMERIC_FIELDS[key];
-    if (!rule) fail(`unknown config field "${key}"`);
-    if (!Number.isSafeInteger(value) || value < 0) fail(`${key} must be a non-negative integer, got ${show(value)}`);
-    const [min, max] = rule;
-    if (value < min || value > max) fail(`${key} must be between ${min} and ${max}, got ${value}`);
   }
-  const endpoint = config.endpoint ?? '';
+  const endpoint = typeof settings.endpoint === 'string' ? settings.endpoint : '';
   // The core's rule: an http(s) URL with a host, or a path on this site.
-  if (!/^(https?:\/\/[^/\s]|\/(?!\/))\S*$/.test(endpoint)) {
-    fail(`endpoint must start with https://, http:// or /, got "${endpoint}"`);
-  }
+  if (!/^(https?:\/\/[^/\s]|\/(?!\/))\S*$/.test(endpoint)) throw unusable(`endpoint must start with https://, http:// or /, got ${show(settings.endpoint ?? '')}`);
   // The rule above is the core's; the URL must also parse (a bracket left
   // open, a port above 65535…), a path against the page it runs on.
   try {
     new URL(endpoint, typeof location === 'undefined' ? 'http://localhost/' : location.href);
   } catch {
-    fail(`endpoint is not a valid URL: "${endpoint}"`);
+    throw unusable(`endpoint is not a valid URL: "${endpoint}"`);
   }
-  if (config.writeKey !== undefined && !/^[\x21-\x7e]{1,256}$/.test(config.writeKey)) {
-    fail('writeKey must be 1 to 256 printable ASCII characters');
+  if (settings.writeKey !== undefined && !(typeof settings.writeKey === 'string' && /^[\x21-\x7e]{1,256}$/.test(settings.writeKey))) {
+    throw unusable('writeKey must be 1 to 256 printable ASCII characters');
   }
-  const retryBase = config.retryBaseMs ?? NUMERIC_FIELDS.retryBaseMs[2];
-  const retryMax = config.retryMaxMs ?? NUMERIC_FIELDS.retryMaxMs[2];
+  const retryBase = settings.retryBaseMs ?? NUMERIC_FIELDS.retryBaseMs[2];
+  const retryMax = settings.retryMaxMs ?? NUMERIC_FIELDS.retryMaxMs[2];
   if (retryMax < retryBase) {
-    fail(`retryMaxMs must be between ${retryBase} and ${NUMERIC_FIELDS.retryMaxMs[1]}, got ${retryMax}`);
+    problem(`retryMaxMs must be an integer between ${retryBase} and ${NUMERIC_FIELDS.retryMaxMs[1]}, got ${retryMax}; ${retryBase} is used`);
+    settings.retryMaxMs = retryBase;
   }
-  return config;
+  return settings;
 }

@@ -7,10 +7,10 @@
 // without 'wasm-unsafe-eval', a failed compile), the same core compiled to
 // JavaScript by binaryen's wasm2js (analytics-core.js, built from the same
 // crate) is loaded instead, only then, and behaves identically.
-// The tables shared with the page's modules (tables.js) come in as a
+// The metric names shared with the page's modules (tables.js) come in as a
 // parameter: the engine is built into one file, loaded by URL, and must not
 // carry a second copy of them.
-import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, NOTICE_NAMES } from './core-names.js';
+import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, NOTICE_NAMES, NUMERIC_FIELDS } from './core-names.js';
 
 /** Compiles and instantiates the wasm `response` (a fetch of it; streaming where the server allows it). */
 async function instantiateWasm(response) {
@@ -59,8 +59,8 @@ export class Core {
   #buffer = null;
   #metricNames;
 
-  /** Creates the queue; throws naming the first setting out of range. `tables` is tables.js. */
-  constructor(exports, config, seed, emptyBodyBytes, { NUMERIC_FIELDS, METRIC_NAMES }) {
+  /** Creates the queue; throws naming the first setting out of range (engineSettings in config.js reports and replaces them first). `tables` is tables.js. */
+  constructor(exports, config, seed, emptyBodyBytes, { METRIC_NAMES }) {
     this.#x = exports;
     this.#metricNames = METRIC_NAMES;
     const names = Object.keys(NUMERIC_FIELDS);

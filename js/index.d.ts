@@ -275,7 +275,9 @@ export interface Analytics<Events extends EventMap = EventMap> {
 }
 
 /**
- * Creates a client. Throws an Error naming the field and the allowed values on bad config.
+ * Creates a client; never throws. A bad config field is left at its default and reported when
+ * the engine loads (an `error` of type `config` naming the field and what is allowed); an
+ * endpoint or writeKey nothing could be sent with stops the client, each call settled `dropped`.
  * `Events`, a tracking plan, makes track() check event names and properties against it.
  */
 export function createAnalytics<Events extends EventMap = EventMap>(config: AnalyticsConfig): Analytics<Events>;

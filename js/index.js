@@ -1,10 +1,11 @@
 // analytics-wasm: the entry, and a map of the package.
 //
-//   createAnalytics()  checks the config (config.js, rules from the core's
-//                      tables.js) and returns the page-level client
+//   createAnalytics()  returns the page-level client
 //                      (client.js: identity.js, session.js, page-store.js,
-//                      calls.js, input.js, outcomes.js), all synchronous:
-//                      it captures each call and its outcome.
+//                      calls.js, input.js, outcomes.js, config.js), all
+//                      synchronous: it captures each call and its outcome.
+//                      It never throws: a bad config field is reported as
+//                      an error of type 'config' and left at its default.
 //   recorder.js        loaded lazily, only with consent: makes the captured
 //                      calls events (context.js, plugins) for engine.js,
 //                      the one drive loop over the wasm core (core.js,
@@ -22,7 +23,6 @@
 // server (no window, no worker scope) every call is a no-op.
 import { CORE_KEY, ENGINE_KEY, loadScript } from './asset-keys.js';
 import { Client } from './client.js';
-import { checkConfig } from './config.js';
 import { emptyMetrics } from './metrics.js';
 import { settled as settledOutcome } from './outcomes.js';
 
@@ -46,13 +46,12 @@ for (const call of ['track', 'identify', 'page', 'group', 'alias']) {
 }
 for (const call of ['reset', 'optIn', 'register', 'registerOnce', 'unregister']) serverClient[call] = () => {};
 
-/** Creates an analytics client. Throws an Error naming the field on bad config. */
+/** Creates an analytics client; a bad config field is reported (on('error'), type 'config'), never thrown. */
 export function createAnalytics(config) {
-  const checked = checkConfig(config);
   if (!inBrowser) return serverClient;
   // Each named here, in this form, so that bundlers ship it as an asset of this package.
   const engine = new URL('./analytics-engine.js', import.meta.url);
   const jsCore = new URL('./analytics-core.js', import.meta.url);
   const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY), engine };
-  return new Client(checked, assets, () => loadScript(engine, ENGINE_KEY));
+  return new Client(config, assets, () => loadScript(engine, ENGINE_KEY));
 }

@@ -10,20 +10,25 @@
 import { BODY_FIELD, NAME_FIELD, startEngine } from './engine.js';
 import { pageContext, rememberedTimezone, sessionCampaign } from './context.js';
 import { isObject } from './options.js';
+import { configSettings } from './config.js';
+import { NUMERIC_FIELDS } from './core-names.js';
 
 const text = (value) => (value == null ? '' : String(value));
 /** Most time one task spends recording taken calls while the page is visible. */
 const SLICE_MS = 8;
 
 /**
- * Starts the engine (startEngine's `config`, `emit` and `page`) and
- * resolves to the recorder over it. `page` also carries the client's
+ * Checks the config createAnalytics was given (configSettings: each bad
+ * field reported and left at its default; rejects with an Error of type
+ * 'config' when nothing could be sent with it), starts the engine (startEngine's `config`, `emit`
+ * and `page`) and resolves to the recorder over it. `page` also carries the client's
  * `store`, `plugins` (the list use() fills), `view` (the page as it was
  * when the client was made) and `newSession` (whether that started one).
  */
-export async function startRecording(config, emit, page) {
+export async function startRecording(given, emit, page) {
+  const config = configSettings(given, (message) => emit('config', message));
   const starting = startEngine(config, emit, page);
-  const recorder = new Recorder(emit, page, config.maxQueueEvents ?? page.tables.NUMERIC_FIELDS.maxQueueEvents[2]);
+  const recorder = new Recorder(emit, page, config.maxQueueEvents ?? NUMERIC_FIELDS.maxQueueEvents[2]);
   recorder.engine = await starting;
   return recorder;
 }

@@ -4,14 +4,12 @@
 // everything else is the main entry's. Pages and other workers use the
 // main entry, which keeps the engine off their critical path.
 import { Client } from './client.js';
-import { checkConfig } from './config.js';
 import { CORE_KEY, loadScript } from './asset-keys.js';
 import { startRecording } from './recorder.js';
 
-/** Creates an analytics client. Throws an Error naming the field on bad config. */
+/** Creates an analytics client; a bad config field is reported (on('error'), type 'config'), never thrown. */
 export function createAnalytics(config) {
-  const checked = checkConfig(config);
   const jsCore = new URL('./analytics-core.js', import.meta.url);
   const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
-  return new Client(checked, assets, async () => startRecording);
+  return new Client(config, assets, async () => startRecording);
 }
