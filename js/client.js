@@ -21,6 +21,7 @@ import { METRIC_NAMES } from './tables.js';
 
 const CONSENT = 'aw:consent';
 const SUPER_PROPERTIES = 'aw:superProperties';
+const SHUT_DOWN = 'the client is shut down';
 
 /** Do Not Track or Global Privacy Control is on. */
 const privacySignal = () => navigator.doNotTrack === '1' || globalThis.doNotTrack === '1' || navigator.globalPrivacyControl === true;
@@ -40,7 +41,8 @@ export class Client {
   #buffer = [];
   #listeners = new Set();
   #plugins = [];
-  #closed = false;
+  /** Why calls are refused from now on ('' while open): shut down, or the client could not start. */
+  #closed = '';
   #optedOut = false;
   #store;
   #identity;
@@ -125,21 +127,17 @@ export class Client {
       // Recorded after `ready`, in order, like any call made now.
       for (const call of buffered) recorder.take(call);
     } catch (error) {
-      this.#closed = true;
-      // A config the engine cannot send with is the config's error, not the load's.
-      const unusable = error?.type === 'config';
       const message = `analytics-wasm could not start: ${error?.message ?? error}`;
-      this.#emit(unusable ? 'config' : 'load', message);
+      this.#closed = message;
+      // A config the engine cannot send with is the config's error, not the load's.
+      this.#emit(error?.type === 'config' ? 'config' : 'load', message);
       this.#dropBuffer(message);
     }
   }
 
   #emit(type, message) {
-    if (type === 'debug') {
-      if (this.#settings.debug) console.debug(`[analytics-wasm] ${message}`);
-      return;
-    }
-    if (this.#settings.debug) console.debug(`[analytics-wasm] ${type} error: ${message}`);
+    if (type === 'debug') return this.#debug(message);
+    this.#debug(`${type} error: ${message}`);
     const error = { type, message };
     if (this.#listeners.size === 0) {
       console.warn(`[analytics-wasm] ${type}: ${message}`);
@@ -192,7 +190,7 @@ export class Client {
    * reported why the event is refused. Closed or opted out, it does nothing.
    */
   #call(call, callback, body) {
-    if (this.#closed) return settled('refused', 'the client is shut down', callback);
+    if (this.#closed) return settled('refused', this.#closed, callback);
     if (this.#optedOut) {
       this.#debug('ignored: opted out');
       return settled('refused', 'opted out', callback);
@@ -429,10 +427,10 @@ export class Client {
   async shutdown() {
     await this.ready;
     if (this.#recorder && !this.#closed) {
-      this.#closed = true;
+      this.#closed = SHUT_DOWN;
       this.#recorder.recordWaiting();
       await this.#recorder.engine.shutdown();
     }
-    this.#closed = true;
+    this.#closed ||= SHUT_DOWN;
   }
 }

@@ -41,13 +41,22 @@ const PAGE_RULE_TEXTS = {
   debug: 'a boolean',
 };
 
-// The engine's fields that are not numbers: 'string', or the values allowed (the first the default).
-const ENGINE_KINDS = {
-  endpoint: 'string',
-  writeKey: 'string',
-  compression: ['none', 'gzip'],
-  storage: ['auto', 'indexeddb', 'localstorage', 'memory'],
-};
+/**
+ * Each field's rule for the engine: [test, what it must be, default]. The
+ * endpoint and writeKey are checked on their own (configSettings): nothing
+ * could be sent without them.
+ */
+function engineRules() {
+  const rules = { endpoint: [() => true], writeKey: [() => true] };
+  for (const [field, [min, max, fallback]] of Object.entries(NUMERIC_FIELDS)) {
+    rules[field] = [(value) => Number.isSafeInteger(value) && value >= min && value <= max, `an integer between ${min} and ${max}`, fallback];
+  }
+  for (const [field, choices] of Object.entries({ compression: ['none', 'gzip'], storage: ['auto', 'indexeddb', 'localstorage', 'memory'] })) {
+    rules[field] = [(value) => choices.includes(value), `one of ${choices.map((choice) => `"${choice}"`).join(', ')}`, choices[0]];
+  }
+  for (const [field, [test, fallback]] of Object.entries(PAGE_RULES)) rules[field] = [test, PAGE_RULE_TEXTS[field], fallback];
+  return rules;
+}
 
 /** A value as a message shows it. */
 const show = (value) => {
@@ -62,40 +71,27 @@ const show = (value) => {
 const unusable = (message) => Object.assign(new Error(message), { type: 'config' });
 
 /**
- * The config the engine takes, from what createAnalytics was given: the
- * engine's fields and debug, each bad one reported through
- * `problem(message)` and left at its default, an unknown one reported and
- * dropped; a bad page field is reported too (pageSettings left it at its
- * default). Throws an Error of type 'config' when the endpoint or writeKey
- * is bad: nothing could be sent with it.
+ * The config the engine takes, from what createAnalytics was given: each
+ * bad field reported through `problem(message)` and left at its default
+ * (pageSettings left a page field at its default too), an unknown one
+ * reported and dropped. Throws an Error of type 'config' when the endpoint
+ * or writeKey is bad: nothing could be sent with it.
  */
 export function configSettings(config, problem) {
   if (!isObject(config)) {
     problem(`config must be an object, got ${show(config)}`);
     config = {};
   }
-  const settings = { debug: pageSettings(config).debug };
-  const fallBack = (field, value, rule, fallback) => {
-    problem(`${field} must be ${rule}, got ${show(value)}; ${fallback === null ? 'it is ignored' : `the default ${show(fallback)} is used`}`);
-    return fallback;
-  };
+  const rules = engineRules();
+  const settings = {};
   for (const [field, value] of Object.entries(config)) {
+    const [test, rule, fallback] = rules[field] ?? [];
     if (value === undefined) continue;
-    const kind = ENGINE_KINDS[field];
-    const numeric = NUMERIC_FIELDS[field];
-    const page = PAGE_RULES[field];
-    if (page) {
-      if (!page[0](value)) fallBack(field, value, PAGE_RULE_TEXTS[field], page[1]);
-    } else if (Array.isArray(kind)) {
-      settings[field] = kind.includes(value) ? value : fallBack(field, value, `one of ${kind.map((v) => `"${v}"`).join(', ')}`, kind[0]);
-    } else if (kind) {
-      settings[field] = value;
-    } else if (!numeric) {
-      problem(`unknown config field "${field}"; it is ignored`);
-    } else {
-      const [min, max, fallback] = numeric;
-      const good = Number.isSafeInteger(value) && value >= min && value <= max;
-      settings[field] = good ? value : fallBack(field, value, `an integer between ${min} and ${max}`, fallback);
+    if (!test) problem(`unknown config field "${field}"; it is ignored`);
+    else if (test(value)) settings[field] = value;
+    else {
+      problem(`${field} must be ${rule}, got ${show(value)}; ${fallback === null ? 'it is ignored' : `the default ${show(fallback)} is used`}`);
+      if (fallback !== null) settings[field] = fallback;
     }
   }
   const endpoint = typeof settings.endpoint === 'string' ? settings.endpoint : '';

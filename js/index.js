@@ -37,14 +37,12 @@ const serverClient = {
   on: () => () => {},
   user: () => ({ userId: null, anonymousId: null, traits: {} }),
   metrics: () => ({ ...emptyMetrics(0), anonymousId: null, userId: null, sessionId: null, optedOut: false }),
-  optOut: () => settled,
   flush: async () => ({ sent: 0, failed: 0, pending: 0 }),
-  shutdown: () => settled,
 };
 for (const call of ['track', 'identify', 'page', 'group', 'alias']) {
   serverClient[call] = (...args) => settledOutcome('refused', 'on the server: nothing is sent', args.find((arg) => typeof arg === 'function'));
 }
-for (const call of ['reset', 'optIn', 'register', 'registerOnce', 'unregister']) serverClient[call] = () => {};
+for (const call of ['optOut', 'shutdown', 'reset', 'optIn', 'register', 'registerOnce', 'unregister']) serverClient[call] = () => settled;
 
 /** Creates an analytics client; a bad config field is reported (on('error'), type 'config'), never thrown. */
 export function createAnalytics(config) {

@@ -63,7 +63,7 @@ const copied = Object.keys(engine.metafile.inputs).map((file) => basename(file))
 if (copied.length) throw new Error(`analytics-engine.js would carry a copy of the page's ${copied.join(', ')}: hand it to startRecording instead`);
 const { code, map } = await minify(codeOf(engine), {
   module: true,
-  compress: { passes: 3, pure_getters: true },
+  compress: { passes: 3, pure_getters: true, hoist_funs: true },
   mangle: true,
   sourceMap: mapped(engine, 'analytics-engine.js'),
 });
@@ -78,7 +78,7 @@ for (const entry of ['index.js', 'service-worker.js']) {
   const bundled = await esbuild.build({ entryPoints: [join(dir, entry)], bundle: true, format: 'esm', write: false, logLevel: 'error', sourcemap: 'external', outfile: join(dir, entry) });
   const minified = await minify(codeOf(bundled), {
     module: true,
-    compress: { passes: 3, pure_getters: true },
+    compress: { passes: 3, pure_getters: true, hoist_funs: true },
     mangle: true,
     format: { comments: /webpackIgnore|@vite-ignore/ },
     sourceMap: mapped(bundled, entry),

@@ -69,24 +69,38 @@ test('a bad config field is reported as a config error naming the field and its 
   await context.close();
 });
 
-test('an endpoint nothing could be sent to is a config error, and each call made is settled dropped with it; createAnalytics never throws', async () => {
-  const { page, context } = await h.open({ endpoint: 'ftp://collector.example' });
+test('an endpoint nothing could be sent to is a config error: each call made before is settled dropped with it, and each after refused with it', async () => {
+  const { page, context } = await h.open({});
   const result = await page.evaluate(async () => {
-    const outcome = analytics.track('Nowhere to go');
-    await analytics.ready;
-    let thrown = null;
-    try {
-      createAnalytics(null);
-    } catch (error) {
-      thrown = String(error);
-    }
-    return { outcome: await outcome, errors: window.errors, thrown };
+    const errors = [];
+    const client = createAnalytics({ endpoint: 'ftp://collector.example' });
+    client.on('error', (error) => errors.push(error));
+    const before = client.track('Nowhere to go');
+    await client.ready;
+    const after = client.track('Still nowhere');
+    return { before: await before, after: await after, errors };
   });
   const message = 'analytics-wasm could not start: endpoint must start with https://, http:// or /, got "ftp://collector.example"';
   assert.deepEqual(result.errors, [{ type: 'config', message }]);
-  assert.equal(result.outcome.status, 'dropped');
-  assert.equal(result.outcome.reason, message);
-  assert.equal(result.thrown, null);
+  assert.deepEqual(result.before, { messageId: result.before.messageId, status: 'dropped', reason: message });
+  assert.deepEqual(result.after, { messageId: null, status: 'refused', reason: message });
+  await context.close();
+});
+
+test('createAnalytics never throws, whatever it is given', async () => {
+  const { page, context } = await h.open({});
+  const thrown = await page.evaluate(() => {
+    const thrown = [];
+    for (const config of [undefined, null, 'https://collector.example', [], { endpoint: 42 }, { flushAt: Symbol('x') }]) {
+      try {
+        createAnalytics(config).on('error', () => {});
+      } catch (error) {
+        thrown.push(String(error));
+      }
+    }
+    return thrown;
+  });
+  assert.deepEqual(thrown, []);
   await context.close();
 });
 

@@ -98,13 +98,13 @@ test('a bad field is reported naming its range and its default, and the default 
     'maxQueueEvents must be an integer between 1 and 100000, got -5; the default 10000 is used',
     'flushIntervalMs must be an integer between 1 and 3600000, got 1.5; the default 5000 is used',
   ]);
-  assert.deepEqual(settings, { endpoint, debug: false, flushAt: 20, maxQueueEvents: 10000, flushIntervalMs: 5000 });
+  assert.deepEqual(settings, { endpoint, flushAt: 20, maxQueueEvents: 10000, flushIntervalMs: 5000 });
 });
 
 test('an unknown field (a typo) is reported and ignored', () => {
   const { settings, problems } = check({ endpoint, flushat: 20 });
   assert.deepEqual(problems, ['unknown config field "flushat"; it is ignored']);
-  assert.deepEqual(settings, { endpoint, debug: false });
+  assert.deepEqual(settings, { endpoint });
 });
 
 test('a value outside a field\'s choices is reported with the choices, and the default is used', () => {
@@ -144,10 +144,10 @@ test('an endpoint or writeKey nothing could be sent with throws an error of type
   }
 });
 
-test('the page-level fields are read by the entry and are not the core\'s', async () => {
+test('the page-level fields are read by the entry, and the core takes a config that has them', async () => {
   const config = { endpoint, sessionTimeoutMs: 60_000, cookieDomain: 'example.com', anonymousIdCookie: 'ajs_anonymous_id', optOutByDefault: true, respectPrivacySignals: false, debug: true };
   assert.deepEqual(pageSettings(config), { sessionTimeoutMs: 60_000, cookieDomain: 'example.com', anonymousIdCookie: 'ajs_anonymous_id', optOutByDefault: true, respectPrivacySignals: false, debug: true });
-  assert.deepEqual(check(config), { settings: { endpoint, debug: true }, problems: [] });
+  assert.deepEqual(check(config), { settings: config, problems: [] });
   assert.equal(await coreVerdict(check(config).settings), 'ok');
 });
 
