@@ -56,10 +56,10 @@ export class Client {
   #lastProblem = '';
 
   /**
-   * `config` is what createAnalytics was given; `assets` is where the core is:
-   * { wasm: its URL, loadJsCore: resolves to the `instantiate` of the core
-   * compiled to JavaScript, engine: the engine script's URL, if it has one }; `loadEngine` resolves to startRecording
-   * (recorder.js).
+   * `config` is what createAnalytics was given; `assets` the URLs of what
+   * loads lazily: { wasm: the core, jsCore: the core compiled to
+   * JavaScript, engine: the engine's script, if it has one }; `loadEngine`
+   * resolves to startRecording (recorder.js).
    */
   constructor(config, assets, loadEngine) {
     this.#settings = pageSettings(config);
@@ -73,7 +73,7 @@ export class Client {
     this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
     // The wasm and the engine are requested first: the work below then
     // overlaps their download and compile instead of delaying it.
-    if (this.#optedOut) this.#debug('opted out: the wasm is not loaded and nothing is queued');
+    if (this.#optedOut) this.#debug('opted out: nothing is loaded or queued');
     else this.ready = this.#start();
     this.#identity = new Identity(this.#store);
     this.#loadSuperProperties();
@@ -107,9 +107,8 @@ export class Client {
       const startRecording = await this.#loadEngine();
       if (this.#closed || this.#optedOut) return;
       const page = {
+        ...this.#assets,
         wasm,
-        loadJsCore: this.#assets.loadJsCore,
-        engineUrl: this.#assets.engine,
         tables: { METRIC_NAMES },
         store: this.#store,
         plugins: this.#plugins,
@@ -359,20 +358,20 @@ export class Client {
     return this.#applyOptOut();
   }
 
-  #applyOptOut() {
-    if (this.#optedOut && !this.#recorder) return Promise.resolve();
+  async #applyOptOut() {
+    if (this.#optedOut && !this.#recorder) return;
     this.#optedOut = true;
     const dropped = this.#buffer.length;
     this.#dropBuffer('opted out');
     const recorder = this.#recorder;
     this.#recorder = null;
-    this.#debug(`opted out: ${dropped} buffered call(s) dropped`);
-    return recorder ? recorder.discard() : Promise.resolve();
+    this.#debug(`opted out: ${dropped} call(s) dropped`);
+    await recorder?.discard();
   }
 
   optIn() {
     if (this.#blockedBySignal()) {
-      this.#debug('optIn() ignored: Do Not Track / Global Privacy Control is on and respectPrivacySignals is set');
+      this.#debug('optIn() ignored: respectPrivacySignals, and Do Not Track or Global Privacy Control is on');
       return;
     }
     this.#store.set(CONSENT, 'in');
@@ -385,15 +384,14 @@ export class Client {
     if (!this.#closed) this.ready = this.#start();
   }
 
-  /** Adds a plugin: `{ name, beforeSend(event) }`, run in the order added. */
+  /** Adds a plugin: `{ name, beforeSend(event) }`, run in the order added (recorder.js). */
   use(plugin) {
     this.#guard('use', () => {
-      if (plugin === null || typeof plugin !== 'object' || typeof plugin.beforeSend !== 'function') {
+      // Read once, here: a getter runs within use(), never while an event is recorded.
+      const beforeSend = plugin?.beforeSend;
+      if (typeof plugin !== 'object' || typeof beforeSend !== 'function') {
         this.#emit('input', `use(): a plugin is an object with a beforeSend(event) function, got ${describe(plugin)}; not added`);
-        return;
-      }
-      const name = typeof plugin.name === 'string' && plugin.name !== '' ? plugin.name : `plugin ${this.#plugins.length + 1}`;
-      this.#plugins.push({ name, beforeSend: plugin.beforeSend.bind(plugin) });
+      } else this.#plugins.push({ plugin, name: plugin.name, beforeSend });
     });
     return this;
   }
@@ -410,9 +408,9 @@ export class Client {
     const base = this.#recorder ? this.#recorder.engine.metrics() : emptyMetrics(this.#buffer.length);
     return {
       ...base,
-      anonymousId: this.#identity?.anonymousId ?? null,
-      userId: this.#identity?.userId ?? null,
-      sessionId: this.#session?.id ?? null,
+      anonymousId: this.#identity.anonymousId,
+      userId: this.#identity.userId,
+      sessionId: this.#session.id,
       optedOut: this.#optedOut,
     };
   }

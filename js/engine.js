@@ -10,6 +10,7 @@
 // does, in storage and beacon calls made while a tab closes) finds a loop it
 // can drive itself.
 import { Core, loadCore } from './core.js';
+import { CORE_KEY, loadScript } from './asset-keys.js';
 import { STORAGE_ANSWER_MS, describe, openStorage, within, usableLocalStorage } from './storage.js';
 import { beacon, readRejections, readRetryAfter } from './transport.js';
 import { batchBody, packEvents, sendLargeVia, workerJobs } from './engine-worker.js';
@@ -82,9 +83,9 @@ const FAILURES = {
  * Compiles the core, opens storage, adopts what closed tabs left; resolves
  * to the engine. `page` carries what the page's modules already have, so
  * this module (built into one file, analytics-engine.js) holds no copy of
- * them: `wasm` (a fetch of the core, or null), `loadJsCore` (resolves to
- * the `instantiate` of the core compiled to JavaScript), `tables`
- * (tables.js), `engineUrl` (this script's URL, or none).
+ * them: `wasm` (a fetch of the core, or null), `jsCore` (the URL of the
+ * core compiled to JavaScript), `tables` (tables.js), `engine` (this
+ * script's URL, or none).
  */
 export async function startEngine(config, emit, page) {
   // Storage opens, and the partition's lock is taken, while the core compiles.
@@ -93,7 +94,7 @@ export async function startEngine(config, emit, page) {
   // Own the partition before anything is written to it.
   const lock = requestLock(lockName(NAMESPACE, partition), false);
   const opening = openStorage(config.storage ?? 'auto', NAMESPACE, partition);
-  const [{ exports, engine: kind, fallbackReason }, opened] = await Promise.all([loadCore(page.wasm, page.loadJsCore), opening]);
+  const [{ exports, engine: kind, fallbackReason }, opened] = await Promise.all([loadCore(page.wasm, () => loadScript(page.jsCore, CORE_KEY)), opening]);
   if (fallbackReason) emit('debug', `${fallbackReason}: using the core compiled to JavaScript`);
   const engine = new Engine(exports, config, emit, kind, page);
   await engine.start(partition, opened, lock && (await lock.granted) ? lock : null);
@@ -161,9 +162,9 @@ export class Engine {
   /** Sends a packed batch (engine-worker.js's sendLargeVia): from the worker for large ones. */
   #sendBody;
 
-  /** `page` as for startEngine: its `tables`, and `engineUrl`, this script's (for the engine's worker). */
-  constructor(exports, config, emit, kind, { tables, engineUrl }) {
-    this.#jobs = workerJobs(engineUrl);
+  /** `page` as for startEngine: its `tables`, and `engine`, this script's URL (for the engine's worker). */
+  constructor(exports, config, emit, kind, { tables, engine }) {
+    this.#jobs = workerJobs(engine);
     this.#sendBody = sendLargeVia(this.#jobs);
     this.#emit = emit;
     this.#kind = kind;

@@ -21,7 +21,7 @@
 //
 // It runs in a page and in Web Workers (dedicated, shared, service); on the
 // server (no window, no worker scope) every call is a no-op.
-import { CORE_KEY, ENGINE_KEY, loadScript } from './asset-keys.js';
+import { ENGINE_KEY, loadScript } from './asset-keys.js';
 import { Client } from './client.js';
 import { emptyMetrics } from './metrics.js';
 import { settled as settledOutcome } from './outcomes.js';
@@ -49,7 +49,6 @@ export function createAnalytics(config) {
   if (!inBrowser) return serverClient;
   // Each named here, in this form, so that bundlers ship it as an asset of this package.
   const engine = new URL('./analytics-engine.js', import.meta.url);
-  const jsCore = new URL('./analytics-core.js', import.meta.url);
-  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY), engine };
+  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), jsCore: new URL('./analytics-core.js', import.meta.url), engine };
   return new Client(config, assets, () => loadScript(engine, ENGINE_KEY));
 }

@@ -57,8 +57,8 @@ export class Outcome {
 }
 
 /** A call settled at once: refused (bad input, opted out, on the server) or dropped by a plugin. */
-export function settled(status, reason, callback, messageId = null) {
-  const outcome = new Outcome(messageId, callback);
+export function settled(status, reason, callback) {
+  const outcome = new Outcome(null, callback);
   outcome.settle(status, reason);
   return outcome;
 }

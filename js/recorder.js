@@ -22,7 +22,8 @@ const SLICE_MS = 8;
  * field reported and left at its default; rejects with an Error of type
  * 'config' when nothing could be sent with it), starts the engine (startEngine's `config`, `emit`
  * and `page`) and resolves to the recorder over it. `page` also carries the client's
- * `store`, `plugins` (the list use() fills), `view` (the page as it was
+ * `store`, `plugins` (the list use() fills: each `{ plugin, name,
+ * beforeSend }` as read when it was added), `view` (the page as it was
  * when the client was made) and `newSession` (whether that started one).
  */
 export async function startRecording(given, emit, page) {
@@ -206,22 +207,23 @@ export class Recorder {
     if (NAME_FIELD[type]) event[NAME_FIELD[type]] = name;
     if (BODY_FIELD[type]) event[BODY_FIELD[type]] = JSON.parse(json);
     if (call.category) event.category = call.category;
-    for (const plugin of this.#plugins) {
+    for (const [index, { plugin, name: given, beforeSend }] of this.#plugins.entries()) {
+      const pluginName = typeof given === 'string' && given !== '' ? given : `plugin ${index + 1}`;
       let result;
       try {
-        result = plugin.beforeSend(event);
+        result = beforeSend.call(plugin, event);
       } catch (error) {
-        this.#emit('plugin', `plugin "${plugin.name}" threw (${error?.message ?? error}); skipped, the event continues`);
+        this.#emit('plugin', `plugin "${pluginName}" threw (${error?.message ?? error}); skipped, the event continues`);
         continue;
       }
       if (result === null || result === false) {
-        const reason = `dropped by plugin "${plugin.name}": ${type} ${name}`;
+        const reason = `dropped by plugin "${pluginName}": ${type} ${name}`;
         this.#emit('debug', reason);
         return reason;
       }
       if (result !== undefined) {
         if (!isObject(result) || result.type !== type) {
-          this.#emit('plugin', `plugin "${plugin.name}" returned ${isObject(result) ? `a ${result.type} event` : String(result)}, not the ${type} event; skipped`);
+          this.#emit('plugin', `plugin "${pluginName}" returned ${isObject(result) ? `a ${result.type} event` : String(result)}, not the ${type} event; skipped`);
           continue;
         }
         event = result;

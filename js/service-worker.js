@@ -4,12 +4,10 @@
 // everything else is the main entry's. Pages and other workers use the
 // main entry, which keeps the engine off their critical path.
 import { Client } from './client.js';
-import { CORE_KEY, loadScript } from './asset-keys.js';
 import { startRecording } from './recorder.js';
 
 /** Creates an analytics client; a bad config field is reported (on('error'), type 'config'), never thrown. */
 export function createAnalytics(config) {
-  const jsCore = new URL('./analytics-core.js', import.meta.url);
-  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), loadJsCore: () => loadScript(jsCore, CORE_KEY) };
+  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), jsCore: new URL('./analytics-core.js', import.meta.url) };
   return new Client(config, assets, async () => startRecording);
 }
