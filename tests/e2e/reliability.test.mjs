@@ -755,6 +755,63 @@ for (const { engine: browser, core } of RUNS) {
       await context.close();
     });
 
+    test('18a. a bad config field is reported as a config error naming the field and its range, and the events arrive with its default', async () => {
+      const { page, context } = await h.open({ flushAt: 0, flushat: 20, storage: 'cookies', sessionTimeoutMs: 5 });
+      const result = await page.evaluate(async () => {
+        await analytics.ready;
+        analytics.track('Configured badly', { ok: true });
+        await analytics.flush();
+        return { errors: window.errors, metrics: analytics.metrics() };
+      });
+      const events = await waitFor(() => h.collector.events().length >= 1 && h.collector.events(), { what: 'the event' });
+      assert.equal(events[0].event, 'Configured badly');
+      report('18a', { received: received(), configErrors: result.errors.filter((e) => e.type === 'config').length, storage: result.metrics.storage });
+      assert.deepEqual(result.errors.filter((e) => e.type === 'config').map((e) => e.message), [
+        'flushAt must be an integer between 1 and 1000, got 0; the default 20 is used',
+        'unknown config field "flushat"; it is ignored',
+        'storage must be one of "auto", "indexeddb", "localstorage", "memory", got "cookies"; the default "auto" is used',
+        'sessionTimeoutMs must be an integer between 60000 and 86400000, got 5; the default 1800000 is used',
+      ]);
+      assert.equal(result.metrics.storage, 'indexeddb', 'storage is the default, auto');
+      await context.close();
+    });
+
+    test('18b. an endpoint nothing could be sent to is a config error: each call made before is settled dropped with it, and each after refused with it', async () => {
+      const { page, context } = await h.open({});
+      const result = await page.evaluate(async () => {
+        const errors = [];
+        const client = createAnalytics({ endpoint: 'ftp://collector.example' });
+        client.on('error', (error) => errors.push(error));
+        const before = client.track('Nowhere to go');
+        await client.ready;
+        const after = client.track('Still nowhere');
+        return { before: await before, after: await after, errors };
+      });
+      const message = 'analytics-wasm could not start: endpoint must start with https://, http:// or /, got "ftp://collector.example"';
+      assert.deepEqual(result.errors, [{ type: 'config', message }]);
+      assert.deepEqual(result.before, { messageId: result.before.messageId, status: 'dropped', reason: message });
+      assert.deepEqual(result.after, { messageId: null, status: 'refused', reason: message });
+      report('18b', { before: result.before.status, after: result.after.status, received: received() });
+      await context.close();
+    });
+
+    test('18c. createAnalytics never throws, whatever it is given', async () => {
+      const { page, context } = await h.open({});
+      const thrown = await page.evaluate(() => {
+        const thrown = [];
+        for (const config of [undefined, null, 'https://collector.example', [], { endpoint: 42 }, { flushAt: Symbol('x') }]) {
+          try {
+            createAnalytics(config).on('error', () => {});
+          } catch (error) {
+            thrown.push(String(error));
+          }
+        }
+        return thrown;
+      });
+      assert.deepEqual(thrown, []);
+      await context.close();
+    });
+
     test('11. queue bound: 2,000 events while down with maxQueueEvents 1000 → exactly the newest 1,000 arrive', async () => {
       const { page, context } = await h.open({ maxQueueEvents: 1000 });
       await page.evaluate(() => analytics.ready);
