@@ -59,7 +59,7 @@ export class Core {
   #buffer = null;
   #metricNames;
 
-  /** Creates the queue; throws naming the first setting out of range (engineSettings in config.js reports and replaces them first). `tables` is tables.js. */
+  /** Creates the queue; throws naming the first setting out of range (configSettings in config.js reports and replaces them first). `tables` is tables.js. */
   constructor(exports, config, seed, emptyBodyBytes, { METRIC_NAMES }) {
     this.#x = exports;
     this.#metricNames = METRIC_NAMES;
