@@ -1,5 +1,6 @@
 // `npm run bench`: size, main-thread cost, start-up, wire and background
-// cost in headless Chromium, plus the native core benchmark. Prints one
+// cost in headless Chromium, what a collector outage and a page going away
+// cost (outage.mjs), plus the native core benchmark. Prints one
 // table and writes bench/results.json; asserts nothing (machines are noisy).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { startHarness, waitFor } from '../tests/e2e/harness.mjs';
 import { shippedSize } from '../scripts/shipped-size.mjs';
 import { startCollector } from '../www/collector.mjs';
 import { PROPERTIES } from './properties.mjs';
+import { measureOutages, outageRows } from './outage.mjs';
 import { allocationByFunction, meanTime, printAllocation, printPhases, printTime, startAllocationSampling, startProfiler, startupPhases, startupProbe, timeByFunction } from './where-time-goes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -268,6 +270,10 @@ try {
   };
   results.burst = { tenThousand: await burst(10_000), hundredThousand: await burst(100_000) };
 
+  // A collector outage of 10 s and of 60 s, and the next visit's cost of
+  // what a page sent as it went away.
+  results.outage = await measureOutages(h);
+
   // ---------- where the time goes ----------
   // Apart from the measures above, so that neither the profiler nor the
   // probes slow what they report.
@@ -392,6 +398,7 @@ const rows = [
   ['longest task ms after the loop (plain / gzip)', `${results.wire.plain.longestTaskMs} / ${results.wire.gzip.longestTaskMs}`, 'budget ≤ 50'],
   ['burst of 10,000 in one loop: received, ms to deliver, heap retained', `${results.burst.tenThousand.received} (dup ${results.burst.tenThousand.duplicates}), ${results.burst.tenThousand.deliveredMs} ms, ${results.burst.tenThousand.retainedHeapMB} MB`, 'all, once, ≤ 5 s'],
   ['burst of 100,000: received / dropped, heap retained', `${results.burst.hundredThousand.received} / ${results.burst.hundredThousand.droppedOverflow}, ${results.burst.hundredThousand.retainedHeapMB} MB`, 'newest 10,000 kept'],
+  ...outageRows(results.outage),
   ['native core: track ns/event (events/s)', `${results.native.trackNsPerEvent} (${results.native.trackEventsPerSecond})`],
   ['native core: track+batch ns/event (events/s)', `${results.native.trackAndBatchNsPerEvent} (${results.native.trackAndBatchEventsPerSecond})`],
 ];

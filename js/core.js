@@ -49,9 +49,10 @@ export async function loadCore(response, loadJsCore) {
   }
 }
 
-const ACTIONS = [null, 'persist', 'release', 'send', 'notice'];
+const ACTIONS = [null, 'persist', 'release', 'send', 'notice', 'receipts'];
 const EVENTS = { hidden: 0, unload: 1, visible: 2, online: 3, offline: 4, flush: 5, persistNow: 6, noPersistence: 7 };
 const OUTCOMES = { response: 0, network: 1, timeout: 2, beaconQueued: 3, beaconRefused: 4 };
+const HEALTH = ['unchanged', 'failing', 'recovered'];
 
 export class Core {
   #x;
@@ -121,26 +122,49 @@ export class Core {
   /**
    * Reports a batch's outcome ('network', 'timeout', 'beaconQueued',
    * 'beaconRefused' or a response: { status, retry: [kind, value], rejected:
-   * handles }); returns { sent, dropped, requeued }, or null for a batch
-   * the core no longer knows.
+   * handles }); returns { sent, dropped, requeued, unconfirmed, health }
+   * (health: 'unchanged', 'failing' or 'recovered', for the other tabs), or
+   * null for a batch the core no longer knows.
    */
   settle(batch, outcome, now) {
     const response = typeof outcome === 'object' ? outcome : null;
     const rejected = response?.rejected ?? [];
     this.#put(rejected);
     const retry = response?.retry ?? [0, 0];
-    const known = this.#x.aw_settle(batch, response ? 0 : OUTCOMES[outcome], response?.status ?? 0, retry[0], retry[1], rejected.length, now);
-    if (!known) return null;
-    const n = this.#nums();
-    return { sent: n[0], dropped: n[1], requeued: n[2] };
+    return this.#report(this.#x.aw_settle(batch, response ? 0 : OUTCOMES[outcome], response?.status ?? 0, retry[0], retry[1], rejected.length, now));
   }
 
-  /** The next action, or null: { type: 'persist' | 'release', handles } | { type: 'send', batch, beacon, handles, bodyBytes } | { type: 'notice', kind, a, b, handles }. */
+  /**
+   * Reports a receipt request's answer: `outcome` as for settle (without
+   * rejections), `held` the handles its receipts name, or null when it
+   * had no receipts. Returns a report as settle does, `sent` being the
+   * events the collector holds.
+   */
+  receipts(request, outcome, held, now) {
+    const response = typeof outcome === 'object' ? outcome : null;
+    this.#put(held ?? []);
+    const retry = response?.retry ?? [0, 0];
+    return this.#report(this.#x.aw_receipts(request, response ? 0 : OUTCOMES[outcome], response?.status ?? 0, retry[0], retry[1], held ? held.length : -1, now));
+  }
+
+  #report(known) {
+    if (!known) return null;
+    const n = this.#nums();
+    return { sent: n[0], dropped: n[1], requeued: n[2], unconfirmed: n[3], health: HEALTH[n[4]] };
+  }
+
+  /** Another tab's request to the collector 'failed', or 'recovered' (succeeded after failing). */
+  peer(kind, now) {
+    this.#x.aw_peer(kind === 'failed' ? 0 : 1, now);
+  }
+
+  /** The next action, or null: { type: 'persist' | 'release', handles } | { type: 'send', batch, beacon, handles, bodyBytes } | { type: 'receipts', request, handles } | { type: 'notice', kind, a, b, handles }. */
   poll(now) {
     const type = ACTIONS[this.#x.aw_poll(now)];
     if (!type) return null;
     const n = this.#nums();
     if (type === 'send') return { type, batch: n[0], beacon: n[1] === 1, handles: this.#list(n[7], n[2]), bodyBytes: n[3] };
+    if (type === 'receipts') return { type, request: n[0], handles: this.#list(n[7], n[2]) };
     if (type === 'notice') return { type, kind: NOTICE_NAMES[n[0]], a: n[1], b: n[2], handles: this.#list(n[7], n[0] === 2 ? n[1] : 0) };
     return { type, handles: this.#list(n[7], n[0]) };
   }
@@ -159,11 +183,13 @@ export class Core {
     this.#metricNames.forEach((name, i) => {
       out[name] = n[i];
     });
-    out.circuitState = CIRCUIT_STATE_NAMES[n[16]];
-    out.nextRetryAt = n[17] < 0 ? null : n[17];
-    out.authPaused = n[18] === 1;
-    out.online = n[19] === 1;
-    out.failure = n[20] < 0 ? null : { kind: FAILURE_NAMES[n[20]], number: n[21] };
+    // The gauges after the named ones (src/wasm/mod.rs aw_metrics).
+    const g = this.#metricNames.length;
+    out.circuitState = CIRCUIT_STATE_NAMES[n[g]];
+    out.nextRetryAt = n[g + 1] < 0 ? null : n[g + 1];
+    out.authPaused = n[g + 2] === 1;
+    out.online = n[g + 3] === 1;
+    out.failure = n[g + 4] < 0 ? null : { kind: FAILURE_NAMES[n[g + 4]], number: n[g + 5] };
     return out;
   }
 }

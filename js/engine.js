@@ -12,7 +12,7 @@
 import { Core, loadCore } from './core.js';
 import { CORE_KEY, loadScript } from './asset-keys.js';
 import { STORAGE_ANSWER_MS, describe, openStorage, within, usableLocalStorage } from './storage.js';
-import { beacon, readRejections, readRetryAfter } from './transport.js';
+import { beacon, canKeepalive, readReceipts, readRejections, readRetryAfter, send } from './transport.js';
 import { batchBody, packEvents, sendLargeVia, workerJobs } from './engine-worker.js';
 import { LEASE_EXPIRY_MS, LEASE_RENEW_MS, Lease, lockName, ownership, requestLock } from './tabs.js';
 import { attachLifecycle, isHidden, isOnline } from './lifecycle.js';
@@ -366,7 +366,7 @@ export class Engine {
     }
     this.#detachLifecycle = attachLifecycle((event) => this.#onPage(event));
     // Tabs that open later say hello; those open now answer it.
-    this.#announcer = openAnnouncer(NAMESPACE, (kind, partition) => this.#onAnnouncement(kind, partition));
+    this.#announcer = openAnnouncer(NAMESPACE, (kind, value) => this.#onAnnouncement(kind, value));
     this.#announcer?.hello(this.#partition);
     this.#drive();
     // `ready` waits for the first adoption pass to put the events back in
@@ -420,6 +420,7 @@ export class Engine {
       if (action.type === 'persist') this.#persist(action.handles);
       else if (action.type === 'release') this.#release(action.handles);
       else if (action.type === 'send') this.#send(action);
+      else if (action.type === 'receipts') this.#askReceipts(action);
       else this.#notice(action);
     }
     if (this.#debug) this.#logExpired();
@@ -520,7 +521,11 @@ export class Engine {
       handles.map((h) => this.#events.get(h)),
       new Date(Date.now()).toISOString(),
     );
-    if (byBeacon) {
+    // A hidden page's batch leaves by fetch with keepalive: it outlives the
+    // page, and a page that stays is told the answer. sendBeacon, whose
+    // answer nobody is told (its events stay stored, to be asked about
+    // later), only where fetch cannot keepalive.
+    if (byBeacon && !canKeepalive()) {
       const body = batchBody(packed);
       const queued = beacon(this.#endpoint, body);
       if (queued !== null) {
@@ -566,10 +571,46 @@ export class Engine {
 
   #rejections = [];
 
+  /**
+   * Asks the collector which of these events (restored, or handed to
+   * sendBeacon) it holds: docs/wire-contract.md, "Receipts". Those it
+   * holds are delivered; the core sends the others again.
+   */
+  #askReceipts({ request, handles }) {
+    const ids = handles.map((h) => this.#events.get(h)?.id);
+    const body = `{"batch":[],"receipts":${JSON.stringify(ids)},"sentAt":"${new Date(Date.now()).toISOString()}"${this.#writeKeyMember}}`;
+    if (this.#debug) this.#debugLine(`asking the collector which of ${ids.length} event(s) it holds`);
+    send(this.#endpoint, body, { timeoutMs: this.#timeoutMs }).then((result) => {
+      let held = null;
+      let outcome = result;
+      if (typeof result === 'object') {
+        const receipts = readReceipts(result.text);
+        if (receipts) {
+          const holds = new Set(receipts);
+          held = handles.filter((h) => holds.has(this.#events.get(h)?.id));
+        }
+        outcome = { status: result.status, retry: readRetryAfter(result.retryAfter) };
+      }
+      const report = this.#core.receipts(request, outcome, held, this.#now());
+      if (!report) return;
+      for (const handle of held ?? []) if (this.#events.has(handle)) this.#fates.set(handle, '');
+      this.#tell(report.health);
+      if (this.#debug) this.#debugLine(`the collector holds ${report.sent} of ${ids.length}${held ? '' : ' (it gives no receipts)'}; ${report.requeued} to send again`);
+      this.#drive();
+    });
+  }
+
+  /** Tells the other tabs what a request found of the collector, so they wait out an outage, and resume, with this one. */
+  #tell(health) {
+    if (health === 'failing') this.#announcer?.failed(this.#endpoint);
+    if (health === 'recovered') this.#announcer?.recovered(this.#endpoint);
+  }
+
   #settle(batch, handles, outcome) {
     const events = handles.length;
     const report = this.#core.settle(batch, outcome, this.#now());
     if (!report) return;
+    this.#tell(report.health);
     // What becomes of each (told when they are released): all sent, some
     // rejected by name (a notice says why), or all dropped by the answer.
     if (report.sent > 0) {
@@ -586,7 +627,8 @@ export class Engine {
       const { nextRetryAt, lastError } = this.metrics();
       const retry = nextRetryAt === null ? '' : `; retry in ${Math.max(0, nextRetryAt - Date.now())} ms`;
       const why = report.sent < events && lastError ? ` (${lastError})` : '';
-      this.#debugLine(`batch ${batch}: ${report.sent} sent, ${report.dropped} dropped (rejected), ${report.requeued} re-queued${retry}${why}`);
+      const kept = report.unconfirmed ? `, ${report.unconfirmed} kept until the collector confirms them` : '';
+      this.#debugLine(`batch ${batch}: ${report.sent} sent, ${report.dropped} dropped (rejected), ${report.requeued} re-queued${kept}${retry}${why}`);
     }
   }
 
@@ -647,9 +689,10 @@ export class Engine {
     this.#core.event(event, now);
     this.#drive();
     // A page going away may not get another task: what still waits is
-    // written now, after the beacons (whose events need no write) have left,
-    // and what was written but not committed (an unload can abort it) is
-    // copied to the spill.
+    // written now, after the batches for the way out have left (their
+    // events are kept until an answer or a receipt confirms them), and what
+    // was written but not committed (an unload can abort it) is copied to
+    // the spill.
     if (this.#hidden) {
       for (const handles of this.#uncommitted.values()) this.#storage.spill(handles.map((h) => this.#events.get(h)).filter(Boolean));
       this.#uncommitted.clear();
@@ -723,8 +766,19 @@ export class Engine {
     });
   }
 
-  #onAnnouncement(kind, partition) {
-    if (this.#closed || partition === this.#partition) return;
+  /** `value`: a partition ('hello', 'here') or an endpoint ('failed', 'recovered'). */
+  #onAnnouncement(kind, value) {
+    if (this.#closed) return;
+    if (kind === 'failed' || kind === 'recovered') {
+      // Another tab's request to this collector.
+      if (value === this.#endpoint) {
+        this.#core.peer(kind, this.#now());
+        this.#drive();
+      }
+      return;
+    }
+    const partition = value;
+    if (partition === this.#partition) return;
     if (kind === 'hello') this.#announcer?.here(this.#partition);
     if (this.#ownership === 'web-locks') this.#watch(partition);
     else this.#rescanWhileTabsLive();

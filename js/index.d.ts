@@ -26,7 +26,7 @@ export interface AnalyticsConfig {
   maxQueueBytes?: number;
   /** Most bytes of one encoded event; larger is refused at the call (1024–16,000,000, default 32,768: Segment's per-message limit). */
   maxEventBytes?: number;
-  /** First backoff ceiling (1–600,000 ms, default 1000). */
+  /** The retry unit: while the collector fails, the first retry waits 1–2 of it, later ones 2–4 (1–600,000 ms, default 1000). */
   retryBaseMs?: number;
   /** Largest backoff ceiling (retryBaseMs–86,400,000 ms, default 60,000). */
   retryMaxMs?: number;
@@ -34,7 +34,7 @@ export interface AnalyticsConfig {
   maxRetryAfterMs?: number;
   /** Consecutive failed sends that open the circuit (1–1000, default 5). */
   circuitFailureThreshold?: number;
-  /** How long an open circuit blocks sends (1–86,400,000 ms, default 30,000). */
+  /** The longest wait between probes that a long outage grows to; until then the wait is a sixteenth of the outage's length (1–86,400,000 ms, default 30,000). */
   circuitOpenMs?: number;
   /** Events older than this are dropped (60,000–31,536,000,000 ms, default 7 days). */
   maxEventAgeMs?: number;
@@ -42,6 +42,8 @@ export interface AnalyticsConfig {
   persistDebounceMs?: number;
   /** A send not answered within this is a timeout (1000–300,000 ms, default 10,000). */
   requestTimeoutMs?: number;
+  /** How long events left by an earlier page (or handed to sendBeacon) wait before the collector is asked whether it holds them, so that a request still in flight lands first (0–600,000 ms, default 3000). */
+  receiptGraceMs?: number;
   /** A session ends after this long without an event (60,000–86,400,000 ms, default 1,800,000: 30 minutes). */
   sessionTimeoutMs?: number;
   /** Take the anonymousId from this first-party cookie, set by the site's server (it outlives WebKit's 7-day cap on script-written storage); preferred over localStorage. */
@@ -120,6 +122,8 @@ export interface Metrics {
   eventsTracked: number;
   eventsRestored: number;
   eventsSent: number;
+  /** Restored or beaconed events the collector's receipts showed it holds: delivered, not sent again. */
+  eventsConfirmed: number;
   droppedOverflow: number;
   droppedRejected: number;
   droppedTooLarge: number;
@@ -128,11 +132,15 @@ export interface Metrics {
   batchesSent: number;
   batchesFailed: number;
   retries: number;
+  /** Restored or beaconed events sent again because no receipt said the collector holds them: each may be a copy it drops. */
+  eventsResent: number;
   bytesSent: number;
   pending: number;
   pendingBytes: number;
   inFlight: number;
   inFlightBatches: number;
+  /** Events restored from storage (or handed to sendBeacon) waiting to learn whether the collector holds them. */
+  unconfirmed: number;
   circuitState: 'closed' | 'open' | 'half-open';
   /** Epoch ms before which nothing is sent (backoff, Retry-After, open circuit), or null. */
   nextRetryAt: number | null;

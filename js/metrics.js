@@ -2,14 +2,8 @@
 // every counter at zero. The names are the core's (tables.js).
 import { METRIC_NAMES } from './tables.js';
 
-export const emptyMetrics = (pending) => ({
-  ...Object.fromEntries(METRIC_NAMES.map((name) => [name, 0])),
-  pending,
-  circuitState: 'closed',
-  nextRetryAt: null,
-  authPaused: false,
-  online: true,
-  lastError: null,
-  storage: null,
-  engine: null,
-});
+export const emptyMetrics = (pending) => {
+  const metrics = { circuitState: 'closed', nextRetryAt: null, authPaused: false, online: true, lastError: null, storage: null, engine: null };
+  for (const name of METRIC_NAMES) metrics[name] = name === 'pending' ? pending : 0;
+  return metrics;
+};

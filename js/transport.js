@@ -1,8 +1,10 @@
-// Sending batch bodies: `fetch` with a timeout, and `sendBeacon` (falling
-// back to `fetch` with `keepalive`) for a page that is hidden or going away.
-// Bodies are `text/plain;charset=UTF-8`, a CORS-safelisted type, so no
-// preflight is needed. What happened is reported as it is; the core
-// classifies it.
+// Sending batch bodies: `fetch` with a timeout, and for a page that is
+// hidden or going away `fetch` with `keepalive` (which outlives the page,
+// and whose answer a page that stays is told), else `sendBeacon` (whose
+// answer nobody is). Bodies are `text/plain;charset=UTF-8`, a
+// CORS-safelisted type, so no preflight is needed. What happened is
+// reported as it is; the core classifies it. The contract with the
+// collector: docs/wire-contract.md.
 
 /** Bodies at least this long are worth compressing. */
 export const COMPRESS_FROM_BYTES = 1024;
@@ -49,6 +51,9 @@ export async function send(endpoint, body, { timeoutMs, keepalive = false, compr
   }
 }
 
+/** Whether `fetch` can outlive the page (`keepalive`; Firefox before 133 cannot). */
+export const canKeepalive = () => typeof Request === 'function' && 'keepalive' in Request.prototype;
+
 /** Queues `body` with navigator.sendBeacon: true or false, or null without sendBeacon. */
 export function beacon(endpoint, body) {
   if (typeof navigator === 'undefined' || typeof navigator.sendBeacon !== 'function') return null;
@@ -65,6 +70,20 @@ export function readRetryAfter(value) {
   if (/^\d{1,12}$/.test(text)) return [1, Number(text)];
   const at = Date.parse(text);
   return Number.isNaN(at) ? [0, 0] : [2, at];
+}
+
+/**
+ * The messageIds a receipt request's answer says the collector holds
+ * ({"receipts":[…]}), or null when it gives no receipts.
+ */
+export function readReceipts(text) {
+  if (!text || !text.includes('"receipts"')) return null;
+  try {
+    const list = JSON.parse(text)?.receipts;
+    return Array.isArray(list) ? list.filter((id) => typeof id === 'string') : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,12 +1,12 @@
 //! `ClientEventQueue` behaviour, one rule per test: triggers, batching,
-//! outcomes, bounds, persistence and page lifecycle.
+//! outcomes, many tabs, bounds, persistence and page lifecycle.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use analytics_wasm::core::{
-    Action, ClientEventQueue, Config, Failure, Notice, Priority, RestoreSource, RetryAfter,
-    SendOutcome, TrackError, Transport, CIRCUIT_STATE_NAMES,
+    Action, ClientEventQueue, Config, Failure, Health, Notice, Priority, RestoreSource, RetryAfter,
+    SendOutcome, TrackError, Transport, CIRCUIT_STATE_NAMES, RECOVERY_SPREAD_MS,
 };
 use common::*;
 
@@ -156,26 +156,124 @@ fn a_failed_batch_returns_to_the_front_in_its_original_order() {
 }
 
 #[test]
-fn retryable_failures_back_off_exponentially_with_jitter() {
+fn retries_wait_between_half_and_all_of_two_then_four_times_the_base() {
     let mut h = Harness::new(config());
     h.track("a");
     h.queue.flush(h.now);
     let mut batch = h.pump().remove(0);
-    for failures in 1..=4u32 {
+    for (failures, ceiling) in [(1, 2_000), (2, 4_000), (3, 4_000), (4, 4_000)] {
         let failed_at = h.now;
         h.settle(batch.batch_id, SendOutcome::NetworkError);
         if h.pump().is_empty() {
             h.wake_until_send();
         }
-        let ceiling = 1_000u64 << (failures - 1);
+        let waited = h.now - failed_at;
         assert!(
-            h.now - failed_at <= ceiling,
-            "retry after {} ms, ceiling {ceiling}",
-            h.now - failed_at
+            (ceiling / 2..=ceiling).contains(&waited),
+            "retry {failures} after {waited} ms, ceiling {ceiling}"
         );
         batch = h.open[0].clone();
     }
     assert_eq!(h.queue.metrics().counters.batches_failed, 4);
+}
+
+#[test]
+fn a_503_with_retry_after_waits_as_long_as_it_asks() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    let busy = SendOutcome::Response {
+        status: 503,
+        retry_after: Some(RetryAfter::Seconds(7)),
+        rejected: &[],
+    };
+    h.settle(batch.batch_id, busy);
+    assert!(h.advance(6_999).is_empty(), "nothing before Retry-After");
+    assert_eq!(h.advance(1).len(), 1);
+}
+
+#[test]
+fn while_the_collector_fails_one_small_batch_at_a_time_probes_it() {
+    let mut h = Harness::new(Config {
+        flush_at: 10,
+        flush_concurrency: 4,
+        max_batch_events: 20,
+        ..config()
+    });
+    h.track_many(60);
+    let first = h.pump();
+    assert_eq!(first.len(), 3, "healthy: batches go side by side");
+    h.settle(first[0].batch_id, status(503));
+    assert!(h.pump().is_empty(), "the others are still in flight");
+    h.settle_all(status(503));
+    for _ in 0..3 {
+        let probe = h.wake_until_send();
+        assert_eq!(probe.len(), 1, "one request at a time");
+        assert_eq!(probe[0].events.len(), 10, "of at most flushAt events");
+        h.settle_all(status(503));
+    }
+    h.wake_until_send();
+    let rest = h.settle_all(ok());
+    let sizes: Vec<usize> = rest.iter().map(|r| r.events.len()).collect();
+    assert_eq!(
+        sizes,
+        [20, 20, 10],
+        "the first success sends the rest at once"
+    );
+}
+
+#[test]
+fn a_collector_back_after_ten_seconds_is_seen_within_four() {
+    for seed in 0..50 {
+        let mut h = Harness::new(config());
+        h.queue = ClientEventQueue::new(config(), seed, common::ENVELOPE).unwrap();
+        h.track_many(500);
+        let mut requests_during_outage = 0;
+        loop {
+            let sends = h.wake_until_send();
+            assert!(!sends.is_empty());
+            if h.now >= START + 10_000 {
+                assert!(
+                    h.now <= START + 14_000,
+                    "seed {seed}: next try {} ms after recovery",
+                    h.now - START - 10_000
+                );
+                break;
+            }
+            requests_during_outage += sends.len();
+            h.settle_all(status(503));
+        }
+        assert!(
+            requests_during_outage <= 6,
+            "seed {seed}: {requests_during_outage} requests in a 10 s outage"
+        );
+    }
+}
+
+#[test]
+fn a_long_outage_probes_less_often_up_to_circuit_open_ms() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    h.pump();
+    h.settle_all(status(503));
+    let mut gaps = Vec::new();
+    while h.now < START + 3_600_000 {
+        let before = h.now;
+        h.wake_until_send();
+        gaps.push(h.now - before);
+        h.settle_all(status(503));
+    }
+    assert!(
+        gaps[..10].iter().all(|&gap| gap <= 4_000),
+        "{:?}",
+        &gaps[..10]
+    );
+    let last = *gaps.last().unwrap();
+    assert!(
+        (15_000..=30_000).contains(&last),
+        "an hour in, {last} ms apart"
+    );
+    assert!(gaps.len() < 250, "{} probes in an hour", gaps.len());
 }
 
 #[test]
@@ -434,14 +532,12 @@ fn auth_failure_resumes_on_a_config_change() {
 }
 
 #[test]
-fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
+fn the_circuit_opens_after_consecutive_failures_until_the_next_probe() {
     let mut h = Harness::new(Config {
         circuit_failure_threshold: 3,
-        circuit_open_ms: 30_000,
-        retry_max_ms: 1_000,
         ..config()
     });
-    h.track_many(20);
+    h.track_many(50);
     h.queue.flush(h.now);
     for _ in 0..3 {
         if h.open.is_empty() {
@@ -449,25 +545,23 @@ fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
         }
         h.settle_all(SendOutcome::NetworkError);
     }
-    let opened_at = h.now;
-    assert_eq!(CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state], "open");
+    let m = h.queue.metrics();
+    assert_eq!(CIRCUIT_STATE_NAMES[m.circuit_state], "open");
+    let until = h.queue.next_wakeup().expect("a probe is due");
+    assert!((h.now + 2_000..=h.now + 4_000).contains(&until));
     assert_eq!(
         h.notices,
-        [Notice::CircuitOpened {
-            failures: 3,
-            until: opened_at + 30_000
-        }],
-        "the application hears once that sending stopped"
+        [Notice::CircuitOpened { failures: 3, until }],
+        "the application hears once that sending stopped, and until when"
     );
-    assert!(h.advance(29_999).is_empty());
+    assert!(h.advance(until - h.now - 1).is_empty());
     let probe = h.advance(1);
     assert_eq!(probe.len(), 1);
-    assert_eq!(probe[0].events.len(), 1, "the probe is one event");
+    assert_eq!(probe[0].events.len(), 20, "the probe is a small batch");
     assert_eq!(
         CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state],
         "half-open"
     );
-    assert_eq!(h.now, opened_at + 30_000);
     let resumed = h.settle_all(ok());
     assert_eq!(
         CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state],
@@ -476,7 +570,7 @@ fn the_circuit_opens_after_consecutive_failures_then_probes_with_one_event() {
     assert_eq!(resumed.len(), 1);
     assert_eq!(
         resumed[0].events.len(),
-        19,
+        30,
         "sending resumes in full batches"
     );
 }
@@ -491,10 +585,143 @@ fn a_failed_probe_reopens_the_circuit() {
     h.track_many(20);
     h.pump();
     h.settle_all(status(500));
-    h.advance(10_000);
+    assert_eq!(h.wake_until_send().len(), 1, "the probe");
     h.settle_all(status(500));
     assert_eq!(CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state], "open");
-    assert_eq!(h.queue.metrics().next_retry_at, Some(h.now + 10_000));
+    let next = h.queue.metrics().next_retry_at.expect("reopened");
+    assert!(
+        (h.now + 2_000..=h.now + 4_000).contains(&next),
+        "{}",
+        next - h.now
+    );
+}
+
+// ---------- many tabs, one collector ----------
+
+#[test]
+fn a_report_tells_when_the_collector_fails_and_when_it_is_back() {
+    let mut h = Harness::new(config());
+    h.track_many(20);
+    let batch = h.pump().remove(0);
+    let failed = h.queue.on_send_result(batch.batch_id, status(503), h.now);
+    assert_eq!(failed.map(|r| r.health), Some(Health::Failing));
+    h.open.clear();
+    let retry = h.wake_until_send().remove(0);
+    let back = h.queue.on_send_result(retry.batch_id, ok(), h.now);
+    assert_eq!(back.map(|r| r.health), Some(Health::Recovered));
+    h.open.clear();
+    h.track_many(20);
+    let next = h.pump().remove(0);
+    let again = h.queue.on_send_result(next.batch_id, ok(), h.now);
+    assert_eq!(again.map(|r| r.health), Some(Health::Unchanged));
+}
+
+#[test]
+fn a_peer_failure_defers_this_tabs_next_send_without_opening_its_circuit() {
+    let mut h = Harness::new(Config {
+        circuit_failure_threshold: 1,
+        ..config()
+    });
+    h.queue.on_peer_failure(h.now);
+    h.track_many(20);
+    assert!(h.pump().is_empty(), "the collector is failing: wait");
+    assert_eq!(
+        CIRCUIT_STATE_NAMES[h.queue.metrics().circuit_state],
+        "closed"
+    );
+    let told_at = h.now;
+    let probe = h.wake_until_send();
+    assert_eq!(probe.len(), 1, "then one probe");
+    let waited = h.now - told_at;
+    assert!((1_000..=2_000).contains(&waited), "after {waited} ms");
+}
+
+#[test]
+fn a_peer_recovery_ends_this_tabs_wait_within_the_spread() {
+    let mut h = Harness::new(config());
+    h.track_many(60);
+    h.pump();
+    for _ in 0..6 {
+        h.settle_all(status(503));
+        h.wake_until_send();
+    }
+    h.settle_all(status(503));
+    assert!(h.queue.next_wakeup().unwrap() > h.now + 1_000);
+    h.queue.on_peer_recovery(h.now);
+    let resumed_at = h.queue.next_wakeup().unwrap();
+    assert!(resumed_at <= h.now + RECOVERY_SPREAD_MS);
+    let sends = h.wake_until_send();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].events.len(), 60, "healthy again: a full batch");
+}
+
+/// Tabs of one origin against one collector, each telling the others what
+/// its sends found, as the shell does over a BroadcastChannel.
+fn run_tabs(tabs: usize, outage_ms: u64, tell_peers: bool) -> (usize, u64) {
+    let mut queues: Vec<Harness> = (0..tabs)
+        .map(|tab| {
+            let mut h = Harness::new(config());
+            h.queue = ClientEventQueue::new(config(), tab as u64 + 1, common::ENVELOPE).unwrap();
+            h.track_many(30);
+            h
+        })
+        .collect();
+    let (mut requests, mut drained_at) = (0, 0);
+    for now in (START..START + 120_000).step_by(10) {
+        let mut told = Vec::new();
+        for h in &mut queues {
+            h.now = now;
+            requests += if now < START + outage_ms {
+                h.pump().len()
+            } else {
+                0
+            };
+            h.pump();
+            let up = now >= START + outage_ms;
+            for request in std::mem::take(&mut h.open) {
+                let outcome = if up { ok() } else { status(503) };
+                let report = h
+                    .queue
+                    .on_send_result(request.batch_id, outcome, now)
+                    .unwrap();
+                told.push(report.health);
+            }
+        }
+        for health in told.into_iter().filter(|_| tell_peers) {
+            for h in &mut queues {
+                match health {
+                    Health::Failing => h.queue.on_peer_failure(now),
+                    Health::Recovered => h.queue.on_peer_recovery(now),
+                    Health::Unchanged => {}
+                }
+            }
+        }
+        if drained_at == 0 && queues.iter().all(|h| h.queue.metrics().pending == 0) {
+            drained_at = now - START;
+        }
+    }
+    (requests, drained_at)
+}
+
+#[test]
+fn ten_tabs_that_tell_each_other_probe_a_failing_collector_about_as_often_as_one() {
+    let (alone, _) = run_tabs(1, 60_000, true);
+    let (apart, _) = run_tabs(10, 60_000, false);
+    let (together, drained_at) = run_tabs(10, 60_000, true);
+    println!("60 s outage: 1 tab {alone} requests; 10 tabs {apart} untold, {together} told");
+    assert!(
+        apart >= 8 * alone,
+        "untold, each tab probes: {apart} against {alone}"
+    );
+    assert!(
+        together <= 3 * alone,
+        "{together} requests from 10 tabs, {alone} from one"
+    );
+    assert!(
+        drained_at <= 60_000 + 4_000 + RECOVERY_SPREAD_MS,
+        "all 10 drained {} ms after the collector came back",
+        drained_at - 60_000
+    );
 }
 
 // ---------- bounds ----------
@@ -686,7 +913,7 @@ fn page_hidden_sends_everything_by_beacon_before_writing_storage() {
 }
 
 #[test]
-fn a_beacon_queued_before_the_write_leaves_nothing_to_write() {
+fn a_queued_beacons_events_stay_stored_unconfirmed() {
     let mut h = Harness::new(config());
     h.track_many(5);
     h.queue.on_page_hidden(h.now);
@@ -698,10 +925,31 @@ fn a_beacon_queued_before_the_write_leaves_nothing_to_write() {
     let rest: Vec<Action> = std::iter::from_fn(|| h.queue.poll_action(h.now)).collect();
     assert_eq!(
         rest,
-        vec![Action::Release(vec![1, 2, 3, 4, 5])],
-        "no write for delivered events: only their release"
+        vec![Action::Persist(vec![1, 2, 3, 4, 5])],
+        "written, not released: whether the beacon arrives is never told"
     );
-    assert_eq!(h.queue.metrics().counters.events_sent, 5);
+    let m = h.queue.metrics();
+    assert_eq!((m.counters.events_sent, m.unconfirmed), (0, 5));
+}
+
+#[test]
+fn a_page_that_stays_asks_about_its_beacons_events_after_the_grace() {
+    let mut h = Harness::new(config());
+    h.track_many(5);
+    h.queue.on_page_hidden(h.now);
+    let beacon = h.pump().remove(0);
+    h.settle(beacon.batch_id, SendOutcome::BeaconQueued);
+    h.pump();
+    h.queue.on_page_visible(h.now);
+    h.advance(2_999);
+    assert!(h.asking.is_none(), "not before receiptGraceMs");
+    h.advance(1);
+    assert_eq!(h.asking.as_ref().map(|r| r.events.len()), Some(5));
+    let sends = h.answer_receipts(Some(&[1, 2, 3, 4, 5]));
+    assert!(sends.is_empty(), "the collector holds them all: no copy");
+    let m = h.queue.metrics();
+    assert_eq!((m.counters.events_confirmed, m.unconfirmed), (5, 0));
+    assert!(h.storage.is_empty());
 }
 
 #[test]
@@ -884,8 +1132,12 @@ fn page_unload_keeps_beacons_in_flight_and_abandons_only_fetches() {
         h.pump().is_empty(),
         "a beacon outlives the page: nothing to resend"
     );
-    h.settle(beacon.batch_id, SendOutcome::BeaconQueued);
-    assert_eq!(h.queue.metrics().counters.events_sent, 3);
+    h.settle(beacon.batch_id, ok());
+    assert_eq!(
+        h.queue.metrics().counters.events_sent,
+        3,
+        "its answer, if the page stays"
+    );
 }
 
 #[test]
@@ -905,7 +1157,7 @@ fn the_abort_of_a_batch_abandoned_at_unload_is_ignored() {
     assert_eq!(m.counters.batches_failed, 0);
     assert_eq!(m.last_error, None);
     for beacon in beacons {
-        h.settle(beacon.batch_id, SendOutcome::BeaconQueued);
+        h.settle(beacon.batch_id, ok());
     }
     h.pump();
     assert_eq!(h.queue.metrics().counters.events_sent, 20);
@@ -936,12 +1188,16 @@ fn a_probe_abandoned_at_unload_lets_another_probe_go() {
         circuit_failure_threshold: 1,
         ..config()
     });
-    h.track_many(20);
+    h.track_many(50);
     h.pump();
     h.settle_all(status(503));
     h.now += 120_000;
     let probe = h.pump().remove(0);
-    assert_eq!(probe.events.len(), 1, "half-open: one probe event");
+    assert_eq!(
+        probe.events.len(),
+        20,
+        "half-open: a probe of flushAt events"
+    );
     h.queue.on_page_unload(h.now);
     let after = h.pump();
     assert!(
@@ -1015,11 +1271,121 @@ fn a_restored_event_too_large_for_the_config_now_is_dropped_and_forgotten() {
 }
 
 #[test]
-fn restored_events_older_than_the_flush_interval_go_out_at_once() {
+fn restored_events_are_asked_about_after_the_grace_then_the_rest_go_at_once() {
     let mut h = Harness::new(config());
-    h.restore(&[stored("11", START - 60_000)], RestoreSource::OwnStorage);
-    assert_eq!(h.pump().len(), 1);
+    h.restore(
+        &[stored("11", START - 60_000), stored("12", START - 60_000)],
+        RestoreSource::OwnStorage,
+    );
+    assert!(h.pump().is_empty() && h.asking.is_none());
+    h.advance(3_000);
+    assert_eq!(
+        h.asked.len(),
+        1,
+        "one receipt request, after receiptGraceMs"
+    );
+    let sends = h.answer_receipts(Some(&[11]));
+    assert_eq!(sends.len(), 1);
+    assert_eq!(
+        ids_in(&sends[0]),
+        ["12"],
+        "the one the collector lacks, at once"
+    );
+    let m = h.queue.metrics();
+    assert_eq!(
+        (m.counters.events_confirmed, m.counters.events_resent),
+        (1, 1)
+    );
     assert!(h.storage.is_empty(), "own events are not written again");
+}
+
+#[test]
+fn a_collector_without_receipts_gets_every_restored_event_again_and_is_not_asked_twice() {
+    let mut h = Harness::new(config());
+    h.restore(
+        &[stored("11", START), stored("12", START)],
+        RestoreSource::OwnStorage,
+    );
+    h.advance(3_000);
+    let sends = h.answer_receipts(None);
+    assert_eq!(sends.iter().map(|r| r.events.len()).sum::<usize>(), 2);
+    h.settle_all(ok());
+    h.restore(&[stored("13", START)], RestoreSource::Adopted);
+    let later = h.advance(3_000);
+    assert_eq!(
+        h.asked.len(),
+        1,
+        "the collector gives no receipts: not asked again"
+    );
+    assert_eq!(later.len(), 1);
+    assert_eq!(h.queue.metrics().counters.events_resent, 3);
+}
+
+#[test]
+fn a_failed_receipt_request_is_retried_with_backoff_and_its_events_kept() {
+    let mut h = Harness::new(config());
+    h.restore(&[stored("11", START)], RestoreSource::OwnStorage);
+    h.advance(3_000);
+    let request = h.asking.take().unwrap();
+    let report = h
+        .queue
+        .on_receipts(request.request_id, status(503), None, h.now)
+        .unwrap();
+    assert_eq!(report.health, Health::Failing);
+    assert!(h.pump().is_empty());
+    assert_eq!(h.queue.metrics().unconfirmed, 1, "kept, still unconfirmed");
+    h.advance(999);
+    assert!(h.asking.is_none(), "not before the backoff");
+    h.advance(1_001);
+    assert!(h.asking.is_some(), "asked again");
+    let sends = h.answer_receipts(Some(&[]));
+    assert_eq!(sends.len(), 1);
+}
+
+#[test]
+fn unconfirmed_events_count_toward_the_bounds_and_expire() {
+    let mut h = Harness::new(Config {
+        max_queue_events: 3,
+        ..config()
+    });
+    h.restore(
+        &[
+            stored("11", START),
+            stored("12", START),
+            stored("13", START),
+        ],
+        RestoreSource::OwnStorage,
+    );
+    h.track("new");
+    let m = h.queue.metrics();
+    assert_eq!(
+        (m.unconfirmed, m.pending, m.counters.dropped_overflow),
+        (2, 1, 1)
+    );
+    h.pump();
+    assert!(!h.storage.contains("11"), "the oldest, dropped");
+    h.now += 7 * DAY;
+    h.pump();
+    let m = h.queue.metrics();
+    assert_eq!((m.unconfirmed, m.counters.dropped_expired), (0, 3));
+}
+
+#[test]
+fn unload_abandons_a_receipt_request_and_keeps_its_events_stored() {
+    let mut h = Harness::new(config());
+    h.restore(&[stored("11", START)], RestoreSource::OwnStorage);
+    h.storage.insert(stored("11", START));
+    h.advance(3_000);
+    let request = h.asking.take().unwrap();
+    h.queue.on_page_unload(h.now);
+    assert!(h.pump().is_empty(), "not sent by beacon: it may be a copy");
+    assert!(h.storage.contains("11"));
+    assert!(
+        h.queue
+            .on_receipts(request.request_id, ok(), Some(&[11]), h.now)
+            .is_none(),
+        "the aborted request's answer is ignored"
+    );
 }
 
 #[test]
@@ -1078,6 +1444,103 @@ fn without_persistence_no_event_is_copied_out_for_storage() {
         "only sends: {actions:?}"
     );
     assert_eq!(actions.len(), 1);
+}
+
+// ---------- what a page sends as it goes away ----------
+
+/// A page tracks 14 events (fewer than `flushAt`), is hidden, sends them in
+/// a request that outlives it, and goes away (`unload`) before any answer:
+/// what storage holds then is all the next page load gets.
+fn page_that_left_with_14(unload: bool) -> (Harness, Vec<String>) {
+    let mut h = Harness::new(config());
+    let ids = h.track_many(14);
+    h.pump();
+    h.queue.on_page_hidden(h.now);
+    let way_out = h.pump();
+    assert_eq!(way_out.len(), 1);
+    assert_eq!(way_out[0].transport, Transport::Beacon);
+    if unload {
+        h.queue.on_page_unload(h.now);
+        assert!(
+            h.pump().is_empty(),
+            "the request outlives the page: nothing to resend"
+        );
+    }
+    assert_eq!(
+        h.storage.len(),
+        14,
+        "kept until an answer or a receipt confirms them"
+    );
+    (h, ids)
+}
+
+/// The next queue (a reload's, or the tab that adopts the partition) with
+/// what `left` stored, run until the receipt request is due.
+fn next_page(left: &Harness, source: RestoreSource) -> Harness {
+    let mut next = Harness::new(config());
+    next.now = left.now + 50;
+    next.next_handle = left.next_handle;
+    let stored = left.storage.read_all();
+    next.restore(&stored, source);
+    // The same records, now where the next queue finds them.
+    for event in stored {
+        next.storage.insert(event);
+    }
+    next.advance(3_000);
+    assert!(next.asking.is_some(), "asked after receiptGraceMs");
+    next
+}
+
+#[test]
+fn reload_the_collector_refused_what_the_page_left_with_so_the_next_page_sends_all_14() {
+    let (left, ids) = page_that_left_with_14(true);
+    let mut next = next_page(&left, RestoreSource::OwnStorage);
+    let sends = next.answer_receipts(Some(&[]));
+    assert_eq!(sends.iter().flat_map(ids_in).collect::<Vec<_>>(), ids);
+    next.settle_all(ok());
+    assert!(next.storage.is_empty());
+    assert_eq!(next.queue.metrics().counters.events_resent, 14);
+}
+
+#[test]
+fn navigation_the_collector_stored_what_the_page_left_with_so_the_next_page_sends_none() {
+    let (left, ids) = page_that_left_with_14(true);
+    let mut next = next_page(&left, RestoreSource::OwnStorage);
+    let held: Vec<u32> = ids.iter().map(|id| handle_of(id)).collect();
+    assert!(next.answer_receipts(Some(&held)).is_empty(), "no copy");
+    assert!(next.storage.is_empty(), "confirmed: deleted");
+    assert_eq!(next.queue.metrics().counters.events_confirmed, 14);
+}
+
+#[test]
+fn closed_tab_a_collector_without_receipts_gets_each_event_again_once() {
+    let (left, ids) = page_that_left_with_14(true);
+    let mut next = next_page(&left, RestoreSource::Adopted);
+    let sends = next.answer_receipts(None);
+    assert_eq!(sends.iter().flat_map(ids_in).collect::<Vec<_>>(), ids);
+    next.settle_all(ok());
+    next.advance(60_000);
+    assert!(
+        next.asked.len() == 1 && next.sent.len() == 1,
+        "once: not asked, not sent again"
+    );
+}
+
+#[test]
+fn a_page_that_stays_settles_its_way_out_request_by_its_answer() {
+    let (mut h, _) = page_that_left_with_14(false);
+    h.settle_all(status(503));
+    assert_eq!(
+        h.queue.metrics().pending,
+        14,
+        "refused: queued again, still stored"
+    );
+    assert_eq!(h.storage.len(), 14);
+    h.queue.on_page_visible(h.now);
+    h.wake_until_send();
+    h.settle_all(ok());
+    assert!(h.storage.is_empty());
+    assert_eq!(h.queue.metrics().counters.events_sent, 14);
 }
 
 // ---------- two clocks: monotonic for timers, wall for stamps ----------
@@ -1149,11 +1612,12 @@ fn a_restored_event_is_as_old_as_the_wall_clock_says() {
         m.counters.dropped_expired, 1,
         "8 days old by the wall clock"
     );
-    assert_eq!(m.pending, 1);
+    assert_eq!(m.unconfirmed, 1);
+    h.advance(3_000);
     assert_eq!(
-        h.pump().len(),
+        h.answer_receipts(Some(&[])).len(),
         1,
-        "an hour old: past the flush interval, sent at once"
+        "an hour old: past the flush interval, sent once not held"
     );
 }
 
@@ -1162,12 +1626,19 @@ fn a_stored_time_ahead_of_the_wall_clock_counts_as_now() {
     let mut h = Harness::new(config());
     h.set_wall_clock(WALL);
     h.restore(&[stored("33", WALL + 2 * HOUR)], RestoreSource::OwnStorage);
-    assert!(
-        h.pump().is_empty(),
-        "age 0: it waits for the flush interval"
+    h.queue.set_online(false, h.now);
+    h.advance(7 * DAY - 1);
+    assert_eq!(
+        h.queue.metrics().unconfirmed,
+        1,
+        "age 0 at restore: not expired yet"
     );
-    assert_eq!(h.advance(5_000).len(), 1);
-    assert_eq!(h.queue.metrics().counters.dropped_expired, 0);
+    h.advance(1);
+    assert_eq!(
+        h.queue.metrics().counters.dropped_expired,
+        1,
+        "7 days after its restore, not 2 hours later"
+    );
 }
 
 #[test]
@@ -1203,5 +1674,5 @@ fn next_retry_at_is_reported_by_the_wall_clock() {
         .metrics()
         .next_retry_at
         .expect("a retry is scheduled");
-    assert!((WALL..=WALL + 1_000).contains(&at), "{at}");
+    assert!((WALL + 1_000..=WALL + 2_000).contains(&at), "{at}");
 }

@@ -2,9 +2,15 @@
 //! track, time, send outcomes, page visibility, connectivity and crashes with
 //! restore, against a model collector and a model storage.
 //!
+//! The model collector may give receipts or not; a beacon it refuses is
+//! "queued" all the same, and one the page left in flight at a crash may
+//! have arrived or not.
+//!
 //! Invariants checked after every step and at the end:
-//! - every accepted event ends exactly one way: delivered once, dropped with a
+//! - every accepted event ends exactly one way: delivered, dropped with a
 //!   counted reason, or lost in a crash before `persistDebounceMs` elapsed;
+//!   it reaches the collector once, or again only after its delivery was
+//!   unknown (an aborted fetch, a beacon, a crash) and no receipt said so;
 //! - no event is in two in-flight batches; no empty batch is sent;
 //! - the queue's bounds hold; storage never holds a delivered or dropped event,
 //!   and holds every held event once the page is hidden;
@@ -48,7 +54,14 @@ enum Op {
     },
     PageVisible,
     Online(bool),
-    Crash,
+    /// The renderer dies; beacons in flight arrived or not.
+    Crash {
+        beacons_arrived: bool,
+    },
+    /// The collector answers the receipt request in flight.
+    Receipts {
+        outcome: Outcome,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +106,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(|arrived| Op::PageUnload { arrived }),
         1 => Just(Op::PageVisible),
         1 => any::<bool>().prop_map(Op::Online),
-        1 => Just(Op::Crash),
+        1 => any::<bool>().prop_map(|beacons_arrived| Op::Crash { beacons_arrived }),
+        3 => outcome().prop_map(|outcome| Op::Receipts { outcome }),
     ]
 }
 
@@ -101,13 +115,18 @@ fn small_config() -> impl Strategy<Value = Config> {
     (
         (1u32..30, 1u32..40, 1_024u32..8_000, 1_024u32..20_000),
         (5u32..80, 3_000u32..40_000, 1u32..4, 1u32..6),
-        (0u64..300, 1_000u64..60_000, 100_000u64..1_000_000),
+        (
+            0u64..300,
+            1_000u64..60_000,
+            100_000u64..1_000_000,
+            0u64..5_000,
+        ),
     )
         .prop_map(
             |(
                 (flush_at, max_batch_events, max_batch_bytes, max_beacon_bytes),
                 (max_queue_events, max_queue_bytes, flush_concurrency, circuit_failure_threshold),
-                (persist_debounce_ms, flush_interval_ms, max_event_age_ms),
+                (persist_debounce_ms, flush_interval_ms, max_event_age_ms, receipt_grace_ms),
             )| Config {
                 flush_at,
                 max_batch_events,
@@ -120,6 +139,7 @@ fn small_config() -> impl Strategy<Value = Config> {
                 persist_debounce_ms,
                 flush_interval_ms,
                 max_event_age_ms,
+                receipt_grace_ms,
                 retry_base_ms: 500,
                 retry_max_ms: 20_000,
                 circuit_open_ms: 15_000,
@@ -137,9 +157,13 @@ struct World {
     tracked_at: HashMap<String, u64>,
     refused: u64,
     received: HashSet<String>,
-    /// Events of fetches aborted at unload that reached the collector: the
-    /// queue sends them again (same messageId), so they may arrive twice.
+    /// Events that reached the collector while the queue could not know it
+    /// (a fetch aborted at unload, a beacon, a crash): the queue may send
+    /// them again (same messageId) unless a receipt tells it the collector
+    /// holds them, so they may arrive twice.
     received_before_abort: HashSet<String>,
+    /// Whether the model collector answers receipt requests with receipts.
+    gives_receipts: bool,
     lost_in_crash: HashSet<String>,
     /// Drops counted by queues that crashed, plus evictions a crash settled.
     earlier_drops: u64,
@@ -158,8 +182,9 @@ fn drops(h: &Harness) -> u64 {
 }
 
 impl World {
-    fn new(config: Config) -> Self {
+    fn new(config: Config, gives_receipts: bool) -> Self {
         World {
+            gives_receipts,
             h: Harness::new(config.clone()),
             config,
             index_of: HashMap::new(),
@@ -219,7 +244,8 @@ impl World {
             Op::PageUnload { arrived } => self.unload(arrived),
             Op::PageVisible => self.h.queue.on_page_visible(self.h.now),
             Op::Online(online) => self.h.queue.set_online(online, self.h.now),
-            Op::Crash => self.crash(),
+            Op::Crash { beacons_arrived } => self.crash(beacons_arrived),
+            Op::Receipts { outcome } => self.answer_receipts(outcome),
         }
         let before: HashSet<String> = self.open_ids();
         let sends = self.h.pump();
@@ -273,14 +299,15 @@ impl World {
         let request = self.h.open[pick % self.h.open.len()].clone();
         let ids = ids_in(&request);
         if request.transport == Transport::Beacon {
-            let queued = matches!(outcome, Outcome::Ok | Outcome::OkRejectingFirst);
-            if queued {
-                self.receive(&ids);
-            }
-            let result = if queued {
-                SendOutcome::BeaconQueued
-            } else {
-                SendOutcome::BeaconRefused
+            // sendBeacon takes the body (and the collector stores it, or
+            // answers 503 to nobody), or refuses it.
+            let result = match outcome {
+                Outcome::Ok | Outcome::OkRejectingFirst => {
+                    self.receive_unknowingly(&ids);
+                    SendOutcome::BeaconQueued
+                }
+                Outcome::ServerError => SendOutcome::BeaconQueued,
+                _ => SendOutcome::BeaconRefused,
             };
             self.h.settle(request.batch_id, result);
             return;
@@ -328,9 +355,102 @@ impl World {
         }
     }
 
+    /// The collector stores `ids` and the queue cannot know it.
+    fn receive_unknowingly(&mut self, ids: &[String]) {
+        self.receive(ids);
+        self.received_before_abort.extend(ids.iter().cloned());
+    }
+
+    /// The collector answers the receipt request in flight: the events it
+    /// holds, if it gives receipts.
+    fn answer_receipts(&mut self, outcome: Outcome) {
+        let Some(request) = self.h.asking.take() else {
+            return;
+        };
+        let held: Vec<u32> = request
+            .events
+            .iter()
+            .copied()
+            .filter(|handle| self.received.contains(&handle.to_string()))
+            .collect();
+        // Those the queue still asks about: overflow or expiry may have dropped some meanwhile.
+        let asked_still: HashSet<u32> = self.h.queue.unconfirmed_events().into_iter().collect();
+        let (result, receipts) = match outcome {
+            Outcome::ServerError => (
+                SendOutcome::Response {
+                    status: 503,
+                    retry_after: None,
+                    rejected: &[],
+                },
+                None,
+            ),
+            Outcome::NetworkError => (SendOutcome::NetworkError, None),
+            Outcome::Timeout => (SendOutcome::Timeout, None),
+            Outcome::Unauthorized => (
+                SendOutcome::Response {
+                    status: 401,
+                    retry_after: None,
+                    rejected: &[],
+                },
+                None,
+            ),
+            Outcome::NotFound => (
+                SendOutcome::Response {
+                    status: 404,
+                    retry_after: None,
+                    rejected: &[],
+                },
+                None,
+            ),
+            _ if self.gives_receipts => (
+                SendOutcome::Response {
+                    status: 200,
+                    retry_after: None,
+                    rejected: &[],
+                },
+                Some(&held[..]),
+            ),
+            _ => (
+                SendOutcome::Response {
+                    status: 200,
+                    retry_after: None,
+                    rejected: &[],
+                },
+                None,
+            ),
+        };
+        let report = self
+            .h
+            .queue
+            .on_receipts(request.request_id, result, receipts, self.h.now)
+            .expect("the request was in flight");
+        if let Some(held) = receipts {
+            let confirmed: Vec<&u32> = held.iter().filter(|h| asked_still.contains(h)).collect();
+            assert_eq!(report.sent, confirmed.len(), "each event held is confirmed");
+            // Delivered, the queue says, and rightly: the collector has it.
+            for handle in confirmed {
+                self.received_before_abort.remove(&handle.to_string());
+            }
+        }
+    }
+
     /// The page hides for unload: its fetches are aborted, never settled.
     fn unload(&mut self, arrived: bool) {
         self.h.queue.on_page_unload(self.h.now);
+        if let Some(request) = self.h.asking.take() {
+            assert!(
+                self.h
+                    .queue
+                    .on_receipts(
+                        request.request_id,
+                        SendOutcome::NetworkError,
+                        None,
+                        self.h.now
+                    )
+                    .is_none(),
+                "an aborted receipt request's late answer is ignored"
+            );
+        }
         let (aborted, kept) = std::mem::take(&mut self.h.open)
             .into_iter()
             .partition(|r| r.transport == Transport::Fetch);
@@ -338,8 +458,7 @@ impl World {
         for request in aborted {
             let ids = ids_in(&request);
             if arrived {
-                self.receive(&ids);
-                self.received_before_abort.extend(ids);
+                self.receive_unknowingly(&ids);
             }
             assert!(
                 self.h
@@ -352,7 +471,17 @@ impl World {
     }
 
     /// The renderer dies: whatever storage holds is all the next page gets.
-    fn crash(&mut self) {
+    fn crash(&mut self, beacons_arrived: bool) {
+        if beacons_arrived {
+            let beaconed: Vec<String> = self
+                .h
+                .open
+                .iter()
+                .filter(|r| r.transport == Transport::Beacon)
+                .flat_map(ids_in)
+                .collect();
+            self.receive_unknowingly(&beaconed);
+        }
         let held: Vec<String> = self
             .h
             .queue
@@ -361,7 +490,7 @@ impl World {
             .map(|handle| handle.to_string())
             .collect();
         let m = self.h.queue.metrics();
-        let evicted_in_flight = m.pending + m.in_flight - held.len() as u64;
+        let evicted_in_flight = m.pending + m.in_flight + m.unconfirmed - held.len() as u64;
         for id in &held {
             if !self.h.storage.contains(id) {
                 let age = self.h.now - self.tracked_at[id];
@@ -398,8 +527,10 @@ impl World {
         let mut in_flight: HashSet<String> = open_before.clone();
         let held = self.h.queue.held_events();
         let open_now = self.open_ids();
+        let unconfirmed: HashSet<u32> = self.h.queue.unconfirmed_events().into_iter().collect();
         let waiting: Vec<String> = held
             .iter()
+            .filter(|handle| !unconfirmed.contains(handle))
             .map(|handle| handle.to_string())
             .filter(|id| !open_now.contains(id))
             .collect();
@@ -456,7 +587,12 @@ impl World {
         let c = &m.counters;
         assert_eq!(
             c.events_tracked + c.events_restored,
-            c.events_sent + drops(&self.h) + m.pending + m.in_flight,
+            c.events_sent
+                + c.events_confirmed
+                + drops(&self.h)
+                + m.pending
+                + m.in_flight
+                + m.unconfirmed,
             "counters do not add up: {m:?}"
         );
         let held = self.h.queue.held_events();
@@ -485,8 +621,13 @@ impl World {
             let sends = self.h.pump();
             self.check_new_batches(&sends, &before);
             self.check_invariants();
+            if self.h.asking.is_some() {
+                self.answer_receipts(Outcome::Ok);
+                continue;
+            }
             if self.h.open.is_empty() {
-                if self.h.queue.metrics().pending == 0 {
+                let m = self.h.queue.metrics();
+                if m.pending == 0 && m.unconfirmed == 0 {
                     break;
                 }
                 self.h.wake();
@@ -495,7 +636,11 @@ impl World {
             self.settle(0, Outcome::Ok);
         }
         let m = self.h.queue.metrics();
-        assert_eq!((m.pending, m.in_flight), (0, 0), "queue did not drain");
+        assert_eq!(
+            (m.pending, m.in_flight, m.unconfirmed),
+            (0, 0, 0),
+            "queue did not drain"
+        );
         // The shell lets go of an event only when the core releases it:
         // each accepted event is released once (or was lost in a crash).
         self.released.extend(std::mem::take(&mut self.h.released));
@@ -544,8 +689,8 @@ proptest! {
     })]
 
     #[test]
-    fn every_event_ends_exactly_one_way(config in small_config(), ops in proptest::collection::vec(op(), 1..80)) {
-        let mut world = World::new(config);
+    fn every_event_ends_exactly_one_way(config in small_config(), gives_receipts in any::<bool>(), ops in proptest::collection::vec(op(), 1..80)) {
+        let mut world = World::new(config, gives_receipts);
         for op in ops {
             world.apply(op);
         }

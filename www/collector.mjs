@@ -7,7 +7,9 @@
 // Endpoints
 //   POST /v1/batch        {"batch":[…],"sentAt":…} as application/json or text/plain
 //                         (gzip with Content-Encoding: gzip); `?fault=<json>` applies
-//                         a fault to this request alone (for tests running side by side)
+//                         a fault to this request alone (for tests running side by side).
+//                         {"batch":[],"receipts":[ids]} is a receipt request, answered
+//                         {"receipts":[the ids it holds]} (docs/wire-contract.md)
 //   GET  /v1/events       accepted events, first copy of each messageId, in arrival order
 //                         (`?last=N`: the newest N, newest first)
 //   GET  /v1/stats        counters: requests, received, duplicates, rejected, bytes, …
@@ -34,6 +36,11 @@ const TYPES = new Set(['track', 'identify', 'page', 'group', 'alias', 'screen'])
 //   delayMs       wait before answering
 //   drop          destroy the connection without answering
 //   down          same as drop, for "the collector is down"
+//   wayOutStatus  answer this status to requests a page sends as it goes away
+//                 (fetch with keepalive, as tests/e2e/harness.mjs marks them, or
+//                 sendBeacon), and accept the others
+//   noReceipts    answer receipt requests as a collector that gives none does
+//                 (as an empty batch: 200, no receipts), as Segment's API would
 const NO_FAULT = Object.freeze({});
 
 function validateEvent(event) {
@@ -57,7 +64,7 @@ export function startCollector({ port = 0, logFile = null, quiet = true, checkBo
   let violations = [];
   let stats;
   const resetStats = () => {
-    stats = { requests: 0, batches: 0, received: 0, duplicates: 0, rejected: 0, malformed: 0, bytes: 0, refused: 0, tooLarge: 0 };
+    stats = { requests: 0, batches: 0, received: 0, duplicates: 0, rejected: 0, malformed: 0, bytes: 0, refused: 0, tooLarge: 0, receiptRequests: 0, receiptsAsked: 0, receiptsHeld: 0 };
   };
   resetStats();
   if (logFile) mkdirSync(dirname(logFile), { recursive: true });
@@ -87,7 +94,9 @@ export function startCollector({ port = 0, logFile = null, quiet = true, checkBo
     const raw = await readBody(req);
     stats.requests += 1;
     stats.bytes += raw.length;
-    const entry = { at: Date.now(), bytes: raw.length, mode: req.headers['sec-fetch-mode'] ?? null, type: req.headers['content-type'] ?? null, encoding: req.headers['content-encoding'] ?? null, status: 0, events: 0 };
+    // `?keepalive` marks a keepalive fetch where a test page asks (tests/e2e/harness.mjs).
+    const mode = url.searchParams.has('keepalive') ? 'keepalive' : (req.headers['sec-fetch-mode'] ?? null);
+    const entry = { at: Date.now(), bytes: raw.length, mode, type: req.headers['content-type'] ?? null, encoding: req.headers['content-encoding'] ?? null, status: 0, events: 0 };
     requests.push(entry);
     const answer = (status, body, headers) => {
       entry.status = status;
@@ -104,16 +113,22 @@ export function startCollector({ port = 0, logFile = null, quiet = true, checkBo
       stats.tooLarge += 1;
       return answer(413, { error: `body of ${raw.length} bytes is over ${fault.maxBodyBytes}` });
     }
-    if (fault.status) {
-      stats.refused += 1;
-      const headers = fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {};
-      return answer(fault.status, { error: 'fault injected' }, headers);
-    }
     let body;
     try {
       const text = (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
       body = JSON.parse(text);
     } catch {
+      body = undefined;
+    }
+    // Counted before any fault, so that a test sees what a refused request carried.
+    if (Array.isArray(body?.batch)) entry.events = body.batch.length;
+    const status = fault.status || (fault.wayOutStatus && (mode === 'keepalive' || mode === 'no-cors') ? fault.wayOutStatus : 0);
+    if (status) {
+      stats.refused += 1;
+      const headers = fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {};
+      return answer(status, { error: 'fault injected' }, headers);
+    }
+    if (body === undefined) {
       stats.malformed += 1;
       return answer(400, { error: 'body is not JSON' });
     }
@@ -121,8 +136,16 @@ export function startCollector({ port = 0, logFile = null, quiet = true, checkBo
       stats.malformed += 1;
       return answer(400, { error: 'body must be {"batch":[…]}' });
     }
-    entry.events = body.batch.length;
     if (checkBody) violations.push(...checkBody(body, raw.length));
+    if (Array.isArray(body.receipts) && body.batch.length === 0) {
+      entry.receipts = body.receipts.length;
+      if (fault.noReceipts) return answer(200, {});
+      const held = body.receipts.filter((id) => seen.has(id));
+      stats.receiptRequests += 1;
+      stats.receiptsAsked += body.receipts.length;
+      stats.receiptsHeld += held.length;
+      return answer(200, { receipts: held });
+    }
     const malformed = [];
     for (const event of body.batch) {
       const problem = validateEvent(event);

@@ -1,5 +1,7 @@
 //! The circuit breaker: after enough consecutive failed sends, stop sending
-//! for a while, then let one small probe decide whether to resume.
+//! until the retry policy's next try, then let one small probe decide
+//! whether to resume. How long it stays open is the policy's (`retry`): it
+//! follows the outage's length, so the end of a short one is seen soon.
 
 use super::time::Millis;
 
@@ -38,7 +40,6 @@ impl CircuitState {
 #[derive(Debug, Clone)]
 pub struct CircuitBreaker {
     threshold: u32,
-    open_ms: Millis,
     consecutive_failures: u32,
     state: CircuitState,
 }
@@ -55,10 +56,9 @@ pub enum Permit {
 }
 
 impl CircuitBreaker {
-    pub fn new(threshold: u32, open_ms: Millis) -> Self {
+    pub fn new(threshold: u32) -> Self {
         CircuitBreaker {
             threshold: threshold.max(1),
-            open_ms,
             consecutive_failures: 0,
             state: CircuitState::Closed,
         }
@@ -112,15 +112,14 @@ impl CircuitBreaker {
         self.state = CircuitState::Closed;
     }
 
-    /// Records a failed send; returns true when this opened the circuit.
-    pub fn on_failure(&mut self, now: Millis) -> bool {
+    /// Records a failed send, the next try being due at `retry_at`;
+    /// returns true when this opened the circuit (until then).
+    pub fn on_failure(&mut self, retry_at: Millis) -> bool {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         let was_open = matches!(self.state, CircuitState::Open { .. });
         let probe_failed = matches!(self.state, CircuitState::HalfOpen { .. });
         if probe_failed || self.consecutive_failures >= self.threshold {
-            self.state = CircuitState::Open {
-                until: now.saturating_add(self.open_ms),
-            };
+            self.state = CircuitState::Open { until: retry_at };
             return !was_open;
         }
         false
@@ -143,7 +142,7 @@ mod tests {
 
     #[test]
     fn stays_closed_below_the_threshold() {
-        let mut breaker = CircuitBreaker::new(3, 1_000);
+        let mut breaker = CircuitBreaker::new(3);
         breaker.on_failure(0);
         breaker.on_failure(0);
         assert_eq!(breaker.permit(0), Permit::Send);
@@ -151,11 +150,11 @@ mod tests {
 
     #[test]
     fn opens_at_the_threshold_and_blocks_until_the_open_time_passes() {
-        let mut breaker = CircuitBreaker::new(3, 1_000);
-        assert!(!breaker.on_failure(10));
-        assert!(!breaker.on_failure(10));
-        assert!(breaker.on_failure(10), "the third failure opens it");
-        assert!(!breaker.on_failure(10), "already open");
+        let mut breaker = CircuitBreaker::new(3);
+        assert!(!breaker.on_failure(1_010));
+        assert!(!breaker.on_failure(1_010));
+        assert!(breaker.on_failure(1_010), "the third failure opens it");
+        assert!(!breaker.on_failure(1_010), "already open");
         assert_eq!(breaker.state(), CircuitState::Open { until: 1_010 });
         assert_eq!(breaker.permit(1_009), Permit::Blocked);
         assert_eq!(breaker.permit(1_010), Permit::Probe);
@@ -163,8 +162,8 @@ mod tests {
 
     #[test]
     fn half_open_allows_one_probe_at_a_time() {
-        let mut breaker = CircuitBreaker::new(1, 100);
-        breaker.on_failure(0);
+        let mut breaker = CircuitBreaker::new(1);
+        breaker.on_failure(100);
         assert_eq!(breaker.permit(100), Permit::Probe);
         breaker.probe_sent();
         assert_eq!(breaker.permit(100), Permit::Blocked);
@@ -172,8 +171,8 @@ mod tests {
 
     #[test]
     fn a_successful_probe_closes_the_circuit() {
-        let mut breaker = CircuitBreaker::new(1, 100);
-        breaker.on_failure(0);
+        let mut breaker = CircuitBreaker::new(1);
+        breaker.on_failure(100);
         breaker.permit(100);
         breaker.probe_sent();
         breaker.on_success();
@@ -183,22 +182,22 @@ mod tests {
 
     #[test]
     fn a_failed_probe_reopens_the_circuit() {
-        let mut breaker = CircuitBreaker::new(5, 100);
+        let mut breaker = CircuitBreaker::new(5);
         for _ in 0..5 {
-            breaker.on_failure(0);
+            breaker.on_failure(100);
         }
         breaker.permit(100);
         breaker.probe_sent();
-        breaker.on_failure(150);
+        breaker.on_failure(250);
         assert_eq!(breaker.state(), CircuitState::Open { until: 250 });
     }
 
     #[test]
     fn success_resets_the_failure_count() {
-        let mut breaker = CircuitBreaker::new(2, 100);
-        breaker.on_failure(0);
+        let mut breaker = CircuitBreaker::new(2);
+        breaker.on_failure(100);
         breaker.on_success();
-        breaker.on_failure(0);
+        breaker.on_failure(100);
         assert_eq!(breaker.state(), CircuitState::Closed);
     }
 }

@@ -43,7 +43,8 @@ pub struct Config {
     /// Most bytes of one encoded event (Segment refuses a message over
     /// 32 KB with a 400 for its whole batch); larger is refused at `track`.
     pub max_event_bytes: u32,
-    /// First retry delay ceiling; doubles per consecutive failure.
+    /// The retry policy's unit: the first retry waits 1–2 of it, later
+    /// ones 2–4 while an outage is short (see `retry`).
     pub retry_base_ms: u64,
     /// Largest retry delay ceiling.
     pub retry_max_ms: u64,
@@ -51,7 +52,8 @@ pub struct Config {
     pub max_retry_after_ms: u64,
     /// Consecutive failed sends that open the circuit.
     pub circuit_failure_threshold: u32,
-    /// How long an open circuit blocks sends before a probe.
+    /// The longest wait between probes that a long outage grows to (the
+    /// wait is a sixteenth of the outage's length until then).
     pub circuit_open_ms: u64,
     /// Events older than this are dropped as expired.
     pub max_event_age_ms: u64,
@@ -59,6 +61,10 @@ pub struct Config {
     pub persist_debounce_ms: u64,
     /// A send not answered in this time is reported as a timeout.
     pub request_timeout_ms: u64,
+    /// How long an event restored from storage, or handed to `sendBeacon`,
+    /// waits before the collector is asked whether it holds it: a request
+    /// the page that held it left in flight lands meanwhile.
+    pub receipt_grace_ms: u64,
 }
 
 impl Default for Config {
@@ -86,6 +92,7 @@ impl Default for Config {
             max_event_age_ms: 7 * 24 * 3_600_000,
             persist_debounce_ms: 100,
             request_timeout_ms: 10_000,
+            receipt_grace_ms: 3_000,
         }
     }
 }
@@ -159,7 +166,7 @@ const fn field(name: &'static str, min: u64, max: u64) -> NumericField {
 }
 
 /// Every numeric setting. `retryMaxMs` also may not be below `retryBaseMs`.
-pub const NUMERIC_FIELDS: [NumericField; 17] = [
+pub const NUMERIC_FIELDS: [NumericField; 18] = [
     field("flushAt", 1, 1_000),
     field("flushIntervalMs", 1, 3_600_000),
     field("flushConcurrency", 1, 16),
@@ -177,11 +184,12 @@ pub const NUMERIC_FIELDS: [NumericField; 17] = [
     field("maxEventAgeMs", 60_000, 365 * DAY_MS),
     field("persistDebounceMs", 0, 60_000),
     field("requestTimeoutMs", 1_000, 300_000),
+    field("receiptGraceMs", 0, 600_000),
 ];
 
 impl Config {
     /// The numeric settings' values, in `NUMERIC_FIELDS` order.
-    pub fn values(&self) -> [u64; 17] {
+    pub fn values(&self) -> [u64; 18] {
         [
             self.flush_at.into(),
             self.flush_interval_ms,
@@ -200,13 +208,14 @@ impl Config {
             self.max_event_age_ms,
             self.persist_debounce_ms,
             self.request_timeout_ms,
+            self.receipt_grace_ms,
         ]
     }
 
     /// The config of these values (in `NUMERIC_FIELDS` order), or the index
     /// of the first one out of its range (`retryMaxMs` may also not be
     /// below `retryBaseMs`).
-    pub fn from_values(values: [u64; 17]) -> Result<Config, usize> {
+    pub fn from_values(values: [u64; 18]) -> Result<Config, usize> {
         for (index, (&(field_min, field_max), &value)) in RANGES.iter().zip(&values).enumerate() {
             let min = if index == RETRY_MAX {
                 values[RETRY_BASE]
@@ -221,7 +230,7 @@ impl Config {
     }
 
     /// The config of these values, as they are.
-    fn unchecked(values: [u64; 17]) -> Config {
+    fn unchecked(values: [u64; 18]) -> Config {
         // Every range above fits the u32 fields.
         let small = |index: usize| values[index] as u32;
         Config {
@@ -242,11 +251,12 @@ impl Config {
             max_event_age_ms: values[14],
             persist_debounce_ms: values[15],
             request_timeout_ms: values[16],
+            receipt_grace_ms: values[17],
         }
     }
 
     /// The numeric settings with their current values, in table order.
-    pub fn numeric_fields(&self) -> [(NumericField, u64); 17] {
+    pub fn numeric_fields(&self) -> [(NumericField, u64); 18] {
         let values = self.values();
         core::array::from_fn(|index| (NUMERIC_FIELDS[index], values[index]))
     }
@@ -286,8 +296,8 @@ impl Config {
 
 /// `NUMERIC_FIELDS`' ranges without their names, worked out at compile
 /// time: checking values needs no names, so the wasm carries none.
-const RANGES: [(u64, u64); 17] = {
-    let mut ranges = [(0, 0); 17];
+const RANGES: [(u64, u64); 18] = {
+    let mut ranges = [(0, 0); 18];
     let mut index = 0;
     while index < ranges.len() {
         ranges[index] = (NUMERIC_FIELDS[index].min, NUMERIC_FIELDS[index].max);

@@ -1,11 +1,18 @@
 //! `ClientEventQueue`: the sans-IO state machine that owns every decision
 //! about queueing, batching, retrying and dropping events.
 //!
-//! The caller feeds inputs (`track`, `on_send_result`, `on_page_hidden`,
-//! `restore`, `flush`, …) with the current time, then drains
-//! `poll_action(now)` until it returns `None` and arms one timer for
-//! `next_wakeup()`. Nothing here reads a clock, draws randomness it was not
-//! given, or performs I/O.
+//! The caller feeds inputs (`track`, `on_send_result`, `on_receipts`,
+//! `on_page_hidden`, `restore`, `flush`, `on_peer_failure`, …) with the
+//! current time, then drains `poll_action(now)` until it returns `None` and
+//! arms one timer for `next_wakeup()`. Nothing here reads a clock, draws
+//! randomness it was not given, or performs I/O.
+//!
+//! While the collector fails, one request at a time is in flight, a probe
+//! of at most `flushAt` events, at the retry policy's times (`retry`); the
+//! first success sends the rest at once. A `BatchReport`'s `health` says
+//! when a send failed or ended an outage, for the caller to tell its other
+//! tabs (`on_peer_failure`, `on_peer_recovery`), so that many tabs probe a
+//! failing collector about as often as one does and all resume together.
 //!
 //! Two clocks. `now` in every call is monotonic (in the browser,
 //! `performance.timeOrigin + performance.now()`): every timer (flush
@@ -27,10 +34,18 @@ use super::outcome::{classify, SendOutcome, Verdict};
 use super::pending::PendingQueue;
 use super::retry::{Jitter, RetryPolicy};
 use super::time::Millis;
+use super::unconfirmed::Unconfirmed;
 use super::wire::Envelope;
 
-/// Identifies one send, to match its outcome.
+/// Identifies one send (or receipt request), to match its outcome.
 pub type BatchId = u64;
+
+/// Most events one receipt request asks about.
+pub const MAX_RECEIPT_EVENTS: usize = 500;
+
+/// Tabs that hear another tab's send succeed after an outage resume within
+/// this much, spread at random, rather than all at once.
+pub const RECOVERY_SPREAD_MS: Millis = 1_000;
 
 /// A batch's events, taken as two runs each in sequence order (the high
 /// ones, then the normal ones), merged into one (a merge, not a sort: no
@@ -56,6 +71,11 @@ fn in_sequence(events: Vec<QueuedEvent>) -> Vec<QueuedEvent> {
     merged
 }
 
+/// Whether an event queued at `created_at` is `max_age` old or more at `now`.
+fn expired_at(created_at: Millis, now: Millis, max_age: Millis) -> bool {
+    now.saturating_sub(created_at) >= max_age
+}
+
 /// How an event is treated when batches are formed and the queue overflows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
@@ -69,8 +89,18 @@ pub enum Priority {
 pub enum Transport {
     /// A normal `fetch`.
     Fetch,
-    /// `navigator.sendBeacon` (or `fetch` with `keepalive`), for a hidden page.
+    /// A request that outlives the page, for a hidden one: `fetch` with
+    /// `keepalive` (whose answer a page that stays is told), else
+    /// `sendBeacon` (whose answer nobody is: `SendOutcome::BeaconQueued`).
     Beacon,
+}
+
+/// Asks the collector which of these events it holds (the receipt request
+/// of `docs/wire-contract.md`); report the answer with `on_receipts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRequest {
+    pub request_id: BatchId,
+    pub events: Vec<Handle>,
 }
 
 /// One batch to send: the shell joins its events' JSON in this order into
@@ -135,6 +165,8 @@ pub enum Action {
     Release(Vec<Handle>),
     /// Send this batch, then report with `on_send_result`.
     Send(SendRequest),
+    /// Ask the collector about these events, then report with `on_receipts`.
+    RequestReceipts(ReceiptRequest),
     /// Tell the application.
     Notify(Notice),
 }
@@ -157,15 +189,30 @@ pub struct RestoreReport {
     pub dropped: usize,
 }
 
+/// What an outcome says of the collector's health, for other tabs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Health {
+    /// Nothing to tell.
+    #[default]
+    Unchanged,
+    /// It failed (5xx, 408, 429, no answer): tell `on_peer_failure`.
+    Failing,
+    /// It answered after failing: tell `on_peer_recovery`.
+    Recovered,
+}
+
 /// What became of one batch's events when its outcome was reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchReport {
-    /// Events the collector accepted.
+    /// Events the collector accepted (or, for a receipt request, holds).
     pub sent: usize,
     /// Events dropped for good (rejected, refused, too large, evicted).
     pub dropped: usize,
     /// Events back in the queue, to be sent again.
     pub requeued: usize,
+    /// Events whose delivery is not known (a beacon's), kept to be asked about.
+    pub unconfirmed: usize,
+    pub health: Health,
 }
 
 /// Why `poll_action` cannot send now.
@@ -177,6 +224,14 @@ enum Gate {
     At(Millis),
     /// Only another input (an outcome, visibility, flush, config) unblocks.
     Closed,
+}
+
+/// Where the event overflow drops next is held.
+#[derive(Debug, Clone, Copy)]
+enum Victim {
+    Pending,
+    Unconfirmed,
+    InFlight(usize),
 }
 
 #[derive(Debug)]
@@ -220,6 +275,14 @@ pub struct ClientEventQueue {
     /// No send before this (backoff or `Retry-After`).
     not_before: Millis,
     consecutive_retryable: u32,
+    /// When the collector started failing (this tab's sends or another's),
+    /// while it still does: the retry policy follows the outage's length.
+    outage_since: Option<Millis>,
+    /// Restored and beaconed events not known to be delivered.
+    unconfirmed: Unconfirmed,
+    /// The collector answered a receipt request without receipts: it gives
+    /// none, so unconfirmed events are sent again without asking.
+    receipts_unsupported: bool,
     auth_paused: bool,
     online: bool,
     page_hidden: bool,
@@ -252,11 +315,8 @@ impl ClientEventQueue {
     pub(crate) fn with_checked_config(config: Config, seed: u64, envelope: Envelope) -> Self {
         ClientEventQueue {
             envelope,
-            retry: RetryPolicy {
-                base_ms: config.retry_base_ms,
-                max_ms: config.retry_max_ms,
-            },
-            circuit: CircuitBreaker::new(config.circuit_failure_threshold, config.circuit_open_ms),
+            retry: RetryPolicy::of(&config),
+            circuit: CircuitBreaker::new(config.circuit_failure_threshold),
             batch_event_cap: config.max_batch_events as usize,
             config,
             jitter: Jitter::new(seed),
@@ -273,6 +333,9 @@ impl ClientEventQueue {
             notices: Vec::new(),
             not_before: 0,
             consecutive_retryable: 0,
+            outage_since: None,
+            unconfirmed: Unconfirmed::default(),
+            receipts_unsupported: false,
             auth_paused: false,
             online: true,
             page_hidden: false,
@@ -293,12 +356,8 @@ impl ClientEventQueue {
     pub fn update_config(&mut self, config: Config, now: Millis) -> Result<(), ConfigError> {
         config.validate()?;
         self.tick(now);
-        self.retry = RetryPolicy {
-            base_ms: config.retry_base_ms,
-            max_ms: config.retry_max_ms,
-        };
-        self.circuit =
-            CircuitBreaker::new(config.circuit_failure_threshold, config.circuit_open_ms);
+        self.retry = RetryPolicy::of(&config);
+        self.circuit = CircuitBreaker::new(config.circuit_failure_threshold);
         self.batch_event_cap = config.max_batch_events as usize;
         self.config = config;
         self.auth_paused = false;
@@ -415,7 +474,9 @@ impl ClientEventQueue {
     /// Takes back stored events (after a reload, or adopted from another
     /// queue), in storage order, which is the order they were tracked in.
     /// The shell has already refused corrupt records and duplicates of
-    /// events it holds (see `count_corrupt`).
+    /// events it holds (see `count_corrupt`). They are unconfirmed: after
+    /// `receiptGraceMs` the collector is asked which it holds, and the rest
+    /// are sent.
     pub fn restore(
         &mut self,
         events: Vec<RestoredEvent>,
@@ -444,7 +505,10 @@ impl ClientEventQueue {
             }
             report.accepted += 1;
             let seq = self.take_seq();
-            self.pending.push_back(QueuedEvent {
+            // The page that held it may have sent it as it went away: it is
+            // sent again only once the collector says it does not hold it.
+            let due = now.saturating_add(self.config.receipt_grace_ms);
+            let restored = QueuedEvent {
                 seq,
                 handle: event.handle,
                 bytes: event.bytes as u32,
@@ -454,7 +518,8 @@ impl ClientEventQueue {
                 split: 0,
                 // Storage keeps no priority: restored events are normal.
                 high: false,
-            });
+            };
+            self.unconfirmed.push(vec![restored], due);
             if source == RestoreSource::Adopted {
                 self.mark_unpersisted(seq, now);
             }
@@ -469,7 +534,7 @@ impl ClientEventQueue {
     }
 
     fn is_expired(&self, created_at: Millis, now: Millis) -> bool {
-        now.saturating_sub(created_at) >= self.config.max_event_age_ms
+        expired_at(created_at, now, self.config.max_event_age_ms)
     }
 
     /// Sends everything pending as soon as sending is allowed, regardless of
@@ -517,6 +582,8 @@ impl ClientEventQueue {
             self.counters.dropped_overflow += batch.events.len() as u64;
             self.requeue(held);
         }
+        // A receipt request is aborted too: its events wait for the next page.
+        self.unconfirmed.abandon(now);
     }
 
     /// Persists everything unpersisted at the next `poll_action` (shutdown).
@@ -536,6 +603,70 @@ impl ClientEventQueue {
     pub fn set_online(&mut self, online: bool, now: Millis) {
         self.tick(now);
         self.online = online;
+    }
+
+    /// Another tab's request to the collector failed (its report's health
+    /// was `Failing`): this queue waits as if its own had, one probe at a
+    /// time at the policy's next time, without counting it toward its
+    /// circuit. Many tabs then probe about as often as one.
+    pub fn on_peer_failure(&mut self, now: Millis) {
+        let now = self.tick(now);
+        self.consecutive_retryable = self.consecutive_retryable.max(1);
+        let retry_at = self.retry_at(now, None);
+        self.not_before = self.not_before.max(retry_at);
+    }
+
+    /// Another tab's request succeeded after an outage (its report's
+    /// health was `Recovered`): this queue resumes too, at a random moment
+    /// within `RECOVERY_SPREAD_MS`, not waiting for its own next probe.
+    pub fn on_peer_recovery(&mut self, now: Millis) {
+        let now = self.tick(now);
+        if self.succeeded() == Health::Recovered {
+            self.not_before = now.saturating_add(self.jitter.up_to(RECOVERY_SPREAD_MS));
+        }
+    }
+
+    /// The collector answered: an outage, if there was one, is over.
+    fn succeeded(&mut self) -> Health {
+        let recovered = self.outage_since.is_some() || self.consecutive_retryable > 0;
+        self.circuit.on_success();
+        self.consecutive_retryable = 0;
+        self.outage_since = None;
+        match recovered {
+            true => Health::Recovered,
+            false => Health::Unchanged,
+        }
+    }
+
+    /// When to try again after one more failure at `now` (`retry_after`:
+    /// what the collector asked for, as a delay).
+    fn retry_at(&mut self, now: Millis, retry_after: Option<Millis>) -> Millis {
+        let since = *self.outage_since.get_or_insert(now);
+        let delay = match retry_after {
+            Some(delay) => delay.min(self.config.max_retry_after_ms),
+            None => self.retry.delay(
+                self.consecutive_retryable,
+                now.saturating_sub(since),
+                &mut self.jitter,
+            ),
+        };
+        now.saturating_add(delay)
+    }
+
+    /// A request failed at `now` (`retry_after`: what the collector asked
+    /// for); `circuit`: whether it counts toward opening the circuit (a
+    /// 429 does not: the collector is up, only busy).
+    fn failed(&mut self, now: Millis, retry_after: Option<Millis>, circuit: bool) -> Health {
+        self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
+        let retry_at = self.retry_at(now, retry_after);
+        self.not_before = self.not_before.max(retry_at);
+        if circuit && self.circuit.on_failure(retry_at) {
+            self.notices.push(Notice::CircuitOpened {
+                failures: self.circuit.consecutive_failures(),
+                until: retry_at,
+            });
+        }
+        Health::Failing
     }
 
     /// The next piece of work, or `None` when there is nothing to do now.
@@ -563,6 +694,9 @@ impl ClientEventQueue {
         }
         if !self.released.is_empty() {
             return Some(Action::Release(std::mem::take(&mut self.released)));
+        }
+        if let Some(request) = self.try_ask(now) {
+            return Some(Action::RequestReceipts(request));
         }
         if let Some(request) = self.try_send(now) {
             return Some(Action::Send(request));
@@ -594,7 +728,25 @@ impl ClientEventQueue {
                 Gate::Closed => {}
             }
         }
+        if let Some(oldest) = self.unconfirmed.oldest_created_at() {
+            consider(oldest.saturating_add(self.config.max_event_age_ms));
+        }
+        // As `try_ask` gates a receipt request; what else blocks it ends with an input.
+        if let Some(due) = self.unconfirmed.next_due() {
+            if self.receipts_unsupported {
+                consider(due);
+            } else if self.online && !self.auth_paused && !self.probe_in_flight() {
+                consider(due.max(self.not_before));
+            }
+        }
         wakeup
+    }
+
+    /// The collector is failing and a request to it is in flight: while
+    /// it fails, one at a time.
+    fn probe_in_flight(&self) -> bool {
+        self.consecutive_retryable > 0
+            && (!self.in_flight.is_empty() || self.unconfirmed.is_asking())
     }
 
     /// When the flush triggers (size, bytes, age, manual, hidden) fire.
@@ -636,6 +788,9 @@ impl ClientEventQueue {
         };
         if now < self.not_before {
             return Gate::At(self.not_before);
+        }
+        if self.probe_in_flight() {
+            return Gate::Closed;
         }
         // A hidden page sends by beacon, which outlives the page. A beacon's
         // fate is never observed, so it is used only while the last send
@@ -689,8 +844,10 @@ impl ClientEventQueue {
         if split > 0 {
             max_events = max_events.min(split as usize);
         }
-        if permit == Permit::Probe {
-            max_events = 1;
+        // A probe of a failing collector carries a small batch: what fails
+        // costs little, and what succeeds is already delivered.
+        if permit == Permit::Probe || self.consecutive_retryable > 0 {
+            max_events = max_events.min(self.config.flush_at as usize);
         }
         let mut events: Vec<QueuedEvent> = Vec::new();
         let mut event_bytes = 0;
@@ -770,13 +927,53 @@ impl ClientEventQueue {
 
     fn drop_expired_front(&mut self, now: Millis) {
         let max_age = self.config.max_event_age_ms;
-        while let Some(event) = self
-            .pending
-            .pop_expired(|e| now.saturating_sub(e.created_at) >= max_age)
-        {
+        let expired = |e: &QueuedEvent| now.saturating_sub(e.created_at) >= max_age;
+        while let Some(event) = self.pending.pop_expired(expired) {
             self.counters.dropped_expired += 1;
             self.release(event.handle);
         }
+        while let Some(event) = self.unconfirmed.pop_expired(expired) {
+            self.counters.dropped_expired += 1;
+            self.release(event.handle);
+        }
+    }
+
+    /// A receipt request for the unconfirmed events due now, if one may go
+    /// (as a send may: online, not paused or backing off, and alone while
+    /// the collector fails). Once the collector is known to give no
+    /// receipts, they are sent again without asking.
+    fn try_ask(&mut self, now: Millis) -> Option<ReceiptRequest> {
+        if self.unconfirmed.next_due()? > now {
+            return None;
+        }
+        if self.receipts_unsupported {
+            let due = self.unconfirmed.take_due(now, usize::MAX);
+            self.resend(due);
+            return None;
+        }
+        if !self.online || self.auth_paused || now < self.not_before || self.probe_in_flight() {
+            return None;
+        }
+        let events = self.unconfirmed.take_due(now, MAX_RECEIPT_EVENTS);
+        let request_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let mut handles = Vec::with_capacity(events.len());
+        for event in &events {
+            handles.push(event.handle);
+        }
+        self.unconfirmed.ask(request_id, events);
+        Some(ReceiptRequest {
+            request_id,
+            events: handles,
+        })
+    }
+
+    /// Sends unconfirmed events again (no receipt says the collector holds
+    /// them), ahead of newer ones. They come as unconfirmed events leave,
+    /// each priority's in sequence order, as `requeue` takes them.
+    fn resend(&mut self, events: Vec<QueuedEvent>) {
+        self.counters.events_resent += events.len() as u64;
+        self.requeue(events);
     }
 
     fn take_unpersisted(&mut self) -> Vec<Handle> {
@@ -786,6 +983,7 @@ impl ClientEventQueue {
                 self.in_flight
                     .iter()
                     .find_map(|batch| find_seq(&batch.events[batch.evicted..], seq))
+                    .or_else(|| self.unconfirmed.get(seq))
             });
             if let Some(event) = held {
                 stored.push(event.handle);
@@ -801,29 +999,41 @@ impl ClientEventQueue {
         loop {
             // The one to drop is a normal event before any high one, and the
             // oldest (lowest sequence) among them: of the pending events'
-            // next for overflow, and each in-flight batch's first event not
-            // yet evicted. One plain loop over the batches finds both.
-            let mut held_events = self.pending.len();
-            let mut held_bytes = self.pending.bytes();
-            let mut oldest_batch = None;
+            // next for overflow, the oldest unconfirmed one, and each
+            // in-flight batch's first event not yet evicted.
+            let mut held_events = self.pending.len() + self.unconfirmed.len();
+            let mut held_bytes = self.pending.bytes() + self.unconfirmed.bytes();
+            let mut victim: Option<((bool, Seq), Victim)> = None;
+            let mut consider = |key: (bool, Seq), which: Victim| {
+                if victim.is_none_or(|(oldest, _)| key < oldest) {
+                    victim = Some((key, which));
+                }
+            };
+            if let Some(e) = self.pending.overflow_front() {
+                consider((e.high, e.seq), Victim::Pending);
+            }
+            if let Some(key) = self.unconfirmed.overflow_key() {
+                consider(key, Victim::Unconfirmed);
+            }
             for (index, batch) in self.in_flight.iter().enumerate() {
                 held_events += batch.events.len() - batch.evicted;
                 held_bytes += batch.held_bytes;
                 if let Some(e) = batch.events.get(batch.evicted) {
-                    let candidate = ((e.high, e.seq), index);
-                    if oldest_batch.is_none_or(|oldest| candidate < oldest) {
-                        oldest_batch = Some(candidate);
-                    }
+                    consider((e.high, e.seq), Victim::InFlight(index));
                 }
             }
             if held_events <= max_events && held_bytes <= max_bytes {
                 return;
             }
-            let pending_key = self.pending.overflow_front().map(|e| (e.high, e.seq));
-            match (pending_key, oldest_batch) {
-                (Some(key), Some((batch_key, _))) if key < batch_key => self.drop_pending_front(),
-                (Some(_), None) => self.drop_pending_front(),
-                (_, Some((_, index))) => {
+            match victim.map(|(_, which)| which) {
+                Some(Victim::Pending) => self.drop_pending_front(),
+                Some(Victim::Unconfirmed) => {
+                    if let Some(event) = self.unconfirmed.pop_overflow() {
+                        self.counters.dropped_overflow += 1;
+                        self.release(event.handle);
+                    }
+                }
+                Some(Victim::InFlight(index)) => {
                     // Counted when the batch settles: it may yet be delivered.
                     let batch = &mut self.in_flight[index];
                     let event = &batch.events[batch.evicted];
@@ -832,7 +1042,7 @@ impl ClientEventQueue {
                     batch.evicted += 1;
                     self.release(handle);
                 }
-                (None, None) => return,
+                None => return,
             }
         }
     }
@@ -870,17 +1080,18 @@ impl ClientEventQueue {
         let total = evicted.len() + held.len();
         let verdict = classify(&outcome, self.wall_at(now));
         let before = self.counters.clone();
+        let mut health = Health::Unchanged;
+        let mut unconfirmed = 0;
         // An event evicted while in flight counts as sent if this batch
         // delivered it, and as overflow otherwise.
         let mut evicted_delivered = 0;
 
-        if !matches!(verdict, Verdict::Delivered { .. }) {
+        if !matches!(verdict, Verdict::Delivered { .. } | Verdict::Unobserved) {
             self.counters.batches_failed += 1;
         }
         match verdict {
             Verdict::Delivered { rejected } => {
-                self.circuit.on_success();
-                self.consecutive_retryable = 0;
+                health = self.succeeded();
                 self.counters.batches_sent += 1;
                 self.counters.bytes_sent += batch.body_bytes as u64;
                 let rejected = self.drop_rejected(rejected, &held, &evicted);
@@ -894,8 +1105,17 @@ impl ClientEventQueue {
                     evicted_delivered += usize::from(!rejected.contains(&event.handle));
                 }
             }
+            Verdict::Unobserved => {
+                // A beacon: whether it arrives is never told. Its events stay
+                // stored, and the collector is asked about them later.
+                self.counters.batches_sent += 1;
+                self.counters.bytes_sent += batch.body_bytes as u64;
+                unconfirmed = held.len();
+                let due = now.saturating_add(self.config.receipt_grace_ms);
+                self.unconfirmed.push(held, due);
+            }
             Verdict::PartlyRejected { rejected } => {
-                self.circuit.on_success();
+                health = self.succeeded();
                 let rejected = self.drop_rejected(rejected, &held, &evicted);
                 if rejected.is_empty() {
                     self.split_refused(400, held, total);
@@ -927,29 +1147,12 @@ impl ClientEventQueue {
             }
             Verdict::RateLimited { delay_ms } => {
                 self.circuit.on_inconclusive();
-                self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
-                let delay = match delay_ms {
-                    Some(delay) => delay.min(self.config.max_retry_after_ms),
-                    None => self
-                        .retry
-                        .delay(self.consecutive_retryable, &mut self.jitter),
-                };
-                self.not_before = self.not_before.max(now.saturating_add(delay));
+                health = self.failed(now, delay_ms, false);
                 self.last_error = Some(Failure::RateLimited);
                 self.requeue(held);
             }
-            Verdict::Retryable { status } => {
-                if self.circuit.on_failure(now) {
-                    self.notices.push(Notice::CircuitOpened {
-                        failures: self.circuit.consecutive_failures(),
-                        until: self.circuit.reopens_at().unwrap_or(now),
-                    });
-                }
-                self.consecutive_retryable = self.consecutive_retryable.saturating_add(1);
-                let delay = self
-                    .retry
-                    .delay(self.consecutive_retryable, &mut self.jitter);
-                self.not_before = self.not_before.max(now.saturating_add(delay));
+            Verdict::Retryable { status, delay_ms } => {
+                health = self.failed(now, delay_ms, true);
                 self.last_error = Some(match (status, outcome) {
                     (Some(status), _) => Failure::Status(status),
                     (None, SendOutcome::Timeout) => Failure::Timeout,
@@ -958,18 +1161,15 @@ impl ClientEventQueue {
                 self.requeue(held);
             }
             Verdict::Unauthorized { status } => {
-                self.circuit.on_inconclusive();
-                self.auth_paused = true;
-                self.last_error = Some(Failure::AuthPaused(status));
-                self.notices.push(Notice::AuthFailed { status });
+                self.pause_for_auth(status);
                 self.requeue(held);
             }
             Verdict::Refused { status } => {
-                self.circuit.on_success();
+                health = self.succeeded();
                 self.split_refused(status, held, total);
             }
             Verdict::Rejected { status } => {
-                self.circuit.on_success();
+                health = self.succeeded();
                 self.reject_batch(status, held);
             }
             Verdict::BeaconRefused => {
@@ -991,8 +1191,86 @@ impl ClientEventQueue {
         Some(BatchReport {
             sent,
             dropped,
-            requeued: total.saturating_sub(sent + dropped),
+            requeued: total.saturating_sub(sent + dropped + unconfirmed),
+            unconfirmed,
+            health,
         })
+    }
+
+    /// A 401 or 403: nothing more is sent until `flush()` or a new config.
+    fn pause_for_auth(&mut self, status: u16) {
+        self.circuit.on_inconclusive();
+        self.auth_paused = true;
+        self.last_error = Some(Failure::AuthPaused(status));
+        self.notices.push(Notice::AuthFailed { status });
+    }
+
+    /// Reports the answer to receipt request `request_id`: `outcome` as for
+    /// a send, and `held`, the events of the request that the answer's
+    /// receipts name (`None`: the answer carried no receipts, so the
+    /// collector gives none). Those it holds are delivered (`sent` in the
+    /// report); the rest are sent again. A failure keeps them waiting, to
+    /// be asked about again as a send would be retried. `None` for an
+    /// unknown request (one abandoned at unload).
+    pub fn on_receipts(
+        &mut self,
+        request_id: BatchId,
+        outcome: SendOutcome<'_>,
+        held: Option<&[Handle]>,
+        now: Millis,
+    ) -> Option<BatchReport> {
+        let now = self.tick(now);
+        let events = self.unconfirmed.answered(request_id)?;
+        let total = events.len();
+        let mut report = BatchReport::default();
+        match classify(&outcome, self.wall_at(now)) {
+            Verdict::RateLimited { delay_ms } => {
+                report.health = self.failed(now, delay_ms, false);
+                self.last_error = Some(Failure::RateLimited);
+                self.unconfirmed.wait_again(events, now);
+                report.unconfirmed = total;
+            }
+            Verdict::Retryable { status, delay_ms } => {
+                report.health = self.failed(now, delay_ms, true);
+                self.last_error = Some(match (status, outcome) {
+                    (Some(status), _) => Failure::Status(status),
+                    (None, SendOutcome::Timeout) => Failure::Timeout,
+                    (None, _) => Failure::NetworkError,
+                });
+                self.unconfirmed.wait_again(events, now);
+                report.unconfirmed = total;
+            }
+            Verdict::Unauthorized { status } => {
+                self.pause_for_auth(status);
+                self.unconfirmed.wait_again(events, now);
+                report.unconfirmed = total;
+            }
+            verdict => {
+                // Any other answer comes from a collector that is up; one
+                // that is not a 2xx with receipts gives none.
+                report.health = self.succeeded();
+                let holds = match (verdict, held) {
+                    (Verdict::Delivered { .. }, Some(held)) => held,
+                    _ => {
+                        self.receipts_unsupported = true;
+                        &[]
+                    }
+                };
+                let mut resend = Vec::new();
+                for event in events {
+                    if holds.contains(&event.handle) {
+                        self.counters.events_confirmed += 1;
+                        self.release(event.handle);
+                    } else {
+                        resend.push(event);
+                    }
+                }
+                report.sent = total - resend.len();
+                report.requeued = resend.len();
+                self.resend(resend);
+            }
+        }
+        Some(report)
     }
 
     /// Drops the held events named in `rejected`; returns those of them
@@ -1089,6 +1367,7 @@ impl ClientEventQueue {
             pending_bytes: self.pending.bytes() as u64,
             in_flight: in_flight as u64,
             in_flight_batches: self.in_flight.len() as u64,
+            unconfirmed: self.unconfirmed.len() as u64,
             circuit_state: self.circuit.state().code(),
             next_retry_at: next_retry_at.map(|at| self.wall_at(at)),
             auth_paused: self.auth_paused,
@@ -1097,14 +1376,21 @@ impl ClientEventQueue {
         }
     }
 
-    /// The events held now (pending and in flight, minus evicted), oldest
-    /// first by sequence: what storage must hold once persistence settles.
+    /// The unconfirmed events: waiting to be asked about, or asked about.
+    pub fn unconfirmed_events(&self) -> Vec<Handle> {
+        self.unconfirmed.iter().map(|e| e.handle).collect()
+    }
+
+    /// The events held now (pending, in flight minus evicted, and
+    /// unconfirmed), oldest first by sequence: what storage must hold once
+    /// persistence settles.
     pub fn held_events(&self) -> Vec<Handle> {
         let mut held: Vec<(Seq, Handle)> = self.pending.iter().map(|e| (e.seq, e.handle)).collect();
         held.extend(
             self.in_flight
                 .iter()
                 .flat_map(|b| &b.events[b.evicted..])
+                .chain(self.unconfirmed.iter())
                 .map(|e| (e.seq, e.handle)),
         );
         held.sort_unstable();

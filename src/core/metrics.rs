@@ -6,7 +6,8 @@ use super::time::Millis;
 /// Cumulative counts since the queue was created.
 ///
 /// Every event accepted by `track` or `restore` ends exactly one way, so
-/// `events_tracked + events_restored == events_sent + dropped_* + pending + in_flight`.
+/// `events_tracked + events_restored == events_sent + events_confirmed +
+/// dropped_* + pending + in_flight + unconfirmed`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Events given to `track` (refused-as-too-large ones included).
@@ -15,6 +16,9 @@ pub struct Counters {
     pub events_restored: u64,
     /// Events the collector accepted.
     pub events_sent: u64,
+    /// Unconfirmed events (see `unconfirmed`) a receipt showed the
+    /// collector holds already: delivered, and not sent again.
+    pub events_confirmed: u64,
     /// Oldest events dropped because the queue was full.
     pub dropped_overflow: u64,
     /// Events the collector refused (4xx, or named in a rejection list).
@@ -31,6 +35,10 @@ pub struct Counters {
     pub batches_failed: u64,
     /// Batches sent that held an event sent before.
     pub retries: u64,
+    /// Unconfirmed events sent again because no receipt said the collector
+    /// holds them (it gives no receipts, or it does not hold them): each
+    /// may be a copy, which the collector drops by `messageId`.
+    pub events_resent: u64,
     /// Body bytes of batches accepted.
     pub bytes_sent: u64,
 }
@@ -47,6 +55,9 @@ pub struct Metrics {
     pub in_flight: u64,
     /// Batches awaiting an outcome.
     pub in_flight_batches: u64,
+    /// Events restored from storage or handed to `sendBeacon`, waiting to
+    /// learn whether the collector holds them.
+    pub unconfirmed: u64,
     /// The circuit breaker's state (see `CIRCUIT_STATE_NAMES`).
     pub circuit_state: usize,
     /// No send before this instant, by the wall clock (backoff,
@@ -113,10 +124,11 @@ impl Failure {
 
 /// The numeric metrics under the names the JavaScript API shows them by,
 /// in the order of `Metrics::values`: the one table of these names.
-pub const METRIC_NAMES: [&str; 16] = [
+pub const METRIC_NAMES: [&str; 19] = [
     "eventsTracked",
     "eventsRestored",
     "eventsSent",
+    "eventsConfirmed",
     "droppedOverflow",
     "droppedRejected",
     "droppedTooLarge",
@@ -125,21 +137,24 @@ pub const METRIC_NAMES: [&str; 16] = [
     "batchesSent",
     "batchesFailed",
     "retries",
+    "eventsResent",
     "bytesSent",
     "pending",
     "pendingBytes",
     "inFlight",
     "inFlightBatches",
+    "unconfirmed",
 ];
 
 impl Metrics {
     /// The numeric metrics in `METRIC_NAMES` order.
-    pub fn values(&self) -> [u64; 16] {
+    pub fn values(&self) -> [u64; 19] {
         let c = &self.counters;
         [
             c.events_tracked,
             c.events_restored,
             c.events_sent,
+            c.events_confirmed,
             c.dropped_overflow,
             c.dropped_rejected,
             c.dropped_too_large,
@@ -148,11 +163,13 @@ impl Metrics {
             c.batches_sent,
             c.batches_failed,
             c.retries,
+            c.events_resent,
             c.bytes_sent,
             self.pending,
             self.pending_bytes,
             self.in_flight,
             self.in_flight_batches,
+            self.unconfirmed,
         ]
     }
 }

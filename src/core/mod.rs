@@ -9,7 +9,10 @@
 //! - `event`: the queue's view of an event; `pending`: the ordered queue
 //! - `wire`: the size of the Segment-compatible batch body
 //! - `outcome`: send outcomes and their classification (the rejection contract)
-//! - `retry`: backoff with full jitter; `circuit`: the circuit breaker
+//! - `retry`: backoff with equal jitter that follows an outage; `circuit`:
+//!   the circuit breaker
+//! - `unconfirmed`: events whose delivery no answer confirmed, and the
+//!   receipt requests that settle them
 //! - `metrics`: counters, gauges and failures, and the names the JS API uses
 //! - `time`: milliseconds
 
@@ -22,13 +25,15 @@ pub mod outcome;
 pub mod pending;
 pub mod retry;
 pub mod time;
+pub mod unconfirmed;
 pub mod wire;
 
 pub use circuit::{CircuitState, CIRCUIT_STATE_NAMES};
 pub use config::{Config, ConfigError, NUMERIC_FIELDS};
 pub use engine::{
-    Action, BatchId, BatchReport, ClientEventQueue, Notice, Priority, RestoreReport, RestoreSource,
-    SendRequest, Transport, NOTICE_NAMES,
+    Action, BatchId, BatchReport, ClientEventQueue, Health, Notice, Priority, ReceiptRequest,
+    RestoreReport, RestoreSource, SendRequest, Transport, MAX_RECEIPT_EVENTS, NOTICE_NAMES,
+    RECOVERY_SPREAD_MS,
 };
 pub use event::{Handle, RestoredEvent, TrackError};
 pub use metrics::{Counters, Failure, Metrics, FAILURE_NAMES, METRIC_NAMES};

@@ -10,6 +10,8 @@
 //! of the batch is delivered; after a 400 the rest is re-sent at once, without
 //! backoff. A 400 (or 422) whose list is missing or names no event of the
 //! batch refuses something in it: the queue splits the batch to find what.
+//! `Retry-After` is honoured on 429 and on every retryable answer (503).
+//! The whole contract: `docs/wire-contract.md`.
 
 use super::event::Handle;
 use super::time::Millis;
@@ -52,10 +54,16 @@ pub enum Verdict<'a> {
     PartlyRejected { rejected: &'a [Handle] },
     /// 413: the body is too large for the collector.
     TooLarge,
+    /// `sendBeacon` took the body: whether it arrives is never told.
+    Unobserved,
     /// 429, with the delay `Retry-After` asked for, when it had one.
     RateLimited { delay_ms: Option<Millis> },
-    /// 408, 5xx, other statuses, network error, timeout: back off and retry.
-    Retryable { status: Option<u16> },
+    /// 408, 5xx, other statuses, network error, timeout: back off and retry
+    /// (after the delay `Retry-After` asked for, when the answer had one).
+    Retryable {
+        status: Option<u16>,
+        delay_ms: Option<Millis>,
+    },
     /// 401 or 403: stop sending until `flush()` or a new config.
     Unauthorized { status: u16 },
     /// 400 or 422 with no list naming events: something in the batch is
@@ -77,32 +85,39 @@ pub fn classify<'a>(outcome: &SendOutcome<'a>, wall: Millis) -> Verdict<'a> {
             rejected,
         } => (status, retry_after, rejected),
         SendOutcome::NetworkError | SendOutcome::Timeout => {
-            return Verdict::Retryable { status: None }
+            return Verdict::Retryable {
+                status: None,
+                delay_ms: None,
+            }
         }
-        SendOutcome::BeaconQueued => return Verdict::Delivered { rejected: &[] },
+        SendOutcome::BeaconQueued => return Verdict::Unobserved,
         SendOutcome::BeaconRefused => return Verdict::BeaconRefused,
     };
+    let delay_ms = retry_after.map(|after| match after {
+        // Capped rather than saturating_mul, which wasm32 does with a 128-bit multiply.
+        RetryAfter::Seconds(seconds) => seconds.min(u64::MAX / 1000) * 1000,
+        RetryAfter::At(at) => at.saturating_sub(wall),
+    });
     match status {
         // An opaque or aborted response carries status 0.
-        0 => Verdict::Retryable { status: None },
+        0 => Verdict::Retryable {
+            status: None,
+            delay_ms: None,
+        },
         200..=299 => Verdict::Delivered { rejected },
         400 | 422 if rejected.is_empty() => Verdict::Refused { status },
         400 | 422 => Verdict::PartlyRejected { rejected },
         401 | 403 => Verdict::Unauthorized { status },
         408 => Verdict::Retryable {
             status: Some(status),
+            delay_ms,
         },
         413 => Verdict::TooLarge,
-        429 => Verdict::RateLimited {
-            delay_ms: retry_after.map(|after| match after {
-                // Capped rather than saturating_mul, which wasm32 does with a 128-bit multiply.
-                RetryAfter::Seconds(seconds) => seconds.min(u64::MAX / 1000) * 1000,
-                RetryAfter::At(at) => at.saturating_sub(wall),
-            }),
-        },
+        429 => Verdict::RateLimited { delay_ms },
         402..=499 => Verdict::Rejected { status },
         _ => Verdict::Retryable {
             status: Some(status),
+            delay_ms,
         },
     }
 }
@@ -135,13 +150,41 @@ mod tests {
             assert_eq!(
                 classify(&response(status), 0),
                 Verdict::Retryable {
-                    status: Some(status)
+                    status: Some(status),
+                    delay_ms: None
                 }
             );
         }
         for outcome in [SendOutcome::NetworkError, SendOutcome::Timeout, response(0)] {
-            assert_eq!(classify(&outcome, 0), Verdict::Retryable { status: None });
+            assert_eq!(
+                classify(&outcome, 0),
+                Verdict::Retryable {
+                    status: None,
+                    delay_ms: None
+                }
+            );
         }
+    }
+
+    #[test]
+    fn a_503_with_retry_after_asks_for_that_wait() {
+        let outcome = SendOutcome::Response {
+            status: 503,
+            retry_after: Some(RetryAfter::Seconds(2)),
+            rejected: &[],
+        };
+        assert_eq!(
+            classify(&outcome, 0),
+            Verdict::Retryable {
+                status: Some(503),
+                delay_ms: Some(2_000)
+            }
+        );
+    }
+
+    #[test]
+    fn a_queued_beacon_is_unobserved_not_delivered() {
+        assert_eq!(classify(&SendOutcome::BeaconQueued, 0), Verdict::Unobserved);
     }
 
     #[test]

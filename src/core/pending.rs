@@ -107,8 +107,9 @@ impl PendingQueue {
         Some(event)
     }
 
-    /// Puts events back in sequence order, each in its lane. `returning`
-    /// must be sorted by sequence; it is usually older than everything
+    /// Puts events back in sequence order, each in its lane. Each lane's
+    /// events in `returning` must be sorted by sequence (as `pop_front`
+    /// takes them, high first); they are usually older than everything
     /// pending, which costs one push per event.
     pub fn requeue(&mut self, returning: Vec<QueuedEvent>) {
         self.bytes += returning.iter().map(QueuedEvent::bytes).sum::<usize>();

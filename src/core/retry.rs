@@ -1,5 +1,6 @@
-//! When to try again: exponential backoff with full jitter, from randomness
-//! the caller seeded, so every delay is reproducible in tests.
+//! When to try again: backoff with equal jitter that follows an outage's
+//! length, from randomness the caller seeded, so every delay is
+//! reproducible in tests.
 
 use super::time::Millis;
 
@@ -31,32 +32,48 @@ impl Jitter {
     }
 }
 
-/// Exponential backoff: the ceiling after `n` consecutive failures is
-/// `base * 2^(n-1)` capped at `max`; the delay is drawn uniformly below it
-/// ("full jitter"), which spreads many clients' retries after an outage.
+/// When to try again while the collector fails. The wait after the n-th
+/// failure in a row is drawn between half a ceiling and the ceiling
+/// ("equal jitter": two tries are never closer than half of it, and never
+/// further apart than all of it, so many clients spread out and none waits
+/// long past a recovery). The ceiling is twice the base after the first
+/// failure and four times it after more, so the end of a short outage is
+/// seen within `4 × base`; from then on it grows with the outage, to a
+/// sixteenth of how long it has lasted, up to `outage_max_ms`, so a long
+/// one costs few requests. It never exceeds `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub base_ms: Millis,
     pub max_ms: Millis,
+    /// The ceiling a long outage grows to (`circuitOpenMs`).
+    pub outage_max_ms: Millis,
 }
 
 impl RetryPolicy {
-    /// The backoff ceiling after `failures` consecutive failures (at least 1).
-    pub fn ceiling(&self, failures: u32) -> Millis {
-        let doublings = failures.saturating_sub(1).min(62);
-        // A shift that cannot overflow, or the cap: saturating_mul would
-        // cost wasm32 a 128-bit multiply.
-        let doubled = if doublings < self.base_ms.leading_zeros() {
-            self.base_ms << doublings
-        } else {
-            Millis::MAX
-        };
-        doubled.min(self.max_ms)
+    /// The policy `config` sets.
+    pub fn of(config: &super::config::Config) -> Self {
+        RetryPolicy {
+            base_ms: config.retry_base_ms,
+            max_ms: config.retry_max_ms,
+            outage_max_ms: config.circuit_open_ms,
+        }
     }
 
-    /// The delay before the next attempt.
-    pub fn delay(&self, failures: u32, jitter: &mut Jitter) -> Millis {
-        jitter.up_to(self.ceiling(failures))
+    /// The ceiling after `failures` failures in a row (at least 1), the
+    /// outage having lasted `outage_ms`.
+    pub fn ceiling(&self, failures: u32, outage_ms: Millis) -> Millis {
+        // A shift, not saturating_mul, which costs wasm32 a 128-bit multiply;
+        // the base is at most 600,000 (NUMERIC_FIELDS), so it cannot overflow.
+        let fast = self.base_ms << if failures <= 1 { 1 } else { 2 };
+        let grown = (outage_ms / 16).min(self.outage_max_ms);
+        fast.max(grown).min(self.max_ms)
+    }
+
+    /// The wait before the next attempt.
+    pub fn delay(&self, failures: u32, outage_ms: Millis, jitter: &mut Jitter) -> Millis {
+        let ceiling = self.ceiling(failures, outage_ms);
+        let half = ceiling / 2;
+        half + jitter.up_to(ceiling - half)
     }
 }
 
@@ -67,40 +84,71 @@ mod tests {
     const POLICY: RetryPolicy = RetryPolicy {
         base_ms: 1_000,
         max_ms: 60_000,
+        outage_max_ms: 30_000,
     };
 
     #[test]
-    fn ceiling_doubles_from_the_base_up_to_the_cap() {
-        let ceilings: Vec<_> = (1..=8).map(|n| POLICY.ceiling(n)).collect();
-        assert_eq!(
-            ceilings,
-            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]
-        );
-        assert_eq!(POLICY.ceiling(u32::MAX), 60_000);
+    fn the_ceiling_is_twice_the_base_then_four_times_it_while_an_outage_is_short() {
+        let ceilings: Vec<_> = (1..=6).map(|n| POLICY.ceiling(n, 10_000)).collect();
+        assert_eq!(ceilings, [2_000, 4_000, 4_000, 4_000, 4_000, 4_000]);
     }
 
     #[test]
-    fn delays_stay_within_the_ceiling_and_spread_over_it() {
+    fn the_ceiling_grows_with_a_long_outage_up_to_its_cap() {
+        assert_eq!(POLICY.ceiling(9, 64_000), 4_000);
+        assert_eq!(POLICY.ceiling(9, 160_000), 10_000);
+        assert_eq!(POLICY.ceiling(9, 3_600_000), 30_000);
+    }
+
+    #[test]
+    fn the_ceiling_never_exceeds_the_retry_maximum() {
+        let policy = RetryPolicy {
+            max_ms: 3_000,
+            ..POLICY
+        };
+        assert_eq!(policy.ceiling(5, 0), 3_000);
+        assert_eq!(policy.ceiling(5, 3_600_000), 3_000);
+    }
+
+    #[test]
+    fn delays_lie_between_half_the_ceiling_and_the_ceiling_and_spread_over_it() {
         let mut jitter = Jitter::new(7);
-        let delays: Vec<_> = (0..1_000).map(|_| POLICY.delay(3, &mut jitter)).collect();
-        assert!(delays.iter().all(|&d| d <= 4_000));
+        let delays: Vec<_> = (0..1_000)
+            .map(|_| POLICY.delay(3, 0, &mut jitter))
+            .collect();
+        assert!(delays.iter().all(|&d| (2_000..=4_000).contains(&d)));
         assert!(
-            delays.iter().any(|&d| d < 1_000),
-            "full jitter reaches low delays"
+            delays.iter().any(|&d| d < 2_100),
+            "reaches half the ceiling"
         );
-        assert!(
-            delays.iter().any(|&d| d > 3_000),
-            "full jitter reaches the ceiling"
-        );
+        assert!(delays.iter().any(|&d| d > 3_900), "reaches the ceiling");
+    }
+
+    #[test]
+    fn a_ten_second_outage_costs_at_most_six_tries_and_is_seen_over_within_four_seconds() {
+        // The shortest waits the jitter can draw, and the longest.
+        for seed in 0..200 {
+            let mut jitter = Jitter::new(seed);
+            let (mut at, mut failures, mut tries) = (0, 0, 0);
+            while at < 10_000 {
+                tries += 1;
+                failures += 1;
+                let wait = POLICY.delay(failures, at, &mut jitter);
+                assert!(wait <= 4_000, "waited {wait} ms after {failures} failures");
+                at += wait;
+            }
+            assert!(tries <= 6, "seed {seed}: {tries} tries in 10 s");
+        }
     }
 
     #[test]
     fn the_same_seed_gives_the_same_delays() {
         let (mut a, mut b) = (Jitter::new(42), Jitter::new(42));
         for failures in 1..20 {
+            let outage = u64::from(failures) * 7_000;
             assert_eq!(
-                POLICY.delay(failures, &mut a),
-                POLICY.delay(failures, &mut b)
+                POLICY.delay(failures, outage, &mut a),
+                POLICY.delay(failures, outage, &mut b)
             );
         }
     }

@@ -12,8 +12,8 @@ mod alloc;
 use core::ptr::addr_of_mut;
 
 use crate::core::{
-    Action, ClientEventQueue, Config, Envelope, Failure, Handle, Millis, Priority, RestoreSource,
-    RestoredEvent, RetryAfter, SendOutcome, Transport,
+    Action, BatchReport, ClientEventQueue, Config, Envelope, Failure, Handle, Health, Millis,
+    Priority, RestoreSource, RestoredEvent, RetryAfter, SendOutcome, Transport,
 };
 
 #[global_allocator]
@@ -160,11 +160,65 @@ pub extern "C" fn aw_event(kind: u32, now: f64) {
     }
 }
 
+/// The first `count` values of `aw_io`, as handles.
+fn handles_in(count: usize) -> Vec<Handle> {
+    let mut handles: Vec<Handle> = Vec::with_capacity(count);
+    for &handle in &state().io[..count] {
+        handles.push(handle as Handle);
+    }
+    handles
+}
+
+/// An outcome as `aw_settle` and `aw_receipts` take it.
+fn outcome_of(
+    kind: u32,
+    status: u32,
+    retry: u32,
+    retry_value: f64,
+    rejected: &[Handle],
+) -> SendOutcome<'_> {
+    let retry_after = match retry {
+        1 => Some(RetryAfter::Seconds(retry_value as u64)),
+        2 => Some(RetryAfter::At(ms(retry_value))),
+        _ => None,
+    };
+    match kind {
+        0 => SendOutcome::Response {
+            status: status as u16,
+            retry_after,
+            rejected,
+        },
+        1 => SendOutcome::NetworkError,
+        2 => SendOutcome::Timeout,
+        3 => SendOutcome::BeaconQueued,
+        _ => SendOutcome::BeaconRefused,
+    }
+}
+
+/// A report into `aw_num`: sent, dropped, requeued, unconfirmed, health
+/// (0 unchanged, 1 failing, 2 recovered); returns 1, or 0 for none.
+fn report_out(report: Option<BatchReport>) -> u32 {
+    let Some(report) = report else {
+        return 0;
+    };
+    let num = &mut state().num;
+    num[0] = report.sent as f64;
+    num[1] = report.dropped as f64;
+    num[2] = report.requeued as f64;
+    num[3] = report.unconfirmed as f64;
+    num[4] = match report.health {
+        Health::Unchanged => 0.0,
+        Health::Failing => 1.0,
+        Health::Recovered => 2.0,
+    };
+    1
+}
+
 /// Reports batch `batch`'s outcome: `kind` 0 a response (`status`;
 /// `retry` 1 `retry_value` seconds, 2 an HTTP date at `retry_value`; the
 /// first `rejected` values of `aw_io` name events it rejected), 1 network
-/// error, 2 timeout, 3 beacon queued, 4 beacon refused. Returns 1 with
-/// (sent, dropped, requeued) in `aw_num`, or 0 for an unknown batch.
+/// error, 2 timeout, 3 beacon queued, 4 beacon refused. Returns 1 with the
+/// report in `aw_num` (see `report_out`), or 0 for an unknown batch.
 #[no_mangle]
 pub extern "C" fn aw_settle(
     batch: f64,
@@ -175,34 +229,37 @@ pub extern "C" fn aw_settle(
     rejected: usize,
     now: f64,
 ) -> u32 {
-    let mut handles: Vec<Handle> = Vec::with_capacity(rejected);
-    for &handle in &state().io[..rejected] {
-        handles.push(handle as Handle);
+    let handles = handles_in(rejected);
+    let outcome = outcome_of(kind, status, retry, retry_value, &handles);
+    report_out(queue().on_send_result(batch as u64, outcome, ms(now)))
+}
+
+/// Reports receipt request `request`'s answer, as `aw_settle` a batch's;
+/// `held` (-1: the answer had no receipts) values of `aw_io` name the
+/// events it holds.
+#[no_mangle]
+pub extern "C" fn aw_receipts(
+    request: f64,
+    kind: u32,
+    status: u32,
+    retry: u32,
+    retry_value: f64,
+    held: i32,
+    now: f64,
+) -> u32 {
+    let handles = handles_in(held.max(0) as usize);
+    let outcome = outcome_of(kind, status, retry, retry_value, &[]);
+    let held = (held >= 0).then_some(&handles[..]);
+    report_out(queue().on_receipts(request as u64, outcome, held, ms(now)))
+}
+
+/// Another tab's request to the collector: 0 failed, 1 succeeded after an outage.
+#[no_mangle]
+pub extern "C" fn aw_peer(kind: u32, now: f64) {
+    match kind {
+        0 => queue().on_peer_failure(ms(now)),
+        _ => queue().on_peer_recovery(ms(now)),
     }
-    let retry_after = match retry {
-        1 => Some(RetryAfter::Seconds(retry_value as u64)),
-        2 => Some(RetryAfter::At(ms(retry_value))),
-        _ => None,
-    };
-    let outcome = match kind {
-        0 => SendOutcome::Response {
-            status: status as u16,
-            retry_after,
-            rejected: &handles,
-        },
-        1 => SendOutcome::NetworkError,
-        2 => SendOutcome::Timeout,
-        3 => SendOutcome::BeaconQueued,
-        _ => SendOutcome::BeaconRefused,
-    };
-    let Some(report) = queue().on_send_result(batch as u64, outcome, ms(now)) else {
-        return 0;
-    };
-    let num = &mut state().num;
-    num[0] = report.sent as f64;
-    num[1] = report.dropped as f64;
-    num[2] = report.requeued as f64;
-    1
 }
 
 fn list_out(handles: &[Handle]) {
@@ -220,7 +277,8 @@ fn list_out(handles: &[Handle]) {
 /// The next action: 0 none; 1 persist, 2 release (handles in `aw_io`, their
 /// count in `aw_num[0]`); 3 send (`aw_num`: batch, transport 0 fetch 1
 /// beacon, count, body bytes; handles in `aw_io`); 4 notice (`aw_num`:
-/// kind, two numbers; the events of a rejection in `aw_io`). `aw_io`'s
+/// kind, two numbers; the events of a rejection in `aw_io`); 5 receipt
+/// request (`aw_num`: request, count; handles in `aw_io`). `aw_io`'s
 /// address is in `aw_num[7]`.
 #[no_mangle]
 pub extern "C" fn aw_poll(now: f64) -> u32 {
@@ -247,6 +305,13 @@ pub extern "C" fn aw_poll(now: f64) -> u32 {
             num[3] = request.body_bytes as f64;
             3
         }
+        Action::RequestReceipts(request) => {
+            list_out(&request.events);
+            let num = &mut state().num;
+            num[0] = request.request_id as f64;
+            num[2] = request.events.len() as f64;
+            5
+        }
         Action::Notify(notice) => {
             let (code, a, b) = notice.code();
             match &notice {
@@ -270,7 +335,7 @@ pub extern "C" fn aw_wakeup() -> f64 {
     queue().next_wakeup().map_or(-1.0, |at| at as f64)
 }
 
-/// Metrics into `aw_num`: the 16 of `METRIC_NAMES`, then circuit state,
+/// Metrics into `aw_num`: the 19 of `METRIC_NAMES`, then circuit state,
 /// next retry (wall clock, -1 none), auth paused, online, and the last
 /// failure's kind (-1 none) and number.
 #[no_mangle]
@@ -283,14 +348,14 @@ pub extern "C" fn aw_metrics() {
     for i in 0..values.len() {
         num[i] = values[i] as f64;
     }
-    num[16] = metrics.circuit_state as f64;
-    num[17] = metrics.next_retry_at.map_or(-1.0, |at| at as f64);
-    num[18] = f64::from(u8::from(metrics.auth_paused));
-    num[19] = f64::from(u8::from(metrics.online));
+    num[19] = metrics.circuit_state as f64;
+    num[20] = metrics.next_retry_at.map_or(-1.0, |at| at as f64);
+    num[21] = f64::from(u8::from(metrics.auth_paused));
+    num[22] = f64::from(u8::from(metrics.online));
     let (failure, number) = metrics
         .last_error
         .map(Failure::code)
         .map_or((-1.0, 0.0), |(k, n)| (k as f64, f64::from(n)));
-    num[20] = failure;
-    num[21] = number;
+    num[23] = failure;
+    num[24] = number;
 }

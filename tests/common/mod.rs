@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use analytics_wasm::core::{
     Action, BatchId, ClientEventQueue, Config, Envelope, Handle, Millis, Notice, Priority,
-    RestoreReport, RestoreSource, RestoredEvent, SendOutcome, SendRequest, TrackError,
+    ReceiptRequest, RestoreReport, RestoreSource, RestoredEvent, SendOutcome, SendRequest,
+    TrackError,
 };
 
 pub const START: Millis = 1_700_000_000_000;
@@ -136,6 +137,10 @@ pub struct Harness {
     pub next_handle: Handle,
     /// Every event released so far, in order.
     pub released: Vec<Handle>,
+    /// Every receipt request made, in order.
+    pub asked: Vec<ReceiptRequest>,
+    /// The receipt request awaiting its answer, if any.
+    pub asking: Option<ReceiptRequest>,
 }
 
 impl Harness {
@@ -151,6 +156,8 @@ impl Harness {
             held: HashMap::new(),
             next_handle: 1,
             released: Vec::new(),
+            asked: Vec::new(),
+            asking: None,
         }
     }
 
@@ -271,6 +278,15 @@ impl Harness {
                     self.open.push(request.clone());
                     sends.push(request);
                 }
+                Action::RequestReceipts(request) => {
+                    assert!(
+                        !request.events.is_empty(),
+                        "a receipt request about nothing"
+                    );
+                    assert!(self.asking.is_none(), "two receipt requests in flight");
+                    self.asked.push(request.clone());
+                    self.asking = Some(request);
+                }
                 Action::Notify(notice) => self.notices.push(notice),
             }
         }
@@ -330,14 +346,35 @@ impl Harness {
         self.pump()
     }
 
-    /// Runs the queue to quiescence with a collector that accepts everything.
+    /// Answers the receipt request in flight: the collector holds `held`
+    /// of its events (`None`: it gives no receipts); then pumps.
+    pub fn answer_receipts(&mut self, held: Option<&[Handle]>) -> Vec<SendRequest> {
+        let request = self.asking.take().expect("a receipt request in flight");
+        let report = self
+            .queue
+            .on_receipts(request.request_id, ok(), held, self.now);
+        assert!(
+            report.is_some(),
+            "receipt request {} was in flight",
+            request.request_id
+        );
+        self.pump()
+    }
+
+    /// Runs the queue to quiescence with a collector that accepts everything
+    /// (and holds none of the events it is asked about).
     pub fn deliver_everything(&mut self) -> Vec<String> {
         let mut delivered = Vec::new();
         self.queue.flush(self.now);
         for _ in 0..100_000 {
             self.pump();
+            if self.asking.is_some() {
+                self.answer_receipts(Some(&[]));
+                continue;
+            }
             if self.open.is_empty() {
-                if self.queue.metrics().pending == 0 {
+                let m = self.queue.metrics();
+                if m.pending == 0 && m.unconfirmed == 0 {
                     return delivered;
                 }
                 self.wake();

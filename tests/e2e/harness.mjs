@@ -17,6 +17,20 @@ export { waitFor, waitForCount };
 export const WITHOUT_WEBASSEMBLY = 'delete globalThis.WebAssembly';
 
 /**
+ * Set-up on every test page: a fetch made with `keepalive` (the way a page
+ * sends as it goes away) gets `keepalive` in its query, so the collector
+ * can tell it (its `mode`, and each event's `transport`, read 'keepalive')
+ * from a plain fetch, which its headers do not.
+ */
+export const MARK_KEEPALIVE = `{
+  const fetchNow = globalThis.fetch;
+  globalThis.fetch = (url, options) => fetchNow(options?.keepalive ? url + (String(url).includes('?') ? '&' : '?') + 'keepalive' : url, options);
+}`;
+
+/** How a page's requests leave as it goes away: 'keepalive' (fetch with keepalive), or 'no-cors' (sendBeacon) where fetch cannot keepalive. */
+export const wayOut = (page) => page.evaluate(() => ('keepalive' in Request.prototype ? 'keepalive' : 'no-cors'));
+
+/**
  * `core`: 'wasm' (the browser's own), or 'js': every page opened has its
  * WebAssembly global removed before any script runs, so the package falls
  * back to the core compiled to JavaScript.
@@ -34,7 +48,7 @@ export async function startHarness({ engine = 'chromium', core = 'wasm' } = {}) 
     browser,
     /** The test page's URL with `createAnalytics(config)`; `init` is code run before anything else on it. */
     pageUrl(config, { query = '', init } = {}) {
-      const code = [core === 'js' ? WITHOUT_WEBASSEMBLY : null, init ? (typeof init === 'function' ? `(${init})()` : init) : null].filter(Boolean).join(';\n');
+      const code = [MARK_KEEPALIVE, core === 'js' ? WITHOUT_WEBASSEMBLY : null, init ? (typeof init === 'function' ? `(${init})()` : init) : null].filter(Boolean).join(';\n');
       const initQuery = code ? `&init=${encodeURIComponent(code)}` : '';
       return `${site.url}/?config=${encodeURIComponent(JSON.stringify({ endpoint: collector.endpoint, ...config }))}${initQuery}${query}`;
     },

@@ -7,7 +7,7 @@
 // browsers where WebAssembly cannot run.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { useHarness, waitFor, waitForCount } from './harness.mjs';
+import { useHarness, waitFor, waitForCount, waitForStored, wayOut } from './harness.mjs';
 import { ENGINES } from '../support/engines/index.mjs';
 
 const RUNS = ENGINES.map((engine) => ({ engine, core: 'wasm' }));
@@ -147,6 +147,7 @@ for (const { engine: browser, core } of RUNS) {
             await analytics.ready;
             for (let i = 0; i < 50; i++) analytics.track('Unload', { i });
           });
+          const expected = await wayOut(page);
           await leave(page, how);
           try {
             await waitFor(() => received() === 50, { what: `50 events after ${how} (attempt ${attempt} of ${attempts})`, timeoutMs: attempts > 1 ? 5000 : undefined });
@@ -159,7 +160,7 @@ for (const { engine: browser, core } of RUNS) {
           assert.equal(stats.duplicates, 0);
           assert.deepEqual(indices(), range(0, 50));
           const modes = [...new Set(h.collector.requests().map((r) => r.mode))];
-          assert.deepEqual(modes, ['no-cors'], 'sent by sendBeacon');
+          assert.deepEqual(modes, [expected], 'sent as the page went away, by fetch with keepalive (else sendBeacon)');
           report(2, { how, received: stats.received, duplicates: stats.duplicates, requests: stats.requests, transport: modes, attempt });
           await context.close();
           return;
@@ -173,9 +174,10 @@ for (const { engine: browser, core } of RUNS) {
     const EARLIER_PAGEHIDE_LISTENER = () => addEventListener('pagehide', () => {});
 
     for (const how of ['closing', 'navigating away']) {
-      test(`12. a fetch in flight at unload (${how}): its events and the pending ones leave by beacon`, async () => {
+      test(`12. a fetch in flight at unload (${how}): its events and the pending ones leave with the page, and a later visit asks about them instead of sending copies`, async () => {
         const { page, context } = await h.open({}, { init: EARLIER_PAGEHIDE_LISTENER });
         await page.evaluate(() => analytics.ready);
+        const expected = await wayOut(page);
         // The collector holds each request 400 ms: the first batch (flushAt 20) is still in flight at unload.
         h.collector.setFault({ delayMs: 400 });
         await page.evaluate(() => {
@@ -183,28 +185,84 @@ for (const { engine: browser, core } of RUNS) {
         });
         await waitFor(() => h.collector.requests().length >= 1, { what: 'the first batch at the collector' });
         await leave(page, how);
-        const beaconed = () => h.collector.requests().filter((r) => r.mode === 'no-cors').reduce((sum, r) => sum + r.events, 0);
-        await waitFor(() => received() === 30 && beaconed() >= 10, { what: '30 events after unload, 10 or more by beacon', timeoutMs: 15_000 });
+        const beaconed = () => h.collector.requests().filter((r) => r.mode === expected).reduce((sum, r) => sum + r.events, 0);
+        await waitFor(() => received() === 30 && beaconed() >= 10, { what: `30 events after unload, 10 or more by ${expected}`, timeoutMs: 15_000 });
         assert.deepEqual(indices(), range(0, 30));
+        const copiesAtUnload = h.collector.stats().duplicates;
 
-        // A later visit finds nothing to send again: the beaconed events were
-        // deleted. Firefox may drop a closing tab's last storage writes (the
-        // deletes among them); then a later visit re-sends copies under the
-        // same messageIds, which the collector drops: none is new.
+        // What left with the page stays stored until something confirms it:
+        // a later visit asks the collector about it (receipts) and sends
+        // nothing again, since the collector holds it all.
         h.collector.setFault({});
-        const next = await h.open({}, { context });
-        const later = await next.page.evaluate(async () => {
-          await analytics.ready;
-          await analytics.flush();
-          return analytics.metrics();
-        });
-        if (browser !== 'firefox' || how !== 'closing') assert.equal(later.eventsRestored, 0, JSON.stringify(later));
+        const next = await h.open({ receiptGraceMs: 500 }, { context });
+        let later;
+        await waitFor(async () => {
+          later = await next.page.evaluate(() => analytics.metrics());
+          return later.eventsRestored > 0 && later.unconfirmed === 0 && later.pending === 0;
+        }, { what: 'the later visit to restore and settle what the page left' });
         assert.ok(later.eventsRestored <= 30);
-        await waitFor(async () => (await next.page.evaluate(() => analytics.metrics().pending)) === 0, { what: 'the later visit drained' });
+        assert.equal(later.eventsConfirmed, later.eventsRestored, JSON.stringify(later));
+        assert.equal(later.eventsResent, 0);
         assert.equal(received(), 30, 'no event the later visit sent was new');
-        report(12, { how, received: received(), duplicates: h.collector.stats().duplicates, beaconed: beaconed(), restoredByNextPage: later.eventsRestored });
+        assert.equal(h.collector.stats().duplicates, copiesAtUnload, 'and it sent no copy');
+        report(12, { how, received: received(), duplicates: h.collector.stats().duplicates, [expected]: beaconed(), restoredByNextPage: later.eventsRestored, confirmedByNextPage: later.eventsConfirmed });
         await context.close();
       });
+    }
+
+    // What a page sends as it goes away cannot be followed: the collector may
+    // refuse it (a deploy, an overload) with nobody left to hear. So those
+    // events stay stored, and the next page load (or a new tab, adopting
+    // them) asks the collector which it holds before sending the rest again.
+    const LEAVE_AND_COME_BACK = {
+      reloading: async (page) => {
+        await page.reload();
+        return page;
+      },
+      'navigating away and back': async (page, url) => {
+        await page.goto(`${h.site.url}/blank.html`);
+        await page.goto(url);
+        return page;
+      },
+      'closing, then a new tab': async (page, url, context) => {
+        await page.close({ runBeforeUnload: true });
+        return (await h.open({ receiptGraceMs: 500 }, { context })).page;
+      },
+    };
+    for (const [how, comeBack] of Object.entries(LEAVE_AND_COME_BACK)) {
+      for (const receipts of [true, false]) {
+        const collector = receipts ? 'a collector that gives receipts' : 'one that gives none';
+        test(`19. the collector refuses what the page sends as it goes away (${how}; ${collector}): all 14 events arrive afterwards, none twice`, async () => {
+          const { page, context, url } = await h.open({ flushAt: 1000, flushIntervalMs: 60_000, receiptGraceMs: 500 });
+          await page.evaluate(async () => {
+            await analytics.ready;
+            for (let i = 0; i < 14; i++) analytics.track('Refused On The Way Out', { i });
+          });
+          await waitForStored(page, 14);
+          h.collector.setFault({ wayOutStatus: 503, noReceipts: !receipts });
+          const expected = await wayOut(page);
+          const back = await comeBack(page, url, context);
+          await waitFor(() => received() === 14, { what: '14 events after coming back', timeoutMs: 30_000 });
+          let later;
+          await waitFor(async () => {
+            later = await back.evaluate(() => analytics.metrics());
+            return later.unconfirmed === 0 && later.pending === 0 && later.inFlight === 0;
+          }, { what: 'the page that came back to settle what it restored' });
+          const refused = h.collector.requests().filter((r) => r.mode === expected && r.status === 503);
+          const stats = h.collector.stats();
+          assert.deepEqual(indices(), range(0, 14));
+          assert.equal(stats.duplicates, 0);
+          // Firefox now and then runs no pagehide work in a tab closed by BiDi
+          // (see 2.): then nothing was refused, and the events were only stored.
+          if (browser !== 'firefox' || !how.startsWith('closing')) assert.equal(refused.reduce((n, r) => n + r.events, 0), 14, `the way-out request: ${JSON.stringify(h.collector.requests())}`);
+          assert.equal(later.eventsRestored, 14);
+          assert.equal(later.eventsResent, 14, 'the collector held none: each sent again once');
+          assert.equal(later.eventsConfirmed, 0);
+          assert.ok(receipts ? stats.receiptRequests >= 1 : stats.receiptRequests === 0, `receipt requests answered: ${stats.receiptRequests}`);
+          report(19, { how, receipts, received: stats.received, duplicates: stats.duplicates, refusedOnTheWayOut: refused.length, restored: later.eventsRestored, resent: later.eventsResent, receiptRequests: stats.receiptRequests });
+          await context.close();
+        });
+      }
     }
 
     test('13. navigating away and back: the next page load is ready at once and sends its own events', async () => {
@@ -306,9 +364,13 @@ for (const { engine: browser, core } of RUNS) {
         throw new Error(`${error.message}; collector ${JSON.stringify(h.collector.stats())} ${JSON.stringify(h.collector.requests())}; page ${JSON.stringify(metrics)}`);
       });
       const elapsed = Date.now() - hiddenAt;
-      const metrics = await page.evaluate(() => analytics.metrics());
-      assert.equal(metrics.eventsSent, 30);
+      // The page stays: it is told the answer, and its events are settled.
+      const metrics = await waitFor(async () => {
+        const m = await page.evaluate(() => analytics.metrics());
+        return m.eventsSent === 30 && m;
+      }, { what: 'the page to hear its 30 events were delivered' });
       assert.equal(metrics.pending, 0);
+      assert.equal(metrics.unconfirmed, 0);
       assert.ok(elapsed < 5_000, 'long before the 600 s interval timer');
       report(3, { received: received(), duplicates: h.collector.stats().duplicates, msAfterHide: elapsed, transport: h.collector.requests().map((r) => r.mode) });
       await context.close();
@@ -407,7 +469,7 @@ for (const { engine: browser, core } of RUNS) {
       await context.close();
     });
 
-    test('5. outage: 500 events tracked during 10 s of collector downtime all arrive; backoff keeps requests few', async () => {
+    test('5. outage: 500 events tracked during 10 s of collector downtime all arrive soon after it returns; backoff keeps requests few', async () => {
       const { page, context } = await h.open({});
       await page.evaluate(() => analytics.ready);
       h.collector.setFault({ down: true });
@@ -422,7 +484,9 @@ for (const { engine: browser, core } of RUNS) {
       const during = h.collector.requests().length;
       h.collector.setFault({});
       const upAt = Date.now();
-      await waitForCount(received, 500, { what: '500 events after the outage', stallMs: 45_000 });
+      // Probes keep coming every 2-4 s: the return is seen then, not after a
+      // 30 s circuit (the bench prints the figure; this bound has headroom).
+      await waitFor(() => received() === 500, { what: '500 events within 20 s of the collector\'s return', timeoutMs: 20_000 });
       const drainedAfter = Date.now() - upAt;
       const metrics = await page.evaluate(() => analytics.metrics());
       const stats = h.collector.stats();

@@ -101,6 +101,28 @@ for (const { name, core } of RUNS) {
       await context.close();
     });
 
+    test('10. tabs tell each other what the collector does: one that never sent waits out another\'s failure, and resumes with its recovery, not at its own next try', async () => {
+      const context = await h.browser.newContext();
+      // B's own backoff after a failure would be 30 to 60 s.
+      const [a, b] = await Promise.all([h.open({ flushAt: 5, retryBaseMs: 200 }, { context }), h.open({ flushAt: 5, retryBaseMs: 30_000 }, { context })]);
+      await Promise.all([a.page.evaluate(() => analytics.ready), b.page.evaluate(() => analytics.ready)]);
+      h.collector.setFault({ status: 503 });
+      await trackIn(a.page, 'A', 5);
+      await waitFor(async () => (await metricsOf(b.page)).nextRetryAt !== null, { what: "B to hear of A's failure" });
+      await trackIn(b.page, 'B', 5);
+      const before = await metricsOf(b.page);
+      assert.equal(before.batchesSent + before.batchesFailed + before.inFlight, 0, 'B waits: it sent nothing to a collector A found failing');
+      h.collector.setFault({});
+      const upAt = Date.now();
+      await waitFor(() => tagsReceived('B') === 5, { what: "B's 5 events, once A's probe finds the collector back", timeoutMs: 15_000 });
+      const resumedAfterMs = Date.now() - upAt;
+      await waitFor(() => tagsReceived('A') === 5, { what: "A's 5 events" });
+      assert.ok(before.nextRetryAt - upAt > 20_000, `B's own next try was ${before.nextRetryAt - upAt} ms away`);
+      assert.equal(duplicates(), 0);
+      report(10, { received: received(), duplicates: duplicates(), bOwnRetryInMs: before.nextRetryAt - upAt, bResumedAfterMs: resumedAfterMs });
+      await context.close();
+    });
+
     test('7. tabs opened later are watched: the first tab, still open, delivers their events once they close', async () => {
       const context = await h.browser.newContext();
       const config = { maxQueueEvents: 2000 };

@@ -35,6 +35,7 @@ function run(exports, seed) {
   let wall = 1_700_000_000_000;
   let handle = 1;
   const inFlight = [];
+  const asking = [];
   const held = [];
   for (let step = 0; step < STEPS; step++) {
     const dt = below(1500);
@@ -69,10 +70,19 @@ function run(exports, seed) {
       trace.push(['restore', core.restore(restored, now)]);
     } else if (choice < 9) {
       core.corrupt(below(3));
+    } else if (asking.length && below(2) === 0) {
+      const request = asking.shift();
+      const kind = below(6);
+      const outcome = kind === 0 ? 'network' : { status: [200, 200, 200, 503, 429, 404][kind], retry: below(3) === 0 ? [1, below(10)] : [0, 0] };
+      const receipts = below(4) === 0 ? null : request.handles.filter(() => below(2) === 0);
+      trace.push(['receipts', core.receipts(request.request, outcome, receipts, now)]);
+    } else {
+      trace.push(['peer', core.peer(below(2) === 0 ? 'failed' : 'recovered', now)]);
     }
     for (let action = core.poll(now); action; action = core.poll(now)) {
       trace.push(['action', action]);
       if (action.type === 'send') inFlight.push(action);
+      if (action.type === 'receipts') asking.push(action);
     }
     trace.push(['wakeup', core.wakeup()], ['metrics', core.metrics()]);
   }
