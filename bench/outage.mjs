@@ -4,8 +4,10 @@
 //
 // - outage(h, outageMs): the collector answers 503 for `outageMs` while the
 //   page tracks 500 events over its first 5 s, then recovers. How many of
-//   the 500 arrive within 60 s, how many requests the outage cost, and how
-//   long after the recovery the last new event arrived.
+//   the 500 arrive within 60 s of the recovery, how many requests the
+//   outage cost, and how long after the recovery the last new event
+//   arrived. A 10 s outage runs three times: when the last probe of the
+//   outage falls is chance, and the range shows it.
 // - wayOut(h, receipts): a page tracks 14 events (fewer than flushAt) and
 //   reloads; the collector takes what it sends as it goes away. What the
 //   next page load then costs to settle them: requests and bytes, with a
@@ -16,6 +18,7 @@ import { waitFor } from '../tests/e2e/harness.mjs';
 
 const TRACKED = 500;
 const TRACKING_MS = 5_000;
+/** How long after the recovery arrivals are watched. */
 const WATCH_MS = 60_000;
 
 export async function outage(h, outageMs) {
@@ -39,12 +42,12 @@ export async function outage(h, outageMs) {
   const recoveredAt = Date.now();
   await tracking;
   // The arrival of each new event is seen as its request is logged.
-  await waitFor(() => h.collector.stats().received === TRACKED || Date.now() - start > WATCH_MS, { what: 'the outage run', timeoutMs: WATCH_MS + 5_000 });
+  await waitFor(() => h.collector.stats().received === TRACKED || Date.now() - recoveredAt > WATCH_MS, { what: 'the outage run', timeoutMs: WATCH_MS + 5_000 });
   const accepted = h.collector.requests().filter((r) => r.status === 200 && r.events > 0);
   const lastAt = accepted.length ? Math.max(...accepted.map((r) => r.at)) : null;
   const result = {
     outageMs,
-    receivedWithin60s: h.collector.stats().received,
+    received: h.collector.stats().received,
     duplicates: h.collector.stats().duplicates,
     requestsDuringOutage: during,
     lastNewEventAfterRecoveryMs: lastAt === null ? null : Math.max(0, lastAt - recoveredAt),
@@ -82,13 +85,24 @@ export async function wayOut(h, receipts) {
   return result;
 }
 
+const span = (values, format = String) => {
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  return low === high ? format(low) : `${format(low)}–${format(high)}`;
+};
+const seconds = (ms) => (ms / 1000).toFixed(1);
+
 /** Rows for the bench's table. */
 export function outageRows({ outages, wayOuts }) {
-  const rows = outages.map((o) => [
-    `outage of ${o.outageMs / 1000} s (500 tracked over 5 s): of 500 within 60 s, requests during it, last new event after recovery`,
-    `${o.receivedWithin60s} (dup ${o.duplicates}), ${o.requestsDuringOutage}, ${o.lastNewEventAfterRecoveryMs === null ? '–' : `${(o.lastNewEventAfterRecoveryMs / 1000).toFixed(1)} s`}`,
-    o.outageMs <= 10_000 ? 'target 500, ≤ 6, ≤ 5 s' : 'target 500, ≤ 5 s',
-  ]);
+  const rows = [];
+  for (const outageMs of [...new Set(outages.map((o) => o.outageMs))]) {
+    const runs = outages.filter((o) => o.outageMs === outageMs);
+    const last = runs.map((o) => o.lastNewEventAfterRecoveryMs);
+    rows.push([
+      `outage of ${outageMs / 1000} s, 500 tracked over its first 5 s (${runs.length} run${runs.length > 1 ? 's' : ''}): arrived within 60 s of recovery / requests during it / last new event after recovery`,
+      `${span(runs.map((o) => o.received))} (dup ${span(runs.map((o) => o.duplicates))}) / ${span(runs.map((o) => o.requestsDuringOutage))} / ${last.includes(null) ? '–' : `${span(last, seconds)} s`}`,
+      outageMs <= 10_000 ? 'target 500 / ≤ 6 / ≤ 5 s' : 'target 500 / – / ≤ 5 s',
+    ]);
+  }
   for (const w of wayOuts) {
     rows.push([
       `14 events sent as a page went away: the next visit's requests / bytes / copies (${w.receipts ? 'collector gives receipts' : 'collector gives none'})`,
@@ -101,7 +115,7 @@ export function outageRows({ outages, wayOuts }) {
 
 export async function measureOutages(h) {
   return {
-    outages: [await outage(h, 10_000), await outage(h, 60_000)],
+    outages: [await outage(h, 10_000), await outage(h, 10_000), await outage(h, 10_000), await outage(h, 60_000)],
     wayOuts: [await wayOut(h, true), await wayOut(h, false)],
   };
 }
