@@ -11,6 +11,7 @@ import { shippedSize } from '../scripts/shipped-size.mjs';
 import { startCollector } from '../www/collector.mjs';
 import { PROPERTIES } from './properties.mjs';
 import { measureOutages, outageRows } from './outage.mjs';
+import { appTrackRows, measureAppTrack } from './app-track.mjs';
 import { allocationByFunction, meanTime, printAllocation, printPhases, printTime, startAllocationSampling, startProfiler, startupPhases, startupProbe, timeByFunction } from './where-time-goes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -274,6 +275,9 @@ try {
   // what a page sent as it went away.
   results.outage = await measureOutages(h);
 
+  // track() as an app ships us, next to a hand-written batcher.
+  results.appTrack = await measureAppTrack({ loads: LOADS });
+
   // ---------- where the time goes ----------
   // Apart from the measures above, so that neither the profiler nor the
   // probes slow what they report.
@@ -384,6 +388,7 @@ const rows = [
   ['size: in a Vite production app, everything (gzip / brotli)', `${results.size.bundledByVite.total.gzip} / ${results.size.bundledByVite.total.brotli} B`, 'target ≤ 24,000 B gzip'],
   ['size: in a Vite app, critical path (gzip / brotli)', `${results.size.bundledByVite.criticalPath.gzip} / ${results.size.bundledByVite.criticalPath.brotli} B`, 'target ≤ 5,000 B gzip'],
   ['size: the core compiled to JS, only where wasm cannot run (raw / gzip / brotli)', results.size.bundledByVite.fallback ? `${results.size.bundledByVite.fallback.raw} / ${results.size.bundledByVite.fallback.gzip} / ${results.size.bundledByVite.fallback.brotli} B` : 'not built'],
+  ...appTrackRows(results.appTrack),
   ['track() µs/call, fresh page / warm (IndexedDB)', `${results.track.usPerCall} / ${results.track.usPerCallWarm}`],
   ['JSON.stringify µs/call (floor)', results.track.stringifyUsPerCall],
   ['track() / stringify, fresh page / warm', `${results.track.ratioToStringify} / ${results.track.ratioToStringifyWarm}`, 'budget ≤ 2'],

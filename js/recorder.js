@@ -87,17 +87,26 @@ export class Recorder {
    * Takes a call made now. It is recorded in a task of its own, after the
    * caller's: a burst of track() costs the caller about what capturing it
    * costs, and the page can paint in between. A hidden or closing page's
-   * call is recorded at once, since its next task may never run, and so
-   * are the waiting calls once there are as many as the queue may hold.
+   * call is recorded at once, since its next task may never run. Beyond as
+   * many waiting calls as the queue may hold, each call taken records the
+   * oldest one (which the queue's bound then drops), so a longer burst
+   * holds no more than the queue would, and one within it runs nothing of
+   * the engine in the caller's loop.
    */
   take(call) {
     this.#waiting.push(call);
-    if (this.#unloading || this.#waiting.length >= this.#waitingMax || globalThis.document?.visibilityState === 'hidden') this.recordWaiting();
-    else if (!this.#recordSet) {
-      this.#recordSet = true;
-      setTimeout(() => this.recordWaiting(SLICE_MS));
+    if (this.#unloading || globalThis.document?.visibilityState === 'hidden') this.recordWaiting();
+    else {
+      if (this.#waiting.length - this.#recorded > this.#waitingMax && !this.#recording) this.#record(this.#waiting[this.#recorded++]);
+      if (!this.#recordSet) {
+        this.#recordSet = true;
+        setTimeout(() => this.recordWaiting(SLICE_MS));
+      }
     }
   }
+
+  /** How many of #waiting's first calls are recorded already (by take(), past the bound). */
+  #recorded = 0;
 
   /** Records the calls taken, oldest first, for at most `sliceMs` (the rest in a later task). */
   recordWaiting(sliceMs = Infinity) {
@@ -106,7 +115,8 @@ export class Recorder {
     this.#recording = true;
     const calls = this.#waiting;
     const end = performance.now() + sliceMs;
-    let done = 0;
+    let done = this.#recorded;
+    this.#recorded = 0;
     try {
       while (done < calls.length) {
         this.#record(calls[done++]);
@@ -124,8 +134,9 @@ export class Recorder {
 
   /** Opted out: the calls taken are dropped, and so is what the engine holds. */
   discard() {
-    for (const call of this.#waiting) call.outcome.settle('dropped', 'opted out');
+    for (const call of this.#waiting.slice(this.#recorded)) call.outcome.settle('dropped', 'opted out');
     this.#waiting = [];
+    this.#recorded = 0;
     return this.engine.discard();
   }
 

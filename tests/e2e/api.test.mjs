@@ -341,3 +341,32 @@ test('a burst is written to storage at most 500 events a task while the page is 
   assert.ok(Math.max(...puts) <= 2, `chunk records per transaction: ${puts.filter(Boolean)}`);
   await context.close();
 });
+
+test('a loop of as many track() calls as the queue holds records none of them inside the loop; each call beyond records the oldest', async () => {
+  const { page, context } = await h.open({});
+  const recordedInLoop = await page.evaluate(async () => {
+    await analytics.ready;
+    // A plugin runs as an event is recorded: it tells where recording happens.
+    let inLoop = false;
+    let recorded = 0;
+    analytics.use({ name: 'where', beforeSend: (event) => ((recorded += inLoop ? 1 : 0), event) });
+    const loop = (count) => {
+      recorded = 0;
+      inLoop = true;
+      for (let i = 0; i < count; i++) analytics.track('Loop', { i });
+      inLoop = false;
+      return recorded;
+    };
+    const atTheBound = loop(10_000);
+    await analytics.flush();
+    const beyond = loop(10_003);
+    await analytics.flush();
+    return { atTheBound, beyond };
+  });
+  assert.deepEqual(recordedInLoop, { atTheBound: 0, beyond: 3 });
+  // The 3 recorded in the loop are the oldest of the second: the queue's bound drops them.
+  await waitFor(() => h.collector.stats().received === 20_000, { what: 'the newest 10,000 of each loop', timeoutMs: 60_000 });
+  const m = await page.evaluate(() => analytics.metrics());
+  assert.deepEqual([m.eventsTracked, m.eventsSent, m.droppedOverflow], [20_003, 20_000, 3]);
+  await context.close();
+});
