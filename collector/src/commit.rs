@@ -98,6 +98,7 @@ pub enum Refused {
 pub struct Committer {
     queue: mpsc::Sender<Job>,
     pub health: Arc<Health>,
+    metrics: Arc<Metrics>,
 }
 
 impl Committer {
@@ -114,20 +115,31 @@ impl Committer {
             store,
             jobs,
             max_group_events,
-            metrics,
+            metrics: metrics.clone(),
             drain,
             health: health.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("commit-writer".into())
             .spawn(move || writer.run())?;
-        Ok((Committer { queue, health }, thread))
+        Ok((
+            Committer {
+                queue,
+                health,
+                metrics,
+            },
+            thread,
+        ))
     }
 
     pub fn submit(&self, job: Job) -> Result<(), Refused> {
-        self.queue.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Refused::Full,
-            mpsc::error::TrySendError::Closed(_) => Refused::Stopped,
+        self.metrics.queued.fetch_add(1, Ordering::Relaxed);
+        self.queue.try_send(job).map_err(|e| {
+            self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Stopped,
+            }
         })
     }
 }
@@ -156,14 +168,21 @@ impl<S: Store> Writer<S> {
             let first = match carried.take() {
                 Some(job) => job,
                 None => match self.jobs.blocking_recv() {
-                    Some(job) => job,
+                    Some(job) => {
+                        self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                        job
+                    }
                     None => break,
                 },
             };
             let mut events = first.batch.messages.len();
             let mut group = vec![first];
             while events < self.max_group_events {
-                match self.jobs.try_recv() {
+                let next = self.jobs.try_recv();
+                if next.is_ok() {
+                    self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                match next {
                     Ok(job) if events + job.batch.messages.len() > self.max_group_events => {
                         carried = Some(job);
                         break;

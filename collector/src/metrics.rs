@@ -38,6 +38,8 @@ pub struct Metrics {
     pub receipts_held: AtomicU64,
     /// Open connections.
     pub connections: AtomicI64,
+    /// Requests queued for the commit writer, not yet taken into a group.
+    pub queued: AtomicI64,
     rejected: [AtomicU64; Code::ALL.len()],
     responses: [AtomicU64; STATUSES.len() + 1],
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
@@ -57,6 +59,7 @@ impl Metrics {
             receipts_asked: AtomicU64::new(0),
             receipts_held: AtomicU64::new(0),
             connections: AtomicI64::new(0),
+            queued: AtomicI64::new(0),
             rejected: Default::default(),
             responses: Default::default(),
             commit_buckets: Default::default(),
@@ -214,6 +217,11 @@ impl Metrics {
             "collector_bytes_in_flight_limit",
             "The most bytes in flight; beyond it requests are answered 503.",
             self.budget.limit() as i64,
+        );
+        gauge(
+            "collector_commit_queue_requests",
+            "Requests waiting for the commit writer.",
+            self.queued.load(Relaxed),
         );
         gauge(
             "collector_connections",

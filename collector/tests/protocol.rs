@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 /// the answer is 400 (nothing else was in the batch) naming the message.
 async fn rejection_of(message: Value) -> String {
     let (server, store) = start(|_| {}).await;
-    let answer = post_batch(server.addr(), &batch(&[message.clone()])).await;
+    let answer = post_batch(server.addr(), &batch(std::slice::from_ref(&message))).await;
     assert_eq!(answer.status, 400, "{}", answer.text());
     let rejected = answer.json()["rejected"].clone();
     assert_eq!(rejected.as_array().map(Vec::len), Some(1), "{rejected}");

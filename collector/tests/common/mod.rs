@@ -127,3 +127,95 @@ pub async fn metric(addr: SocketAddr, name: &str) -> f64 {
         })
         .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
+
+/// The real `analytics-collector` binary, serving a SQLite file.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Binary {
+    /// Starts `analytics-collector serve` on `db`, port 0, and waits for the
+    /// line saying where it listens.
+    pub fn start(db: &std::path::Path, log: &std::path::Path) -> Binary {
+        use std::io::BufRead;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("a log file");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_analytics-collector"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--write-key",
+                WRITE_KEY,
+                "--log-level",
+                "warn",
+            ])
+            .arg("--db")
+            .arg(db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(PATIENCE)
+            .expect("the collector says where it listens");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Binary { child, addr }
+    }
+
+    /// SIGKILL, by its PID.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, by its PID; returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the collector did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The message ids in a SQLite events file, and whether each is unique.
+pub fn sqlite_ids(db: &std::path::Path) -> (Vec<String>, usize) {
+    let conn = rusqlite::Connection::open(db).expect("the database opens");
+    let mut query = conn
+        .prepare("SELECT message_id FROM events WHERE write_key = ?1")
+        .expect("the schema has events");
+    let ids: Vec<String> = query
+        .query_map([WRITE_KEY], |row| row.get(0))
+        .expect("queried")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    let distinct = ids.iter().collect::<std::collections::HashSet<_>>().len();
+    (ids, distinct)
+}
