@@ -46,6 +46,10 @@ struct Args {
     /// Skip the dev collector.
     #[arg(long)]
     no_node: bool,
+    /// Only load a collector already running at this address (under a
+    /// profiler, say) with the closed loops; print their numbers.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
     /// Bytes-in-flight budget of this collector in the overload scenario.
     #[arg(long, default_value_t = 8 << 20)]
     overload_budget: u64,
@@ -546,6 +550,27 @@ fn wait_exit(mut target: Target) {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
+    if let Some(addr) = args.addr {
+        let bodies = Arc::new(Bodies::new(&format!("{:x}", std::process::id())));
+        for &clients in &args.clients {
+            let mut tally = closed_loop(
+                addr,
+                clients,
+                bodies.clone(),
+                Duration::from_secs(1),
+                Duration::from_secs(args.seconds),
+            )
+            .await;
+            println!(
+                "{clients} clients: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms, non-2xx {}",
+                tally.ok_events as f64 / args.seconds as f64,
+                tally.percentile(0.5),
+                tally.percentile(0.99),
+                tally.non_2xx()
+            );
+        }
+        return Ok(());
+    }
     let here = std::env::current_exe().map_err(|e| e.to_string())?;
     let collector = args
         .collector
