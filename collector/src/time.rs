@@ -99,18 +99,47 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     Some(seconds * 1000 + millis)
 }
 
-/// Writes milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+/// Writes milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`
+/// (years outside 0 to 9999 as `+YYYYYY`/`-YYYYYY`, as JavaScript does).
 pub fn format_utc(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
+    // Written digit by digit: this runs once or twice per stored event.
+    let mut out = Vec::with_capacity(24);
+    if (0..=9999).contains(&year) {
+        push_digits(&mut out, year, 4);
+    } else {
+        return format!(
+            "{}{:06}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            if year < 0 { '-' } else { '+' },
+            year.abs(),
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1000 % 60,
+            in_day % 1000
+        );
+    }
+    out.push(b'-');
+    push_digits(&mut out, month, 2);
+    out.push(b'-');
+    push_digits(&mut out, day, 2);
+    out.push(b'T');
+    push_digits(&mut out, in_day / 3_600_000, 2);
+    out.push(b':');
+    push_digits(&mut out, in_day / 60_000 % 60, 2);
+    out.push(b':');
+    push_digits(&mut out, in_day / 1000 % 60, 2);
+    out.push(b'.');
+    push_digits(&mut out, in_day % 1000, 3);
+    out.push(b'Z');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn push_digits(out: &mut Vec<u8>, value: i64, width: u32) {
+    for power in (0..width).rev() {
+        out.push(b'0' + (value / 10i64.pow(power) % 10) as u8);
+    }
 }
 
 struct Cursor<'a> {

@@ -251,7 +251,7 @@ pub fn group(n: usize) -> String {
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
-    batch: Option<&'a RawValue>,
+    batch: Option<Vec<&'a RawValue>>,
     #[serde(borrow, rename = "writeKey")]
     write_key: Option<&'a RawValue>,
     #[serde(borrow, rename = "sentAt")]
@@ -317,8 +317,24 @@ fn json_error(e: serde_json::Error) -> BodyError {
     }
 }
 
+/// The envelope with `batch` kept whole: read only when the fast one
+/// failed, to say which field is wrong.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    batch: Option<&'a RawValue>,
+}
+
 fn parse_batch(text: &str) -> Result<Body, BodyError> {
-    let envelope: Envelope = serde_json::from_str(text).map_err(json_error)?;
+    let envelope: Envelope =
+        serde_json::from_str(text).map_err(|e| {
+            match serde_json::from_str::<RawEnvelope>(text) {
+                Ok(RawEnvelope { batch: Some(raw) }) if !raw.get().starts_with('[') => {
+                    BodyError::BatchNotArray
+                }
+                _ => json_error(e),
+            }
+        })?;
     let write_key = match envelope.write_key {
         None => None,
         Some(raw) => Some(
@@ -342,13 +358,12 @@ fn parse_batch(text: &str) -> Result<Body, BodyError> {
         // A receipt request need not carry an (empty) batch.
         None if envelope.receipts.is_some() => Vec::new(),
         None => return Err(BodyError::NoBatch),
-        Some(raw) if !raw.get().starts_with('[') => return Err(BodyError::BatchNotArray),
-        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| BodyError::BatchNotArray)?,
+        Some(items) => items,
     };
     if items.len() > MAX_BATCH_MESSAGES {
         return Err(BodyError::TooManyMessages(items.len()));
     }
-    let batch_sent_at = envelope.sent_at.and_then(date);
+    let batch_sent_at = envelope.sent_at.and_then(date).map(format_utc);
     let mut body = Body {
         write_key,
         messages: Vec::with_capacity(items.len()),
@@ -356,7 +371,7 @@ fn parse_batch(text: &str) -> Result<Body, BodyError> {
         receipts,
     };
     for (index, raw) in items.into_iter().enumerate() {
-        match judge(index, raw, None, batch_sent_at) {
+        match judge(index, raw, None, batch_sent_at.as_deref()) {
             Ok((message, _)) => body.messages.push(message),
             Err(rejection) => body.rejected.push(rejection),
         }
@@ -391,7 +406,7 @@ fn judge(
     index: usize,
     raw: &RawValue,
     path_kind: Option<Kind>,
-    batch_sent_at: Option<i64>,
+    batch_sent_at: Option<&str>,
 ) -> Result<(Message, Option<String>), Rejection> {
     let json = raw.get();
     let reject = |message_id: Option<String>, reason: Reason| Rejection {
@@ -443,7 +458,7 @@ fn rules(
     json: &str,
     fields: &Fields,
     path_kind: Option<Kind>,
-    batch_sent_at: Option<i64>,
+    batch_sent_at: Option<&str>,
 ) -> Result<Message, Reason> {
     if json.len() > MAX_MESSAGE_BYTES {
         return Err(reason(
@@ -547,11 +562,10 @@ fn rules(
             )
         })?)),
     };
-    let sent_at = fields
-        .sent_at
-        .and_then(date)
-        .or(batch_sent_at)
-        .map(format_utc);
+    let sent_at = match fields.sent_at.and_then(date) {
+        Some(at) => Some(format_utc(at)),
+        None => batch_sent_at.map(str::to_owned),
+    };
     let json = match (path_kind, named) {
         // `{"type":"track",…}`: the stored message says what it is.
         (Some(kind), None) => with_type(json, kind),
@@ -616,6 +630,16 @@ fn with_type(json: &str, kind: Kind) -> String {
 
 /// Whether valid JSON text nests arrays and objects deeper than `max`.
 pub fn deeper_than(json: &str, max: usize) -> bool {
+    // Fewer opening brackets than `max` cannot nest deeper: a count the
+    // compiler vectorises settles most messages without the careful walk.
+    let opening = json
+        .as_bytes()
+        .iter()
+        .filter(|&&b| b == b'[' || b == b'{')
+        .count();
+    if opening <= max {
+        return false;
+    }
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;

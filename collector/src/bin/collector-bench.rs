@@ -46,6 +46,9 @@ struct Args {
     /// Skip the dev collector.
     #[arg(long)]
     no_node: bool,
+    /// Only time the parser on the bench's batches (µs per batch), in process.
+    #[arg(long)]
+    parse_only: bool,
     /// Only load a collector already running at this address (under a
     /// profiler, say) with the closed loops; print their numbers.
     #[arg(long)]
@@ -550,6 +553,25 @@ fn wait_exit(mut target: Target) {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
+    if args.parse_only {
+        let bodies = Bodies::new("parse");
+        let batches: Vec<Vec<u8>> = (0..1000).map(|_| bodies.next()).collect();
+        for round in 0..3 {
+            let start = Instant::now();
+            let mut messages = 0;
+            for body in &batches {
+                let parsed = analytics_collector::wire::parse(
+                    body,
+                    analytics_collector::wire::Endpoint::Batch,
+                )
+                .map_err(|e| e.to_string())?;
+                messages += parsed.messages.len();
+            }
+            let per_batch = start.elapsed().as_secs_f64() * 1e6 / batches.len() as f64;
+            println!("round {round}: {per_batch:.1} µs per batch of {EVENTS_PER_BATCH} ({} bytes), {messages} messages", batches[0].len());
+        }
+        return Ok(());
+    }
     if let Some(addr) = args.addr {
         let bodies = Arc::new(Bodies::new(&format!("{:x}", std::process::id())));
         for &clients in &args.clients {
