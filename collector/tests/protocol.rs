@@ -870,6 +870,29 @@ async fn a_client_slow_to_send_its_headers_is_disconnected() {
 }
 
 #[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
+    let (server, _) = start(|c| c.header_read_timeout = Duration::from_millis(300)).await;
+    let mut connection = Connection::open(server.addr()).await.expect("connects");
+    let answer = connection
+        .send("GET", "/healthz", &[], b"")
+        .await
+        .expect("served");
+    assert_eq!(answer.status, 200);
+    eventually("the idle connection is closed", || async {
+        server
+            .metrics()
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+    })
+    .await;
+    assert!(
+        connection.read_response().await.is_err(),
+        "closed, with nothing more sent"
+    );
+}
+
+#[tokio::test]
 async fn a_client_slow_to_send_its_body_is_answered_408() {
     let (server, store) = start(|c| c.body_read_timeout = Duration::from_millis(300)).await;
     let mut connection = Connection::open(server.addr()).await.expect("connects");
