@@ -96,6 +96,11 @@ impl Metrics {
             .map_or(0, |i| self.responses[i].load(Relaxed))
     }
 
+    /// Bytes held by requests now (`collector_bytes_in_flight`).
+    pub fn bytes_in_flight(&self) -> u64 {
+        self.budget.used()
+    }
+
     pub fn commit_took(&self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let i = COMMIT_BUCKETS

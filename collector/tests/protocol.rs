@@ -812,23 +812,28 @@ async fn over_the_bytes_in_flight_budget_requests_are_answered_503_with_retry_af
     // Stalled commits hold their bytes; keep sending until the budget is spent.
     let mut waiting = Vec::new();
     let refused = loop {
+        // Requests waiting on the stalled store: the one in the commit, the queued.
+        let holding = || {
+            control.stalled() as i64
+                + server
+                    .metrics()
+                    .queued
+                    .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let before = holding();
+        let n = waiting.len();
         let body = batch(
             &(0..20)
-                .map(|i| track(&format!("{}-{i}", waiting.len())))
+                .map(|i| track(&format!("{n}-{i}")))
                 .collect::<Vec<_>>(),
         );
         let answer = tokio::spawn(async move { post_batch(addr, &body).await });
-        let quick = tokio::time::timeout(Duration::from_millis(200), async {
-            // Either it is refused at once, or it waits on the stalled store.
-            loop {
-                if answer.is_finished() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+        // Either it is refused, or it waits on the store, holding its bytes.
+        eventually("the request is refused or waits on the store", || async {
+            answer.is_finished() || holding() > before
         })
         .await;
-        if quick.is_ok() {
+        if answer.is_finished() {
             break answer.await.expect("the task ends");
         }
         waiting.push(answer);
