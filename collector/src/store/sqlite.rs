@@ -6,9 +6,20 @@
 //! counted per write key and day in `duplicates`, in that transaction too.
 //! Receipts are answered from the same index by read-only connections, which
 //! see only committed (hence synced) rows.
+//!
+//! Checkpoints (copying the WAL into the database file, and syncing it) run
+//! on a thread of their own every 100 ms, so a commit does not wait for the
+//! bulk of one. Under steady writes the WAL could then never start over (it
+//! restarts only once every frame in it is copied), so after each of those
+//! checkpoints the writer copies the few frames committed meanwhile, and the
+//! WAL restarts at its next transaction: it stays near 100 ms of writes.
+//! Should it still pass 256 MiB, the writer checkpoints it all itself.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
@@ -49,10 +60,19 @@ const COUNT_DUPLICATE: &str = "INSERT INTO duplicates (write_key, day, dropped) 
 
 const HELD: &str = "SELECT 1 FROM events WHERE write_key = ?1 AND message_id = ?2";
 
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// A WAL this large is checkpointed by the writer itself.
+const WAL_BACKSTOP_BYTES: u64 = 256 << 20;
+
 /// The SQLite store. Its connection belongs to the commit writer's thread.
 pub struct SqliteStore {
     conn: Connection,
+    wal: PathBuf,
     receipts: Arc<SqliteReceipts>,
+    checkpointer: Option<Checkpointer>,
+    /// Set by the checkpointer when it has copied every frame it found.
+    caught_up: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -71,16 +91,96 @@ impl SqliteStore {
             "PRAGMA synchronous = FULL;
              PRAGMA busy_timeout = 5000;
              PRAGMA cache_size = -65536;
-             PRAGMA journal_size_limit = 67108864;",
+             PRAGMA journal_size_limit = 67108864;
+             PRAGMA wal_autocheckpoint = 0;",
         )?;
         conn.execute_batch(SCHEMA)?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let caught_up = Arc::new(AtomicBool::new(false));
         Ok(SqliteStore {
             conn,
+            wal: PathBuf::from(wal),
             receipts: Arc::new(SqliteReceipts {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
             }),
+            checkpointer: Some(Checkpointer::start(path, caught_up.clone())?),
+            caught_up,
         })
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer.take() {
+            checkpointer.stop();
+        }
+        // The last checkpoint, so the file is whole without its WAL.
+        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::warn!(error = %e, "the closing checkpoint failed; the WAL keeps the events");
+        }
+    }
+}
+
+/// The thread copying the WAL into the database file.
+struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, caught_up: Arc<AtomicBool>) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stopping = stop.clone();
+        let failing = AtomicBool::new(false);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let (stopped, wake) = &*stopping;
+                let Ok(mut guard) = stopped.lock() else {
+                    return;
+                };
+                while !*guard {
+                    guard = match wake.wait_timeout(guard, CHECKPOINT_EVERY) {
+                        Ok((guard, _)) => guard,
+                        Err(_) => return,
+                    };
+                    // PASSIVE: copies what it can without blocking the writer.
+                    // The row: busy, frames in the WAL, frames copied.
+                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    });
+                    if let Ok((0, frames, copied)) = result {
+                        if frames > 0 && copied == frames {
+                            caught_up.store(true, Ordering::Release);
+                        }
+                    }
+                    if let Err(e) = result {
+                        if !failing.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(error = %e, "checkpoint failed; retrying");
+                        }
+                    } else {
+                        failing.store(false, Ordering::Relaxed);
+                    }
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the checkpointer: {e}")))?;
+        Ok(Checkpointer { stop, thread })
+    }
+
+    fn stop(self) {
+        if let Ok(mut stopped) = self.stop.0.lock() {
+            *stopped = true;
+        }
+        self.stop.1.notify_all();
+        let _ = self.thread.join();
     }
 }
 
@@ -121,6 +221,19 @@ impl Store for SqliteStore {
         }
         // With WAL and synchronous=FULL the commit returns after the WAL is synced.
         tx.commit()?;
+        if self.caught_up.swap(false, Ordering::AcqRel) {
+            // The frames committed since the checkpointer's pass: few, quick.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        let wal_bytes = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if wal_bytes > WAL_BACKSTOP_BYTES {
+            tracing::warn!(
+                wal_bytes,
+                "the WAL outgrew the checkpointer; checkpointing in the writer"
+            );
+            self.conn.execute_batch("PRAGMA wal_checkpoint(RESTART);")?;
+        }
         Ok(written)
     }
 
