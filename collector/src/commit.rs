@@ -217,7 +217,7 @@ impl<S: Store> Writer<S> {
         });
         let end = Instant::now();
         self.drain.commit_ended(bytes, end);
-        self.metrics.commit_took(end - start);
+        self.metrics.commit_latency.observe(end - start);
         self.metrics.commits.fetch_add(1, Ordering::Relaxed);
         self.metrics
             .committed_requests

@@ -147,7 +147,12 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Answer {
             .map(Endpoint::Single),
     };
     match (req.method(), endpoint, path) {
-        (&Method::POST, Some(endpoint), _) => ingest(app, req, endpoint).await,
+        (&Method::POST, Some(endpoint), _) => {
+            let started = Instant::now();
+            let answer = ingest(app, req, endpoint).await;
+            app.metrics.request_latency.observe(started.elapsed());
+            answer
+        }
         (&Method::OPTIONS, Some(_), _) => preflight(app, req.headers()),
         (_, Some(_), _) => not_allowed("POST, OPTIONS"),
         (&Method::GET, None, "/healthz") => json(StatusCode::OK, &Status { status: "ok" }),
@@ -461,8 +466,7 @@ async fn ingest(app: &Arc<App>, mut req: Request<Incoming>, endpoint: Endpoint) 
         raw
     };
     // The parsed messages copy the body: hold room for them too.
-    held.shrink_to(0);
-    if !held.try_grow(2 * bytes.len() as u64 + 4096) {
+    if !held.try_resize(2 * bytes.len() as u64 + 4096) {
         return service_unavailable(app, "the collector is over its bytes-in-flight budget");
     }
 

@@ -75,6 +75,18 @@ impl Reservation {
         grown
     }
 
+    /// Holds exactly `bytes`: gives back the excess, or reserves the
+    /// difference (returning false, and holding what it held, if it does
+    /// not fit).
+    pub fn try_resize(&mut self, bytes: u64) -> bool {
+        if bytes <= self.bytes {
+            self.shrink_to(bytes);
+            true
+        } else {
+            self.try_grow(bytes - self.bytes)
+        }
+    }
+
     /// Gives back all but `bytes`.
     pub fn shrink_to(&mut self, bytes: u64) {
         if bytes < self.bytes {
@@ -236,6 +248,10 @@ mod tests {
         b.shrink_to(10);
         assert_eq!(budget.used(), 70);
         assert!(b.try_grow(30));
+        assert!(b.try_resize(5));
+        assert_eq!(budget.used(), 65);
+        assert!(!b.try_resize(41), "60 + 41 is over 100");
+        assert_eq!(budget.used(), 65, "a failed resize keeps what was held");
         drop(a);
         drop(b);
         assert_eq!(budget.used(), 0);

@@ -14,10 +14,47 @@ use crate::wire::Code;
 /// other is counted as `other`.
 const STATUSES: [u16; 12] = [200, 400, 401, 404, 405, 408, 413, 415, 429, 500, 503, 204];
 
-/// Upper bounds, in seconds, of the commit latency histogram's buckets.
-const COMMIT_BUCKETS: [f64; 14] = [
+/// Upper bounds, in seconds, of the latency histograms' buckets.
+const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// A latency histogram with the `BUCKETS` bounds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS.len() + 1],
+    micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|&bound| secs <= bound)
+            .unwrap_or(BUCKETS.len());
+        self.counts[i].fetch_add(1, Relaxed);
+        self.micros.fetch_add(
+            elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            Relaxed,
+        );
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, count) in self.counts.iter().enumerate() {
+            cumulative += count.load(Relaxed);
+            let le = BUCKETS.get(i).map_or("+Inf".to_string(), f64::to_string);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_sum {}\n{name}_count {cumulative}",
+            self.micros.load(Relaxed) as f64 / 1e6
+        );
+    }
+}
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -42,8 +79,10 @@ pub struct Metrics {
     pub queued: AtomicI64,
     rejected: [AtomicU64; Code::ALL.len()],
     responses: [AtomicU64; STATUSES.len() + 1],
-    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
-    commit_micros: AtomicU64,
+    /// One group commit (transaction and sync).
+    pub commit_latency: Histogram,
+    /// One ingest request, from its headers to its answer.
+    pub request_latency: Histogram,
     budget: Arc<Budget>,
 }
 
@@ -62,8 +101,8 @@ impl Metrics {
             queued: AtomicI64::new(0),
             rejected: Default::default(),
             responses: Default::default(),
-            commit_buckets: Default::default(),
-            commit_micros: AtomicU64::new(0),
+            commit_latency: Histogram::default(),
+            request_latency: Histogram::default(),
             budget,
         }
     }
@@ -99,19 +138,6 @@ impl Metrics {
     /// Bytes held by requests now (`collector_bytes_in_flight`).
     pub fn bytes_in_flight(&self) -> u64 {
         self.budget.used()
-    }
-
-    pub fn commit_took(&self, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let i = COMMIT_BUCKETS
-            .iter()
-            .position(|&bound| secs <= bound)
-            .unwrap_or(COMMIT_BUCKETS.len());
-        self.commit_buckets[i].fetch_add(1, Relaxed);
-        self.commit_micros.fetch_add(
-            elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
-            Relaxed,
-        );
     }
 
     /// The Prometheus text exposition of every metric.
@@ -187,25 +213,15 @@ impl Metrics {
                 count.load(Relaxed)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP collector_commit_seconds Time of one group commit (transaction and sync).\n# TYPE collector_commit_seconds histogram"
+        self.commit_latency.render(
+            &mut out,
+            "collector_commit_seconds",
+            "Time of one group commit (transaction and sync).",
         );
-        let mut cumulative = 0;
-        for (i, count) in self.commit_buckets.iter().enumerate() {
-            cumulative += count.load(Relaxed);
-            let le = COMMIT_BUCKETS
-                .get(i)
-                .map_or("+Inf".to_string(), f64::to_string);
-            let _ = writeln!(
-                out,
-                "collector_commit_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "collector_commit_seconds_sum {}\ncollector_commit_seconds_count {cumulative}",
-            self.commit_micros.load(Relaxed) as f64 / 1e6
+        self.request_latency.render(
+            &mut out,
+            "collector_request_seconds",
+            "Time of one ingest request, from its headers to its answer.",
         );
         let mut gauge = |name: &str, help: &str, value: i64| {
             let _ = writeln!(

@@ -50,7 +50,8 @@ struct Args {
     #[arg(long)]
     parse_only: bool,
     /// Only load a collector already running at this address (under a
-    /// profiler, say) with the closed loops; print their numbers.
+    /// profiler, say): the closed loops (`--clients 0` for none), then the
+    /// open loop; print their numbers.
     #[arg(long)]
     addr: Option<SocketAddr>,
     /// Bytes-in-flight budget of this collector in the overload scenario.
@@ -574,7 +575,7 @@ async fn main() -> Result<(), String> {
     }
     if let Some(addr) = args.addr {
         let bodies = Arc::new(Bodies::new(&format!("{:x}", std::process::id())));
-        for &clients in &args.clients {
+        for &clients in args.clients.iter().filter(|&&n| n > 0) {
             let mut tally = closed_loop(
                 addr,
                 clients,
@@ -591,6 +592,23 @@ async fn main() -> Result<(), String> {
                 tally.non_2xx()
             );
         }
+        let mut tally = open_loop(
+            addr,
+            args.rate,
+            256,
+            bodies,
+            Duration::from_secs(1),
+            Duration::from_secs(args.seconds),
+        )
+        .await;
+        println!(
+            "open loop at {} events/s: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms, non-2xx {}",
+            group(args.rate),
+            tally.ok_events as f64 / args.seconds as f64,
+            tally.percentile(0.5),
+            tally.percentile(0.99),
+            tally.non_2xx()
+        );
         return Ok(());
     }
     let here = std::env::current_exe().map_err(|e| e.to_string())?;
