@@ -91,8 +91,13 @@ async fn a_stalled_store_is_answered_503_with_retry_after_at_the_commit_timeout(
     assert!(retry_after(&answer) >= 1);
     assert_eq!(control.stalled(), 1);
     assert!(memory.events().is_empty());
-    // /readyz says so once the commit has run longer than the timeout.
-    assert_eq!(get(server.addr(), "/readyz").await.status, 503);
+    // /readyz says so once the commit has run longer than the timeout
+    // (measured from the commit's start, a little after the request's).
+    eventually("/readyz reports the stalled commit", || async {
+        get(server.addr(), "/readyz").await.status == 503
+    })
+    .await;
+    assert_eq!(control.stalled(), 1, "still stalled");
     control.set(Fault::None);
     eventually("the stalled commit completes", || async {
         memory.events().len() == 1
