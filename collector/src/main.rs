@@ -74,8 +74,14 @@ fn init_logs(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// How long, past `shutdown_timeout`, the store has to commit what is
+/// queued before the process exits anyway (a store that hangs must not
+/// hold it forever; nothing it held was answered 2xx).
+const STORE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
+    let shutdown_timeout = config.shutdown_timeout;
     let server = match config.store {
         StoreKind::Sqlite => {
             let store = SqliteStore::open(&config.db).map_err(|e| e.to_string())?;
@@ -103,7 +109,15 @@ async fn serve(config: Config) -> Result<(), String> {
         .metrics()
         .stored
         .load(std::sync::atomic::Ordering::Relaxed);
-    server.wait().await;
+    if tokio::time::timeout(shutdown_timeout + STORE_GRACE, server.wait())
+        .await
+        .is_err()
+    {
+        return Err(format!(
+            "the store did not finish its commits within {} s of the shutdown timeout; exiting without them (none was answered 2xx)",
+            STORE_GRACE.as_secs()
+        ));
+    }
     tracing::info!(stored, "stopped; everything answered 2xx is committed");
     Ok(())
 }
