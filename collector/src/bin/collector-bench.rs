@@ -178,9 +178,12 @@ fn ticks_per_sec() -> f64 {
 }
 
 /// Batch bodies with unique ids: 20 track events of about 1 KB each, from a
-/// template cut at the ids (so the generator spends its time sending).
+/// template cut at the ids (so the generator spends its time sending). The
+/// ids look like the SDK's UUID v4s, random, so the dedupe index is written
+/// at random places as it is in use (sequential ids would flatter it).
 struct Bodies {
-    run: String,
+    /// Mixed into every id, so runs do not share ids.
+    seed: u64,
     next: AtomicU64,
     /// The body's text around the ids: `pieces[i]`, id `i`, `pieces[i + 1]`, …
     pieces: Vec<String>,
@@ -205,7 +208,9 @@ impl Bodies {
         piece.push_str("],\"writeKey\":\"wk\",\"sentAt\":\"2026-12-06T10:00:01.000Z\"}");
         pieces.push(piece);
         Bodies {
-            run: run.to_owned(),
+            seed: run.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            }),
             next: AtomicU64::new(0),
             pieces,
         }
@@ -213,19 +218,42 @@ impl Bodies {
 
     fn next(&self) -> Vec<u8> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let prefix = format!("{}-{n}-", self.run);
-        let size: usize = self.pieces.iter().map(String::len).sum::<usize>()
-            + EVENTS_PER_BATCH * (prefix.len() + 2);
+        let size: usize =
+            self.pieces.iter().map(String::len).sum::<usize>() + EVENTS_PER_BATCH * 36;
         let mut body = Vec::with_capacity(size);
         for (i, piece) in self.pieces.iter().enumerate() {
             body.extend_from_slice(piece.as_bytes());
             if i < EVENTS_PER_BATCH {
-                body.extend_from_slice(prefix.as_bytes());
-                body.extend_from_slice(i.to_string().as_bytes());
+                body.extend_from_slice(self.id(n * EVENTS_PER_BATCH as u64 + i as u64).as_bytes());
             }
         }
         body
     }
+}
+
+impl Bodies {
+    /// A UUID-v4-shaped id: the low 64 bits are a bijection of the counter
+    /// (unique within a run), the rest is mixed from it.
+    fn id(&self, counter: u64) -> String {
+        let lo = splitmix64(counter ^ self.seed);
+        let hi = splitmix64(lo ^ 0x9e37_79b9_7f4a_7c15);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xffff,
+            hi & 0xfff,
+            lo >> 48,
+            lo & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// SplitMix64's finaliser: a bijection on u64 that looks random.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[derive(Default)]
