@@ -9,10 +9,10 @@
 //!
 //! Checkpoints (copying the WAL into the database file, and syncing it) run
 //! on a thread of their own every 100 ms, so a commit does not wait for the
-//! bulk of one. Under steady writes the WAL could then never start over (it
-//! restarts only once every frame in it is copied), so after each of those
-//! checkpoints the writer copies the few frames committed meanwhile, and the
-//! WAL restarts at its next transaction: it stays near 100 ms of writes.
+//! bulk of one. Under steady writes the WAL would then never start over (it
+//! restarts only once every frame in it is copied), so once it passes
+//! 64 MiB, after the checkpointer's next pass, the writer copies the frames
+//! committed during that pass and the WAL restarts at its next transaction.
 //! Should it still pass 256 MiB, the writer checkpoints it all itself.
 
 use std::path::{Path, PathBuf};
@@ -62,6 +62,10 @@ const HELD: &str = "SELECT 1 FROM events WHERE write_key = ?1 AND message_id = ?
 
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Past this, the writer finishes the checkpointer's pass so the WAL can
+/// restart; below it, the WAL just grows (restarting costs the writer a copy
+/// of the frames written during the pass, and a sync).
+const WAL_RESTART_BYTES: u64 = 64 << 20;
 /// A WAL this large is checkpointed by the writer itself.
 const WAL_BACKSTOP_BYTES: u64 = 256 << 20;
 
@@ -221,12 +225,12 @@ impl Store for SqliteStore {
         }
         // With WAL and synchronous=FULL the commit returns after the WAL is synced.
         tx.commit()?;
-        if self.caught_up.swap(false, Ordering::AcqRel) {
+        let wal_bytes = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if wal_bytes > WAL_RESTART_BYTES && self.caught_up.swap(false, Ordering::AcqRel) {
             // The frames committed since the checkpointer's pass: few, quick.
             self.conn
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         }
-        let wal_bytes = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
         if wal_bytes > WAL_BACKSTOP_BYTES {
             tracing::warn!(
                 wal_bytes,
