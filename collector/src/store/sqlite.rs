@@ -94,7 +94,7 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
              PRAGMA busy_timeout = 5000;
-             PRAGMA cache_size = -65536;
+             PRAGMA cache_size = -16384;
              PRAGMA journal_size_limit = 67108864;
              PRAGMA wal_autocheckpoint = 0;",
         )?;
