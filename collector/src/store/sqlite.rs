@@ -11,7 +11,8 @@
 //! on a thread of their own every 100 ms, so a commit does not wait for the
 //! bulk of one. Under steady writes the WAL would then never start over (it
 //! restarts only once every frame in it is copied), so once it passes
-//! 64 MiB, after the checkpointer's next pass, the writer copies the frames
+//! 64 MiB, after a checkpointer pass that found few new frames (it passes
+//! again at once while it finds many), the writer copies the frames
 //! committed during that pass and the WAL restarts at its next transaction.
 //! Should it still pass 256 MiB, the writer checkpoints it all itself.
 
@@ -62,6 +63,9 @@ const HELD: &str = "SELECT 1 FROM events WHERE write_key = ?1 AND message_id = ?
 
 /// How often the checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// A pass that found at most this many new frames leaves the writer little
+/// to copy (about 1 MiB).
+const SMALL_PASS_FRAMES: i64 = 256;
 /// Past this, the writer finishes the checkpointer's pass so the WAL can
 /// restart; below it, the WAL just grows (restarting costs the writer a copy
 /// of the frames written during the pass, and a sync).
@@ -147,11 +151,16 @@ impl Checkpointer {
                 let Ok(mut guard) = stopped.lock() else {
                     return;
                 };
+                // Frames in the WAL at the last pass.
+                let mut seen = 0;
+                let mut again = false;
                 while !*guard {
-                    guard = match wake.wait_timeout(guard, CHECKPOINT_EVERY) {
-                        Ok((guard, _)) => guard,
-                        Err(_) => return,
-                    };
+                    if !again {
+                        guard = match wake.wait_timeout(guard, CHECKPOINT_EVERY) {
+                            Ok((guard, _)) => guard,
+                            Err(_) => return,
+                        };
+                    }
                     // PASSIVE: copies what it can without blocking the writer.
                     // The row: busy, frames in the WAL, frames copied.
                     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
@@ -161,9 +170,23 @@ impl Checkpointer {
                             row.get::<_, i64>(2)?,
                         ))
                     });
+                    again = false;
                     if let Ok((0, frames, copied)) = result {
+                        // Frames written since the last pass (all, if the WAL restarted).
+                        let new = if frames >= seen {
+                            frames - seen
+                        } else {
+                            frames
+                        };
+                        seen = frames;
                         if frames > 0 && copied == frames {
-                            caught_up.store(true, Ordering::Release);
+                            if new > SMALL_PASS_FRAMES {
+                                // The writer added much during this pass: pass
+                                // again at once, so what it is left to copy is small.
+                                again = true;
+                            } else {
+                                caught_up.store(true, Ordering::Release);
+                            }
                         }
                     }
                     if let Err(e) = result {
