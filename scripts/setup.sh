@@ -21,7 +21,7 @@ else
     || echo "warning: could not install $SIZE_TOOLCHAIN; the wasm will be built with stable"
 fi
 
-step "Browsers from Debian: Chromium (+ChromeDriver), Firefox ESR, WebKitGTK's WebKitWebDriver, Xvfb"
+step "From Debian: Chromium (+ChromeDriver), Firefox ESR, WebKitGTK's WebKitWebDriver, Xvfb, sqlite3"
 # Every engine the tests run on comes from Debian's packages; nothing is
 # downloaded at run time. Another apt process may hold the dpkg lock: wait.
 need=()
@@ -30,6 +30,8 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v firefox >/dev/null || need+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
 command -v Xvfb >/dev/null || need+=(xvfb)
+# The sqlite3 command line: the tests and the demo read what the collector stored.
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   sudo=""

@@ -25,8 +25,11 @@ cargo test -p analytics-collector
 step "wasm release build and package"
 bash scripts/build.sh
 
+step "the collector's optimised build, for the tests that run it as users do"
+bash scripts/build-collector.sh
+
 step "size budget: what a Vite production app ships (size-budget.json)"
 node scripts/shipped-size.mjs --check
 
-step "package tests: config parity, the chunk-log property, wasm and JS core parity, server-side import; the JS API, leaves and workers in Chromium; reliability, tabs and the JS fallback in Chromium, Firefox and WebKit (and on the JS core in Chromium); consumers built with Vite, webpack, esbuild, Rollup, Parcel and Next.js from the packed tarball"
+step "package tests: config parity, the chunk-log property, wasm and JS core parity, server-side import; the JS API, leaves and workers in Chromium; reliability, tabs, the JS fallback and the SDK against the project's collector in Chromium, Firefox and WebKit (and on the JS core in Chromium); Segment's own libraries against the collector; npm start and its demo; consumers built with Vite, webpack, esbuild, Rollup, Parcel and Next.js from the packed tarball"
 node --test --test-concurrency=1 tests/js/ tests/e2e/ tests/consumer/

@@ -1,8 +1,10 @@
-// The demo: imports the package by name, exactly as a user's app would.
+// The demo: imports the package by name, exactly as a user's app would, and
+// sends to the project's collector (`npm start` runs both).
 import { createAnalytics } from 'analytics-wasm';
+import { createChart } from './chart.js';
 
-const collectorUrl = import.meta.env.VITE_COLLECTOR_URL ?? 'http://127.0.0.1:8787';
-const analytics = createAnalytics({ endpoint: `${collectorUrl}/v1/batch` });
+const collectorUrl = import.meta.env.VITE_COLLECTOR_URL ?? 'http://127.0.0.1:8788';
+const analytics = createAnalytics({ endpoint: `${collectorUrl}/v1/batch`, writeKey: import.meta.env.VITE_WRITE_KEY ?? 'demo' });
 window.analytics = analytics;
 
 const $ = (id) => document.getElementById(id);
@@ -28,14 +30,10 @@ $('identify').onclick = () => analytics.identify('demo-user', { plan: 'pro' });
 $('reset').onclick = () => analytics.reset();
 $('opt-out').onclick = () => analytics.optOut();
 $('opt-in').onclick = () => analytics.optIn();
-
-const fault = (body) =>
-  fetch(`${collectorUrl}/control/fault`, { method: 'POST', body: JSON.stringify(body) }).catch(() => {});
-$('collector-down').onclick = () => fault({ down: true });
-$('collector-503').onclick = () => fault({ status: 503 });
-$('collector-429').onclick = () => fault({ status: 429, retryAfter: 5 });
-$('collector-up').onclick = () => fault({});
-$('collector-reset').onclick = () => fetch(`${collectorUrl}/control/reset`, { method: 'POST' }).catch(() => {});
+// The demo's own server stops and starts the collector process (scripts/start.mjs).
+const collectorControl = (what) => fetch(`/api/collector/${what}`, { method: 'POST' }).catch(() => {});
+$('collector-stop').onclick = () => collectorControl('stop');
+$('collector-start').onclick = () => collectorControl('start');
 
 const rows = (table, entries) => {
   table.replaceChildren(
@@ -59,25 +57,47 @@ const items = (list, texts) =>
     }),
   );
 
-const METRICS = ['anonymousId', 'userId', 'sessionId', 'optedOut', 'storage', 'pending', 'inFlight', 'eventsTracked', 'eventsRestored', 'eventsSent', 'droppedOverflow', 'droppedRejected', 'droppedTooLarge', 'droppedExpired', 'batchesSent', 'batchesFailed', 'retries', 'circuitState', 'nextRetryAt', 'online', 'authPaused', 'lastError'];
+const SERIES = [
+  { key: 'tracked', label: 'tracked on this page', color: '#0969da' },
+  { key: 'sent', label: 'delivered from this page', color: '#1a7f37' },
+  { key: 'held', label: 'held by this page (pending, in flight, unconfirmed)', color: '#bf8700' },
+  { key: 'stored', label: 'stored by the collector (all pages)', color: '#8250df' },
+];
+const chart = createChart($('chart'), SERIES);
+$('legend').replaceChildren(
+  ...SERIES.map(({ label, color }) => {
+    const li = document.createElement('li');
+    li.style.setProperty('--color', color);
+    li.textContent = label;
+    return li;
+  }),
+);
+
+const METRICS = ['anonymousId', 'userId', 'sessionId', 'optedOut', 'storage', 'pending', 'inFlight', 'unconfirmed', 'eventsTracked', 'eventsRestored', 'eventsSent', 'eventsConfirmed', 'eventsResent', 'droppedOverflow', 'droppedRejected', 'droppedTooLarge', 'droppedExpired', 'batchesSent', 'batchesFailed', 'retries', 'circuitState', 'nextRetryAt', 'online', 'authPaused', 'lastError'];
+let stored = 0;
 
 async function refresh() {
   const m = analytics.metrics();
   rows($('metrics'), METRICS.map((name) => [name, name === 'nextRetryAt' && m[name] ? `in ${Math.max(0, m[name] - Date.now())} ms` : m[name]]));
   try {
-    const stats = await (await fetch(`${collectorUrl}/v1/stats`)).json();
-    const down = stats.fault?.down || stats.fault?.drop;
-    const state = down ? 'down' : stats.fault?.status ? `answering ${stats.fault.status}` : 'up';
-    $('collector-state').textContent = `Collector is ${state}`;
-    $('collector-state').className = `state ${state === 'up' ? 'up' : 'down'}`;
-    rows($('collector-stats'), [['received (unique)', stats.received], ['duplicates', stats.duplicates], ['requests', stats.requests], ['refused by fault', stats.refused], ['rejected events', stats.rejected], ['bytes', stats.bytes]]);
-    const { events } = await (await fetch(`${collectorUrl}/v1/events?last=20`)).json();
-    items($('collector-events'), events.map((e) => `${e.type} ${e.event ?? e.name ?? ''} ${JSON.stringify(e.properties ?? e.traits ?? {})}`));
+    const collector = await (await fetch('/api/collector')).json();
+    stored = collector.stored;
+    $('collector-state').textContent = collector.up ? 'The collector is up' : 'The collector is stopped';
+    $('collector-state').className = `state ${collector.up ? 'up' : 'down'}`;
+    rows($('collector-stats'), [['events stored', collector.stored], ['copies dropped', collector.duplicates]]);
+    items($('collector-events'), collector.latest.map((e) => `${e.type} ${e.name} ${e.properties ?? ''}`));
   } catch {
-    $('collector-state').textContent = 'Collector unreachable';
+    $('collector-state').textContent = 'The demo server does not answer';
     $('collector-state').className = 'state down';
   }
   items($('errors'), errors);
+  chart.add(Date.now(), {
+    tracked: m.eventsTracked + m.eventsRestored,
+    sent: m.eventsSent + m.eventsConfirmed,
+    held: m.pending + m.inFlight + (m.unconfirmed ?? 0),
+    stored,
+  });
+  chart.draw();
 }
-setInterval(refresh, 300);
+setInterval(refresh, 500);
 refresh();

@@ -140,10 +140,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Answer {
 async fn route(app: &Arc<App>, req: Request<Incoming>) -> Answer {
     let path = req.uri().path();
     let endpoint = match path {
-        "/v1/batch" | "/v1/import" => Some(Endpoint::Batch),
+        // `/v1/b` is analytics.js's batching path.
+        "/v1/batch" | "/v1/import" | "/v1/b" => Some(Endpoint::Batch),
         _ => path
             .strip_prefix("/v1/")
-            .and_then(Kind::from_name)
+            .and_then(Kind::from_path_part)
             .map(Endpoint::Single),
     };
     match (req.method(), endpoint, path) {

@@ -72,6 +72,18 @@ impl Kind {
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
+
+    /// The kind of a path's last part: its name (`track`) or, as Segment's
+    /// browser library (analytics.js) sends them, its initial (`t`).
+    pub fn from_path_part(part: &str) -> Option<Kind> {
+        Kind::from_name(part).or_else(|| {
+            let mut chars = part.chars();
+            let initial = chars.next().filter(|_| chars.next().is_none())?;
+            Kind::ALL
+                .into_iter()
+                .find(|kind| kind.as_str().starts_with(initial))
+        })
+    }
 }
 
 /// Which body an endpoint takes: `/v1/batch`, or one message of a kind

@@ -94,6 +94,40 @@ async fn each_single_message_endpoint_stores_a_message_of_its_type() {
 }
 
 #[tokio::test]
+async fn analytics_js_paths_are_taken_by_their_initial_and_b_is_a_batch() {
+    let (server, store) = start(|_| {}).await;
+    let base = json!({"anonymousId": "a", "writeKey": WRITE_KEY});
+    for (path, kind, fields) in [
+        ("t", "track", json!({"event": "Clicked"})),
+        ("i", "identify", json!({"userId": "u"})),
+        ("p", "page", json!({"name": "Home"})),
+        ("s", "screen", json!({"name": "Home"})),
+        ("g", "group", json!({"groupId": "g"})),
+        ("a", "alias", json!({"userId": "u", "previousId": "p"})),
+    ] {
+        let mut message = base.clone();
+        message["messageId"] = json!(format!("id-{path}"));
+        message["type"] = json!(kind);
+        for (k, v) in fields.as_object().expect("object") {
+            message[k] = v.clone();
+        }
+        let answer = post(
+            server.addr(),
+            &format!("/v1/{path}"),
+            &[],
+            message.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "/v1/{path}: {}", answer.text());
+    }
+    let answer = post(server.addr(), "/v1/b", &[], &batch(&[track("in-a-batch")])).await;
+    assert_eq!(answer.status, 200, "/v1/b: {}", answer.text());
+    assert_eq!(store.events().len(), 7);
+    let answer = post(server.addr(), "/v1/x", &[], b"{}").await;
+    assert_eq!(answer.status, 404, "no kind begins with x");
+}
+
+#[tokio::test]
 async fn a_single_message_whose_type_contradicts_its_endpoint_is_rejected() {
     let (server, store) = start(|_| {}).await;
     let mut message = track("m");

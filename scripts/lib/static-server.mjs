@@ -10,12 +10,27 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.json': 'application/json',
   '.css': 'text/css',
+  '.svg': 'image/svg+xml',
 };
 
-/** Serves `root` on 127.0.0.1 (`port` 0: any free port); `routes` maps extra paths to other directories. */
-export function serveDirectory(root, { routes = {}, port = 0 } = {}) {
+/**
+ * Serves `root` on 127.0.0.1 (`port` 0: any free port); `routes` maps extra
+ * paths to other directories, `handlers` paths to functions (req, res, url)
+ * that answer them.
+ */
+export function serveDirectory(root, { routes = {}, handlers = {}, port = 0 } = {}) {
   const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const handler = handlers[url.pathname];
+    if (handler) {
+      try {
+        return await handler(req, res, url);
+      } catch (error) {
+        res.writeHead(500, { 'Content-Type': 'text/plain' });
+        return res.end(String(error?.message ?? error));
+      }
+    }
+    const path = decodeURIComponent(url.pathname);
     let base = root;
     let rest = path;
     for (const [prefix, dir] of Object.entries(routes)) {

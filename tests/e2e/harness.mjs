@@ -33,11 +33,12 @@ export const wayOut = (page) => page.evaluate(() => ('keepalive' in Request.prot
 /**
  * `core`: 'wasm' (the browser's own), or 'js': every page opened has its
  * WebAssembly global removed before any script runs, so the package falls
- * back to the core compiled to JavaScript.
+ * back to the core compiled to JavaScript. `collector`: one to send to
+ * ({ endpoint }, closed by its owner), instead of a dev collector.
  */
-export async function startHarness({ engine = 'chromium', core = 'wasm' } = {}) {
-  // Every body any test's collector receives is held to Segment's rules.
-  const collector = await startCollector({ checkBody: segmentViolations });
+export async function startHarness({ engine = 'chromium', core = 'wasm', collector: given = null } = {}) {
+  // Every body any test's dev collector receives is held to Segment's rules.
+  const collector = given ?? (await startCollector({ checkBody: segmentViolations }));
   const site = await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': `${root}pkg` } });
   const browser = await launchEngine(engine);
   return {
@@ -64,7 +65,7 @@ export async function startHarness({ engine = 'chromium', core = 'wasm' } = {}) 
     async close() {
       await browser.close();
       await site.close();
-      await collector.close();
+      if (!given) await collector.close();
     },
   };
 }

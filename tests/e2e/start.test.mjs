@@ -1,11 +1,15 @@
 // `npm start` as a person uses it: it prints the demo and collector URLs,
-// the demo works in Chromium against the collector, and Ctrl-C stops both.
+// the demo sends to the project's collector in Chromium and shows what it
+// stored, its chart draws an outage queueing up and draining (looked at in
+// a screenshot), and Ctrl-C stops both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, waitFor } from '../support/browser.mjs';
+import { countColour, readPng } from '../support/png.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -18,7 +22,10 @@ const freePort = () =>
     });
   });
 
-test('npm start serves the demo and the collector, and stops on Ctrl-C', { timeout: 300_000 }, async () => {
+/** The chart's series colours (www/demo.js). */
+const COLOURS = { tracked: '#0969da', sent: '#1a7f37', held: '#bf8700', stored: '#8250df' };
+
+test('npm start serves the demo and the collector; the demo shows what is stored and draws an outage queueing up and draining; Ctrl-C stops both', { timeout: 420_000 }, async () => {
   const [demoPort, collectorPort] = [await freePort(), await freePort()];
   const child = spawn('npm', ['start', '--silent'], {
     cwd: root,
@@ -37,33 +44,52 @@ test('npm start serves the demo and the collector, and stops on Ctrl-C', { timeo
     }),
   );
   const browser = await launchBrowser();
+  const demo = `http://127.0.0.1:${demoPort}`;
+  const collector = async () => (await fetch(`${demo}/api/collector`)).json();
   try {
     await waitFor(
       () => {
         if (exit) throw new Error(`npm start exited early (${JSON.stringify(exit)}):\n${output}`);
         return output.includes('Press Ctrl-C');
       },
-      { what: 'npm start to print its URLs', timeoutMs: 240_000, intervalMs: 200 },
+      { what: 'npm start to print its URLs', timeoutMs: 360_000, intervalMs: 200 },
     );
     assert.match(output, new RegExp(`demo: +http://127\\.0\\.0\\.1:${demoPort}/`));
     assert.match(output, new RegExp(`collector: +http://127\\.0\\.0\\.1:${collectorPort}/v1/batch`));
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${demoPort}/`);
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    await page.goto(`${demo}/`);
+    const before = (await collector()).stored;
+
     await page.click('#track-one');
-    await page.click('#flush');
-    const stats = async () => (await fetch(`http://127.0.0.1:${collectorPort}/v1/stats`)).json();
-    await waitFor(async () => (await stats()).received >= 1, { what: 'the demo event at the collector' });
-    await waitFor(async () => (await page.textContent('#metrics')).includes('eventsSent1'), { what: 'metrics shown on the page' });
     await page.click('#identify');
     await page.click('#flush');
-    await waitFor(async () => (await page.textContent('#metrics')).includes('userIddemo-user'), { what: 'the identified user shown on the page' });
-    const events = async () => (await (await fetch(`http://127.0.0.1:${collectorPort}/v1/events?last=5`)).json()).events;
-    await waitFor(async () => (await events()).some((e) => e.type === 'identify' && e.userId === 'demo-user'), { what: 'the identify event at the collector' });
+    await waitFor(async () => (await collector()).latest.some((e) => e.type === 'identify'), { what: 'the identify event stored' });
+    await waitFor(async () => (await page.textContent('#collector-stats')).includes(`events stored${before + 2}`), { what: 'what is stored shown on the page' });
+
+    // An outage: the collector stops, a burst queues up, it starts again and the queue drains.
+    await page.click('#collector-stop');
+    await waitFor(async () => (await page.textContent('#collector-state')).includes('stopped'), { what: 'the stopped collector shown' });
+    await page.click('#track-burst');
+    await waitFor(async () => (await page.evaluate(() => analytics.metrics().pending)) >= 1000, { what: 'the burst queued up' });
+    await page.waitForTimeout(1_500); // a flat stretch of the chart, the burst held
+    await page.click('#collector-start');
+    await waitFor(async () => (await collector()).stored === before + 1002, { what: 'the burst stored once the collector is back', timeoutMs: 60_000 });
+    await waitFor(async () => (await page.evaluate(() => analytics.metrics().pending)) === 0, { what: 'the page drained' });
+    await page.waitForTimeout(1_000); // one more sample drawn
+    assert.equal((await collector()).duplicates, 0);
+
+    const shot = await page.locator('#chart').screenshot();
+    mkdirSync(`${root}target/screenshots`, { recursive: true });
+    writeFileSync(`${root}target/screenshots/demo-chart.png`, shot);
+    const image = readPng(shot);
+    for (const [series, colour] of Object.entries(COLOURS)) {
+      assert.ok(countColour(image, colour) > 100, `the ${series} line (${colour}) is drawn: ${countColour(image, colour)} pixels`);
+    }
   } finally {
     await browser.close();
     if (!exit) process.kill(-child.pid, 'SIGINT');
   }
   const { code, signal } = await exited;
   assert.ok(code === 0 || signal === 'SIGINT', `exit ${code} ${signal}`);
-  await assert.rejects(fetch(`http://127.0.0.1:${collectorPort}/v1/stats`), 'the collector stopped');
+  await assert.rejects(fetch(`http://127.0.0.1:${collectorPort}/metrics`), 'the collector stopped');
 });
