@@ -10,7 +10,7 @@
 // in order.
 import { aliasCall, pageCall, userCall } from './calls.js';
 import { pageSettings } from './config.js';
-import { Identity } from './identity.js';
+import { Identity, uuid } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
 import { isObject } from './options.js';
@@ -110,6 +110,7 @@ export class Client {
         ...this.#assets,
         wasm,
         tables: { METRIC_NAMES },
+        uuid,
         store: this.#store,
         plugins: this.#plugins,
         view: this.#view,

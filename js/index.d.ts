@@ -186,7 +186,7 @@ export interface EventContext {
 /** An event as plugins see it. The name and body fields depend on `type`. */
 export interface PluginEvent {
   type: 'track' | 'identify' | 'page' | 'group' | 'alias';
-  /** The event's messageId (the call's `options.messageId`, or a UUID v4); informational. */
+  /** The event's messageId (the call's `options.messageId`, else a UUID v7 made as the event is recorded, or a UUID v4 if read before); informational. */
   messageId: string;
   /** track: the event name. */
   event?: string;
