@@ -29,14 +29,14 @@ pub mod unconfirmed;
 pub mod wire;
 
 pub use circuit::{CircuitState, CIRCUIT_STATE_NAMES};
-pub use config::{Config, ConfigError, NUMERIC_FIELDS};
+pub use config::{Config, ConfigError, NumericField, NUMERIC_FIELDS};
 pub use engine::{
     Action, BatchId, BatchReport, ClientEventQueue, Health, Notice, Priority, ReceiptRequest,
     RestoreReport, RestoreSource, SendRequest, Transport, MAX_RECEIPT_EVENTS, NOTICE_NAMES,
     RECOVERY_SPREAD_MS,
 };
 pub use event::{Handle, RestoredEvent, TrackError};
-pub use metrics::{Counters, Failure, Metrics, FAILURE_NAMES, METRIC_NAMES};
+pub use metrics::{Counters, Failure, Metrics, FAILURE_NAMES, METRIC_DOCS, METRIC_NAMES};
 pub use outcome::{RetryAfter, SendOutcome};
 pub use time::Millis;
 pub use wire::Envelope;

@@ -35,9 +35,9 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('the packed tarball holds the two entries, the types, the engine, the wasm and its JavaScript build, and nothing else', () => {
+test('the packed tarball holds the two entries, the types, the engine, the wasm and its JavaScript build, the README and both licences, and nothing else', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-  const shipped = ['index.js', 'service-worker.js', 'index.d.ts', 'analytics-engine.js', 'analytics-core.wasm', 'analytics-core.js', 'package.json'];
+  const shipped = ['index.js', 'service-worker.js', 'index.d.ts', 'analytics-engine.js', 'analytics-core.wasm', 'analytics-core.js', 'package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'];
   assert.deepEqual(listing, shipped.map((file) => `package/${file}`).sort());
 });
 

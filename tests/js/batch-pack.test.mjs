@@ -3,7 +3,7 @@
 // batchBody makes exactly the body the page would have joined itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchBody, packEvents } from '../../pkg/engine-worker.js';
+import { batchBody, packEvents } from '../../js/engine-worker.js';
 
 const OPEN = '{"batch":[';
 const CLOSE = '],"sentAt":"2026-12-02T00:00:00.000Z"}';

@@ -1,7 +1,7 @@
 // What a call returns (js/outcomes.js): its messageId and its settled result.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Outcome, settled } from '../../pkg/outcomes.js';
+import { Outcome, settled } from '../../js/outcomes.js';
 
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
