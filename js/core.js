@@ -8,7 +8,7 @@
 // JavaScript by binaryen's wasm2js (analytics-core.js, built from the same
 // crate) is loaded instead, only then, and behaves identically.
 // The metric names shared with the page's modules (tables.js) come in as a
-// parameter: the engine is built into one file, loaded by URL, and must not
+// parameter: the recorder's script is one file, loaded by URL, and must not
 // carry a second copy of them.
 import { ACTION_NAMES, CIRCUIT_STATE_NAMES, FAILURE_NAMES, HEALTH_NAMES, NOTICE_NAMES, NUMERIC_FIELDS, OUTCOME_NAMES, PAGE_EVENT_NAMES, PEER_NAMES } from './core-names.js';
 
@@ -29,21 +29,21 @@ const reasonOf = (error) => String(error?.message ?? error);
 /**
  * The core's exports: from the wasm `response` (null when there is no
  * WebAssembly), or else from its JavaScript build, whose `instantiate`
- * `loadJsCore()` resolves to. Resolves to { exports, engine: 'wasm' | 'js',
+ * `loadJsCore()` resolves to. Resolves to { exports, kind: 'wasm' | 'js',
  * fallbackReason }; rejects with both reasons when neither loads.
  */
 export async function loadCore(response, loadJsCore) {
   let fallbackReason = 'WebAssembly is not available';
   if (response) {
     try {
-      return { exports: await instantiateWasm(response), engine: 'wasm', fallbackReason: null };
+      return { exports: await instantiateWasm(response), kind: 'wasm', fallbackReason: null };
     } catch (error) {
       fallbackReason = `the wasm did not start: ${reasonOf(error)}`;
     }
   }
   try {
     const instantiate = await loadJsCore();
-    return { exports: instantiate(), engine: 'js', fallbackReason };
+    return { exports: instantiate(), kind: 'js', fallbackReason };
   } catch (error) {
     throw new Error(`${fallbackReason}; and the core compiled to JavaScript did not load either: ${reasonOf(error)}`);
   }

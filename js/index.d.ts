@@ -170,7 +170,7 @@ export interface Metrics {
   /** The storage backend in use, or null before `ready`. */
   storage: 'indexeddb' | 'localstorage' | 'memory' | null;
   /** Which compilation of the core runs: `'wasm'`, or `'js'` where WebAssembly cannot (no WebAssembly, a CSP without `'wasm-unsafe-eval'`); null before `ready`. */
-  engine: 'wasm' | 'js' | null;
+  core: 'wasm' | 'js' | null;
   /** How tabs agree who owns persisted events: Web Locks, or the localStorage lease fallback. Absent before `ready`. */
   ownership?: 'web-locks' | 'lease';
   /** This page load's storage partition. Absent before `ready`. */
@@ -304,7 +304,7 @@ export interface Analytics<Events extends EventMap = EventMap> {
 
 /**
  * Creates a client; never throws. A bad config field is left at its default and reported when
- * the engine loads (an `error` of type `config` naming the field and what is allowed); an
+ * the recorder loads (an `error` of type `config` naming the field and what is allowed); an
  * endpoint or writeKey nothing could be sent with stops the client, each call settled `dropped`.
  * `Events`, a tracking plan, makes track() check event names and properties against it.
  */

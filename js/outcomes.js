@@ -7,7 +7,7 @@
 // Nothing here rejects.
 import { uuid } from './identity.js';
 
-/** One call's outcome; it travels with its event, which settles it (engine.js). */
+/** One call's outcome; it travels with its event, which settles it (fates.js). */
 export class Outcome {
   #messageId;
   #callback;

@@ -76,7 +76,7 @@ done
 # core.js calls the wasm's exports by the short names wasm-opt gave them.
 node scripts/lib/export-names.mjs target/shipped/export-names.json target/mvp/export-names.json pkg/core.js
 # The two entries as one module each; the two scripts index.js loads by URL:
-# the engine and its leaves, and the core compiled to JavaScript.
+# the recorder, its driver and leaves, and the core compiled to JavaScript.
 node scripts/lib/bundle.mjs pkg
 node scripts/lib/wasm2js-module.mjs target/mvp/analytics-core.wasm2js.js pkg/analytics-core.js pkg
 # The package's page on the registry shows its README; both licences ship.

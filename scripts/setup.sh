@@ -22,7 +22,7 @@ else
 fi
 
 step "From Debian: Chromium (+ChromeDriver), Firefox ESR, WebKitGTK's WebKitWebDriver, Xvfb, sqlite3"
-# Every engine the tests run on comes from Debian's packages; nothing is
+# Every browser the tests run on comes from Debian's packages; nothing is
 # downloaded at run time. Another apt process may hold the dpkg lock: wait.
 need=()
 command -v chromium >/dev/null || need+=(chromium)

@@ -1,7 +1,7 @@
 //! What JavaScript and the docs take from the core's tables, made here so it
 //! is written down once: the metric names the page's entry needs
 //! (`js/tables.js`); the config rules and the names of failures, notices,
-//! circuit states and the wasm's codes the engine needs
+//! circuit states and the wasm's codes the recorder needs
 //! (`js/core-names.js`); and the numeric settings and metrics, with what
 //! each does, in `docs/API.md` and `js/index.d.ts`, between markers.
 //!
@@ -141,7 +141,7 @@ fn tables_js() -> String {
     )
 }
 
-/// `js/core-names.js`: what only the lazily loaded engine needs.
+/// `js/core-names.js`: what only the lazily loaded recorder needs.
 fn core_names_js() -> String {
     let mut out = String::from(GENERATED_JS);
     out.push_str("// name: [min, max, default], in the order the core takes them.\nexport const NUMERIC_FIELDS = {\n");

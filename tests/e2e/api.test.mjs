@@ -298,7 +298,7 @@ test('shutdown flushes, persists what is left, detaches, and leaves the rest to 
 });
 
 // Counts, per IndexedDB transaction, the chunk records (of up to 250 events)
-// it puts: those made on the page, and the writes posted to the engine's
+// it puts: those made on the page, and the writes posted to the recorder's
 // worker (each one transaction there), where a burst's writes go.
 const COUNT_CHUNK_PUTS = () => {
   window.chunkPutsPerTransaction = [];

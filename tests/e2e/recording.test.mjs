@@ -5,13 +5,13 @@
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor, wayOut } from './harness.mjs';
-import { ENGINES } from '../support/engines/index.mjs';
+import { BROWSERS } from '../support/browsers/index.mjs';
 
 let h;
 
-for (const browser of ENGINES) {
+for (const browser of BROWSERS) {
   describe(browser, () => {
-    const harness = useHarness({ engine: browser });
+    const harness = useHarness({ browserName: browser });
     beforeEach(() => {
       h = harness();
     });
@@ -82,7 +82,7 @@ for (const browser of ENGINES) {
     });
 
     // A page is hidden by the time its pagehide listeners run in all three
-    // engines, so these calls are recorded within the call; the recorder's
+    // browsers, so these calls are recorded within the call; the recorder's
     // own pagehide hand-off covers a browser that fires pagehide first.
     for (const how of ['closing', 'navigating away']) {
       // Firefox closed by WebDriver BiDi delivers no event tracked in pagehide,
