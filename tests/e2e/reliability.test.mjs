@@ -138,7 +138,7 @@ for (const { browserName, core } of RUNS) {
       // and a run traced inside the SDK had handed all 50 to a sendBeacon
       // the browser accepted. There a fresh tab tries again, up to three
       // times: an SDK that failed to send them would fail all three.
-      const attempts = browser === 'firefox' && how === 'closing' ? 3 : 1;
+      const attempts = browserName === 'firefox' && how === 'closing' ? 3 : 1;
       test(`2. unload (${how}): 50 events tracked just before all arrive`, async () => {
         for (let attempt = 1; ; attempt++) {
           h.collector.reset();
@@ -254,7 +254,7 @@ for (const { browserName, core } of RUNS) {
           assert.equal(stats.duplicates, 0);
           // Firefox now and then runs no pagehide work in a tab closed by BiDi
           // (see 2.): then nothing was refused, and the events were only stored.
-          if (browser !== 'firefox' || !how.startsWith('closing')) assert.equal(refused.reduce((n, r) => n + r.events, 0), 14, `the way-out request: ${JSON.stringify(h.collector.requests())}`);
+          if (browserName !== 'firefox' || !how.startsWith('closing')) assert.equal(refused.reduce((n, r) => n + r.events, 0), 14, `the way-out request: ${JSON.stringify(h.collector.requests())}`);
           assert.equal(later.eventsRestored, 14);
           assert.equal(later.eventsResent, 14, 'the collector held none: each sent again once');
           assert.equal(later.eventsConfirmed, 0);
