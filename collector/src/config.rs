@@ -20,6 +20,34 @@ pub enum StoreKind {
     Sqlite,
     /// Memory only, lost at exit: for trying the collector out.
     Memory,
+    /// PostgreSQL (`postgres_url`): one transaction per group, dedupe by a unique key.
+    Postgres,
+    /// ClickHouse over HTTP (`clickhouse_url`): a ReplacingMergeTree, dedupe eventual.
+    Clickhouse,
+}
+
+/// Where an `ingest` node answers receipt requests from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptsFrom {
+    /// No store to ask: answered without a `receipts` list, so the SDK
+    /// sends the events again and the store drops the copies.
+    None,
+    /// The Postgres store the loaders write (`postgres_url`).
+    Postgres,
+    /// The ClickHouse store the loaders write (`clickhouse_url`).
+    Clickhouse,
+}
+
+/// The process's role: which subcommand runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The single process: HTTP in, the store behind.
+    Serve,
+    /// Stateless HTTP in, the JetStream stream behind.
+    Ingest,
+    /// The stream in, the store behind.
+    Load,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -52,6 +80,22 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The NATS servers (any of the cluster; the client learns the rest).
+    pub nats_urls: Vec<String>,
+    /// The JetStream stream's name; its subject is `<stream>.events`.
+    pub stream: String,
+    pub stream_replicas: usize,
+    pub duplicate_window: Duration,
+    pub postgres_url: Option<String>,
+    pub clickhouse_url: Option<String>,
+    pub receipts_from: ReceiptsFrom,
+    /// The loaders' shared durable consumer.
+    pub consumer: String,
+    pub batch_events: usize,
+    pub batch_age: Duration,
+    pub ack_wait: Duration,
+    /// Tests only: the loader stops between its commit and its acks.
+    pub test_pause_before_ack: bool,
 }
 
 impl Config {
@@ -136,6 +180,42 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or analytics_collector=debug [default: info].
     #[arg(long, env = "COLLECTOR_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// ingest, load: a NATS server of the JetStream cluster (repeat, or commas) [default: nats://127.0.0.1:4222].
+    #[arg(long = "nats-url", env = "COLLECTOR_NATS_URLS", value_delimiter = ',')]
+    pub nats_urls: Vec<String>,
+    /// ingest, load: the stream's name [default: ANALYTICS_EVENTS].
+    #[arg(long, env = "COLLECTOR_STREAM")]
+    pub stream: Option<String>,
+    /// ingest: copies of the stream on the cluster when ingest creates it [default: 3].
+    #[arg(long, env = "COLLECTOR_STREAM_REPLICAS")]
+    pub stream_replicas: Option<usize>,
+    /// ingest: the stream's Nats-Msg-Id dedupe window, ms [default: 120000].
+    #[arg(long, env = "COLLECTOR_DUPLICATE_WINDOW_MS")]
+    pub duplicate_window_ms: Option<u64>,
+    /// serve, load (store postgres), ingest (receipts_from postgres): a libpq connection string or URL.
+    #[arg(long, env = "COLLECTOR_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// serve, load (store clickhouse), ingest (receipts_from clickhouse): http://host:port of its HTTP interface.
+    #[arg(long, env = "COLLECTOR_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    /// ingest: the store receipt requests are answered from [default: none].
+    #[arg(long, env = "COLLECTOR_RECEIPTS_FROM")]
+    pub receipts_from: Option<ReceiptsFrom>,
+    /// load: the durable pull consumer all loaders share [default: loader].
+    #[arg(long, env = "COLLECTOR_CONSUMER")]
+    pub consumer: Option<String>,
+    /// load: most events in one batch written to the store [default: 5000].
+    #[arg(long, env = "COLLECTOR_BATCH_EVENTS")]
+    pub batch_events: Option<usize>,
+    /// load: a batch is written once its first event waited this long, ms [default: 1000].
+    #[arg(long, env = "COLLECTOR_BATCH_AGE_MS")]
+    pub batch_age_ms: Option<u64>,
+    /// load: the stream redelivers an event not acked within this, ms [default: 30000].
+    #[arg(long, env = "COLLECTOR_ACK_WAIT_MS")]
+    pub ack_wait_ms: Option<u64>,
+    /// Tests only: the loader stops between its commit and its acks.
+    #[arg(long, env = "COLLECTOR_TEST_PAUSE_BEFORE_ACK", hide = true)]
+    pub test_pause_before_ack: bool,
 }
 
 /// The config file: the same settings, all optional.
@@ -161,6 +241,17 @@ pub struct FileConfig {
     shutdown_timeout_ms: Option<u64>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
+    nats_urls: Option<Vec<String>>,
+    stream: Option<String>,
+    stream_replicas: Option<usize>,
+    duplicate_window_ms: Option<u64>,
+    postgres_url: Option<String>,
+    clickhouse_url: Option<String>,
+    receipts_from: Option<ReceiptsFrom>,
+    consumer: Option<String>,
+    batch_events: Option<usize>,
+    batch_age_ms: Option<u64>,
+    ack_wait_ms: Option<u64>,
 }
 
 /// A setting that cannot be used, said so that it can be fixed.
@@ -215,8 +306,15 @@ fn millis(field: &str, value: u64, min: u64, max: u64) -> Result<Duration, Confi
 }
 
 impl Config {
-    /// Reads the file `args.config` names, if any, and resolves the settings.
+    /// Reads the file `args.config` names, if any, and resolves the settings
+    /// of `serve`.
     pub fn load(args: ServeArgs) -> Result<Config, ConfigError> {
+        Config::load_for(Role::Serve, args)
+    }
+
+    /// Reads the file `args.config` names, if any, and resolves the settings
+    /// of `role`.
+    pub fn load_for(role: Role, args: ServeArgs) -> Result<Config, ConfigError> {
         let file = match &args.config {
             None => FileConfig::default(),
             Some(path) => {
@@ -230,17 +328,27 @@ impl Config {
                     .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?
             }
         };
-        Config::resolve(args, file)
+        Config::resolve_for(role, args, file)
     }
 
     /// Layers flags and environment (`args`) over the file over the defaults.
     pub fn resolve(args: ServeArgs, file: FileConfig) -> Result<Config, ConfigError> {
+        Config::resolve_for(Role::Serve, args, file)
+    }
+
+    /// `resolve`, for `role`: each role checks the settings it needs.
+    pub fn resolve_for(
+        role: Role,
+        args: ServeArgs,
+        file: FileConfig,
+    ) -> Result<Config, ConfigError> {
         let write_keys = if args.write_keys.is_empty() {
             file.write_keys.unwrap_or_default()
         } else {
             args.write_keys
         };
-        if write_keys.is_empty() {
+        // A loader takes what the ingest nodes accepted: it needs no write key.
+        if write_keys.is_empty() && role != Role::Load {
             return Err(ConfigError(format!(
                 "{} is required: the collector refuses every request without one",
                 spell("write_keys").replace("--write-keys", "--write-key")
@@ -311,12 +419,119 @@ impl Config {
             1.0,
             1e12,
         )?;
+        let nats_urls = if !args.nats_urls.is_empty() {
+            args.nats_urls
+        } else {
+            file.nats_urls
+                .unwrap_or_else(|| vec!["nats://127.0.0.1:4222".into()])
+        };
+        if nats_urls.is_empty() || nats_urls.iter().any(|u| u.trim().is_empty()) {
+            return Err(ConfigError(format!(
+                "{}: give at least one server, e.g. nats://127.0.0.1:4222",
+                spell("nats_urls").replace("--nats-urls", "--nats-url")
+            )));
+        }
+        let stream = args
+            .stream
+            .or(file.stream)
+            .unwrap_or_else(|| "ANALYTICS_EVENTS".into());
+        if stream.is_empty()
+            || !stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError(format!(
+                "{} {stream:?}: a stream name is letters, digits, '_' and '-'",
+                spell("stream")
+            )));
+        }
+        let consumer = args
+            .consumer
+            .or(file.consumer)
+            .unwrap_or_else(|| "loader".into());
+        if consumer.is_empty()
+            || !consumer
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError(format!(
+                "{} {consumer:?}: a consumer name is letters, digits, '_' and '-'",
+                spell("consumer")
+            )));
+        }
+        let store = args.store.or(file.store).unwrap_or(StoreKind::Sqlite);
+        let postgres_url = args.postgres_url.or(file.postgres_url);
+        let clickhouse_url = args.clickhouse_url.or(file.clickhouse_url);
+        let receipts_from = args
+            .receipts_from
+            .or(file.receipts_from)
+            .unwrap_or(ReceiptsFrom::None);
+        let needs_postgres = (role != Role::Ingest && store == StoreKind::Postgres)
+            || (role == Role::Ingest && receipts_from == ReceiptsFrom::Postgres);
+        if needs_postgres && postgres_url.is_none() {
+            return Err(ConfigError(format!(
+                "{} is required with store (or receipts_from) postgres, e.g. \"host=127.0.0.1 port=5432 user=analytics dbname=analytics\"",
+                spell("postgres_url")
+            )));
+        }
+        let needs_clickhouse = (role != Role::Ingest && store == StoreKind::Clickhouse)
+            || (role == Role::Ingest && receipts_from == ReceiptsFrom::Clickhouse);
+        if needs_clickhouse
+            && !clickhouse_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+        {
+            return Err(ConfigError(format!(
+                "{} is required with store (or receipts_from) clickhouse, as http://host:port (its HTTP interface); got {:?}",
+                spell("clickhouse_url"),
+                clickhouse_url.unwrap_or_default()
+            )));
+        }
         Ok(Config {
+            nats_urls,
+            stream,
+            stream_replicas: within(
+                "stream_replicas",
+                args.stream_replicas.or(file.stream_replicas).unwrap_or(3) as f64,
+                1.0,
+                5.0,
+            )? as usize,
+            duplicate_window: millis(
+                "duplicate_window_ms",
+                args.duplicate_window_ms
+                    .or(file.duplicate_window_ms)
+                    .unwrap_or(120_000),
+                100,
+                86_400_000,
+            )?,
+            postgres_url,
+            clickhouse_url,
+            receipts_from,
+            consumer,
+            batch_events: within(
+                "batch_events",
+                args.batch_events.or(file.batch_events).unwrap_or(5_000) as f64,
+                1.0,
+                100_000.0,
+            )? as usize,
+            batch_age: millis(
+                "batch_age_ms",
+                args.batch_age_ms.or(file.batch_age_ms).unwrap_or(1_000),
+                10,
+                600_000,
+            )?,
+            ack_wait: millis(
+                "ack_wait_ms",
+                args.ack_wait_ms.or(file.ack_wait_ms).unwrap_or(30_000),
+                1_000,
+                3_600_000,
+            )?,
+            test_pause_before_ack: args.test_pause_before_ack,
             listen: args
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8788))),
-            store: args.store.or(file.store).unwrap_or(StoreKind::Sqlite),
+            store,
             db: args
                 .db
                 .or(file.db)

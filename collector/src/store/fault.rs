@@ -107,7 +107,7 @@ impl<S: Store> Store for FaultStore<S> {
         }
     }
 
-    fn receipts(&self) -> Arc<dyn Receipts> {
+    fn receipts(&self) -> Option<Arc<dyn Receipts>> {
         self.inner.receipts()
     }
 }

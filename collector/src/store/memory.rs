@@ -77,8 +77,8 @@ impl Store for MemoryStore {
         Ok(written)
     }
 
-    fn receipts(&self) -> Arc<dyn Receipts> {
-        Arc::new(self.clone())
+    fn receipts(&self) -> Option<Arc<dyn Receipts>> {
+        Some(Arc::new(self.clone()))
     }
 }
 

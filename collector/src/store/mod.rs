@@ -10,16 +10,19 @@
 //! handle that answers "which of these ids do you hold?" from the same index,
 //! concurrently with writes.
 //!
-//! Later stages add other stores behind the same trait (a NATS JetStream
-//! publisher for stateless ingest, Postgres and ClickHouse loaders).
+//! The same trait carries the distributed roles: `stream::publish` (the
+//! JetStream publisher an `ingest` node commits to) and `postgres` and
+//! `clickhouse` (the stores a `load` node writes, also usable by `serve`).
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::wire::Message;
 
+pub mod clickhouse;
 pub mod fault;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 /// The accepted messages of one request, as handed to a store.
@@ -65,8 +68,11 @@ pub trait Store: Send + 'static {
     /// stored; the writer answers every request of the group 503.
     fn write(&mut self, group: &[&Batch]) -> Result<Vec<Written>, StoreError>;
 
-    /// A handle answering receipt requests concurrently with `write`.
-    fn receipts(&self) -> Arc<dyn Receipts>;
+    /// A handle answering receipt requests concurrently with `write`, or
+    /// `None` when this store cannot tell (the JetStream publisher of an
+    /// `ingest` node with no store to ask): receipt requests are then
+    /// answered without a `receipts` list (docs/wire-contract.md).
+    fn receipts(&self) -> Option<Arc<dyn Receipts>>;
 }
 
 /// Answers "which of these ids do you hold durably for this write key?".

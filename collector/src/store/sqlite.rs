@@ -264,8 +264,8 @@ impl Store for SqliteStore {
         Ok(written)
     }
 
-    fn receipts(&self) -> Arc<dyn Receipts> {
-        self.receipts.clone()
+    fn receipts(&self) -> Option<Arc<dyn Receipts>> {
+        Some(self.receipts.clone())
     }
 }
 
