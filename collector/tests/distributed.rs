@@ -1,0 +1,482 @@
+//! The distributed roles end to end, with real servers: two `ingest` nodes
+//! behind HAProxy, a 3-node JetStream cluster (R3 stream), two `load`
+//! nodes sharing one consumer, and the store (Postgres, then ClickHouse).
+//! A generator sends batches of new events as the SDK does: every request
+//! not answered 2xx is sent again, same body, after a full-jitter backoff,
+//! and now and then a batch already answered 2xx is sent again (the SDK's
+//! re-send of events it could not confirm), so copies reach the store both
+//! within and beyond the stream's 1 s dedupe window. Under that steady
+//! load one ingest node is SIGKILLed, then one JetStream node, then one
+//! loader in the middle of a batch, then the store is restarted; after the
+//! drain the store must hold every event once: 0 lost, 0 duplicates.
+
+mod services;
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use analytics_collector::client;
+use analytics_collector::load::full_jitter;
+use serde_json::json;
+use services::*;
+
+const WRITE_KEY: &str = "wk";
+const STREAM: &str = "ANALYTICS_EVENTS";
+const BATCH: usize = 20;
+
+/// What the generator sent, and what was answered.
+#[derive(Default)]
+struct Sent {
+    /// Every id sent; each was eventually answered 2xx.
+    ids: Mutex<Vec<String>>,
+    /// Events answered 2xx (first sends and re-sent copies alike).
+    acked: AtomicU64,
+    requests: AtomicU64,
+    /// Requests sent again after an answer other than 2xx, or none.
+    resent: AtomicU64,
+    /// Events sent again after a 2xx (copies the store must drop).
+    copies: AtomicU64,
+}
+
+struct Generator {
+    sent: Arc<Sent>,
+    stop: Arc<AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn body(ids: &[String]) -> Vec<u8> {
+    let batch: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            json!({
+                "type": "track", "event": "Viewed Pricing", "messageId": id,
+                "anonymousId": "anon-7", "timestamp": "2026-12-06T10:00:00.000Z",
+                "properties": {"plan": "pro", "price": 49.5},
+                "context": {"library": {"name": "analytics-wasm"}, "page": {"path": "/pricing"}}
+            })
+        })
+        .collect();
+    serde_json::to_vec(
+        &json!({"batch": batch, "writeKey": WRITE_KEY, "sentAt": "2026-12-06T10:00:01.000Z"}),
+    )
+    .expect("serializable")
+}
+
+/// Sends `body` until it is answered 2xx.
+async fn deliver(addr: SocketAddr, body: &[u8], sent: &Sent) {
+    let mut attempt = 0;
+    loop {
+        sent.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = tokio::time::timeout(
+            Duration::from_secs(15),
+            client::request(
+                addr,
+                "POST",
+                "/v1/batch",
+                &[("Content-Type", "text/plain;charset=UTF-8")],
+                body,
+            ),
+        )
+        .await;
+        if let Ok(Ok(answer)) = answer {
+            if (200..300).contains(&answer.status) {
+                return;
+            }
+            assert_ne!(
+                answer.status,
+                400,
+                "a valid batch refused: {}",
+                answer.text()
+            );
+        }
+        attempt += 1;
+        sent.resent.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(full_jitter(attempt).min(Duration::from_secs(1))).await;
+    }
+}
+
+impl Generator {
+    /// `clients` clients, each sending a batch of `BATCH` new events every
+    /// `pace` (or when the last is answered, if later).
+    fn start(addr: SocketAddr, clients: usize, pace: Duration) -> Generator {
+        let sent = Arc::new(Sent::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = (0..clients)
+            .map(|c| {
+                let (sent, stop) = (sent.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut earlier: VecDeque<Vec<u8>> = VecDeque::new();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let started = tokio::time::Instant::now();
+                        let ids: Vec<String> =
+                            (0..BATCH).map(|i| format!("c{c}-{n}-{i}")).collect();
+                        let body = body(&ids);
+                        deliver(addr, &body, &sent).await;
+                        sent.ids.lock().expect("lock").extend(ids);
+                        sent.acked.fetch_add(BATCH as u64, Ordering::Relaxed);
+                        earlier.push_back(body);
+                        // Every 10th batch, one answered 2xx some 30 batches ago, again.
+                        if n % 10 == 9 && earlier.len() > 30 {
+                            if let Some(old) = earlier.pop_front() {
+                                deliver(addr, &old, &sent).await;
+                                sent.copies.fetch_add(BATCH as u64, Ordering::Relaxed);
+                            }
+                        }
+                        if earlier.len() > 40 {
+                            earlier.pop_front();
+                        }
+                        n += 1;
+                        tokio::time::sleep_until(started + pace).await;
+                    }
+                })
+            })
+            .collect();
+        Generator {
+            sent,
+            stop,
+            clients,
+        }
+    }
+
+    fn acked(&self) -> u64 {
+        self.sent.acked.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` events beyond now were answered 2xx.
+    fn wait_more(&self, more: u64, what: &str) {
+        let target = self.acked() + more;
+        wait_until(&format!("{more} more events answered 2xx ({what})"), || {
+            self.acked() >= target
+        });
+    }
+
+    /// Stops after each client's batch in hand is answered 2xx; the ids sent.
+    async fn stop(self) -> (HashSet<String>, Arc<Sent>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients {
+            client.await.expect("a generator client ends");
+        }
+        let ids: Vec<String> = self.sent.ids.lock().expect("lock").clone();
+        let unique: HashSet<String> = ids.iter().cloned().collect();
+        assert_eq!(unique.len(), ids.len(), "the generator's ids are unique");
+        (unique, self.sent)
+    }
+}
+
+/// The stream's leader and its consumer's backlog, asked of the cluster.
+struct StreamView {
+    js: async_nats::jetstream::Context,
+}
+
+impl StreamView {
+    async fn connect(urls: Vec<String>) -> StreamView {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(urls.as_slice())
+            .await
+            .expect("the test connects to NATS");
+        StreamView {
+            js: async_nats::jetstream::new(client),
+        }
+    }
+
+    async fn leader(&self) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(mut stream) = self.js.get_stream(STREAM).await {
+                if let Ok(info) = stream.info().await {
+                    if let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone()) {
+                        return leader;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "the stream has no leader");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// (not yet delivered, delivered and not acked), or `None` if unknown now.
+    async fn backlog(&self) -> Option<(u64, usize)> {
+        let stream = self.js.get_stream(STREAM).await.ok()?;
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer("loader").await.ok()?;
+        let info = consumer.info().await.ok()?;
+        Some((info.num_pending, info.num_ack_pending))
+    }
+
+    async fn wait_drained(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if self.backlog().await == Some((0, 0)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the consumer did not drain: {:?}",
+                self.backlog().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Which store the loaders write, and how the test reads it.
+trait Store {
+    fn loader_args(&self) -> Vec<String>;
+    /// Rows read exactly (ClickHouse: with FINAL).
+    fn rows(&self) -> u64;
+    fn unique(&self) -> u64;
+    fn ids(&self) -> HashSet<String>;
+    /// Stops the store's server at once and starts it again once `failing` holds.
+    fn restart(&mut self, failing: &dyn Fn() -> bool);
+    fn report(&self) -> String;
+}
+
+struct Pg(Postgres);
+
+impl Store for Pg {
+    fn loader_args(&self) -> Vec<String> {
+        vec![
+            "--store".into(),
+            "postgres".into(),
+            "--postgres-url".into(),
+            self.0.url(),
+        ]
+    }
+    fn rows(&self) -> u64 {
+        self.0
+            .query("SELECT count(*) FROM events")
+            .parse()
+            .unwrap_or(0)
+    }
+    fn unique(&self) -> u64 {
+        self.0
+            .query("SELECT count(DISTINCT (write_key, message_id)) FROM events")
+            .parse()
+            .expect("a count")
+    }
+    fn ids(&self) -> HashSet<String> {
+        self.0
+            .query("SELECT message_id FROM events")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+    fn restart(&mut self, failing: &dyn Fn() -> bool) {
+        self.0.stop_immediately();
+        wait_until("a loader's write fails while Postgres is down", failing);
+        self.0.pg_start();
+    }
+    fn report(&self) -> String {
+        format!(
+            "copies dropped by the unique key (duplicates table): {}",
+            self.0
+                .query("SELECT coalesce(sum(dropped), 0) FROM duplicates")
+        )
+    }
+}
+
+struct Ch(ClickHouse);
+
+impl Store for Ch {
+    fn loader_args(&self) -> Vec<String> {
+        vec![
+            "--store".into(),
+            "clickhouse".into(),
+            "--clickhouse-url".into(),
+            self.0.url(),
+        ]
+    }
+    fn rows(&self) -> u64 {
+        // Before the table exists (the first loader creates it), none.
+        match http(self.0.port, "POST", "/", "SELECT count() FROM events FINAL") {
+            Some((200, body)) => body.trim().parse().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    fn unique(&self) -> u64 {
+        self.0
+            .query("SELECT uniqExact(write_key, message_id) FROM events")
+            .parse()
+            .expect("a count")
+    }
+    fn ids(&self) -> HashSet<String> {
+        self.0
+            .query("SELECT message_id FROM events FINAL")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+    fn restart(&mut self, failing: &dyn Fn() -> bool) {
+        self.0.kill();
+        wait_until("a loader's write fails while ClickHouse is down", failing);
+        self.0.run();
+    }
+    fn report(&self) -> String {
+        format!(
+            "rows before merges (copies not yet collapsed): {}",
+            self.0.query("SELECT count() FROM events")
+        )
+    }
+}
+
+/// Which JetStream node the scenario kills.
+#[derive(Clone, Copy, PartialEq)]
+enum Kill {
+    StreamLeader,
+    AFollower,
+}
+
+async fn scenario(mut store: Box<dyn Store>, kill: Kill) {
+    let started = Instant::now();
+    let logs = temp_dir("logs");
+    let mut nats = NatsCluster::start(3);
+    let urls = nats.urls_arg();
+    let ingest_args = [
+        "--write-key",
+        WRITE_KEY,
+        "--nats-url",
+        &urls,
+        "--stream-replicas",
+        "3",
+        "--duplicate-window-ms",
+        "1000",
+        "--commit-timeout-ms",
+        "3000",
+    ];
+    let mut ingest1 = Role::start("ingest", &ingest_args, &logs.path().join("ingest1.log"));
+    let ingest2 = Role::start("ingest", &ingest_args, &logs.path().join("ingest2.log"));
+    let haproxy = HaProxy::start(&[ingest1.addr, ingest2.addr]);
+    let mut loader_args: Vec<String> = [
+        "--nats-url",
+        &urls,
+        "--stream-replicas",
+        "3",
+        "--duplicate-window-ms",
+        "1000",
+        "--batch-events",
+        "500",
+        "--batch-age-ms",
+        "200",
+        "--ack-wait-ms",
+        "3000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    loader_args.extend(store.loader_args());
+    let loader_args: Vec<&str> = loader_args.iter().map(String::as_str).collect();
+    let mut loader1 = Role::start("load", &loader_args, &logs.path().join("load1.log"));
+    let loader2 = Role::start("load", &loader_args, &logs.path().join("load2.log"));
+    let view = StreamView::connect(nats.urls()).await;
+    println!("up in {:.1} s", started.elapsed().as_secs_f64());
+
+    let generator = Generator::start(haproxy.addr(), 4, Duration::from_millis(40));
+    generator.wait_more(2_000, "steady load");
+    wait_until("the loaders write", || store.rows() > 0);
+
+    // 1. An ingest node dies; HAProxy sends everything to the other.
+    ingest1.proc.kill();
+    generator.wait_more(2_000, "after an ingest node was killed");
+
+    // 2. A JetStream node dies.
+    let leader = view.leader().await;
+    let victim = match kill {
+        Kill::StreamLeader => leader.clone(),
+        Kill::AFollower => ["n1", "n2", "n3"]
+            .into_iter()
+            .find(|n| *n != leader)
+            .expect("a follower")
+            .to_owned(),
+    };
+    nats.kill_node(&victim);
+    let rows = store.rows();
+    generator.wait_more(2_000, "after a JetStream node was killed");
+    wait_until("the store grows after the JetStream node died", || {
+        store.rows() > rows
+    });
+    let new_leader = view.leader().await;
+    println!("killed JetStream node {victim} (the stream's leader was {leader}; now {new_leader})");
+
+    // 3. A loader dies with a batch in hand.
+    let deadline = Instant::now() + PATIENCE;
+    let in_flight = loop {
+        let in_flight = loader1.metric("loader_events_in_flight");
+        if in_flight > 0.0 {
+            loader1.proc.kill();
+            break in_flight;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "loader 1 never had a batch in hand"
+        );
+    };
+    println!("killed loader 1 with {in_flight} events fetched and not acked");
+    let rows = store.rows();
+    generator.wait_more(2_000, "after a loader was killed");
+    wait_until("the store grows after the loader died", || {
+        store.rows() > rows
+    });
+
+    // 4. The store restarts.
+    let failures = loader2.metric("loader_write_failures_total");
+    store.restart(&|| loader2.metric("loader_write_failures_total") > failures);
+    let rows = store.rows();
+    generator.wait_more(2_000, "after the store restarted");
+    wait_until("the store grows after its restart", || store.rows() > rows);
+
+    // The drain.
+    let (ids, sent) = generator.stop().await;
+    let expected = ids.len() as u64;
+    wait_until("the store holds every event answered 2xx", || {
+        store.rows() >= expected
+    });
+    view.wait_drained().await;
+    let (rows, unique) = (store.rows(), store.unique());
+    let held = store.ids();
+    let lost = ids.difference(&held).count();
+    let foreign = held.difference(&ids).count();
+    println!(
+        "sent {expected} events in {} requests ({} sent again after no 2xx, {} events re-sent after a 2xx); store: {rows} rows, {unique} unique, {lost} lost, {} duplicates; loader 2 stored {} and dropped {} copies; {}; {:.1} s in all",
+        sent.requests.load(Ordering::Relaxed),
+        sent.resent.load(Ordering::Relaxed),
+        sent.copies.load(Ordering::Relaxed),
+        rows - unique,
+        loader2.metric("loader_events_stored_total"),
+        loader2.metric("loader_events_duplicate_total"),
+        store.report(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(lost, 0, "events answered 2xx missing from the store");
+    assert_eq!(foreign, 0, "rows the generator never sent");
+    assert_eq!(rows, expected, "rows (read exactly) = events sent");
+    assert_eq!(
+        unique, expected,
+        "unique (write key, messageId) = events sent"
+    );
+    assert!(sent.copies.load(Ordering::Relaxed) > 0, "copies were sent");
+    assert!(
+        sent.resent.load(Ordering::Relaxed) > 0,
+        "the faults made clients send again"
+    );
+    drop(ingest2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_holds_every_event_once_through_ingest_stream_leader_loader_and_store_failures() {
+    let _serial = serial();
+    let store = Pg(Postgres::start());
+    scenario(Box::new(store), Kill::StreamLeader).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_read_with_final_holds_every_event_once_through_ingest_stream_follower_loader_and_store_failures(
+) {
+    let _serial = serial();
+    let store = Ch(ClickHouse::start());
+    scenario(Box::new(store), Kill::AFollower).await;
+}
