@@ -459,10 +459,6 @@ async fn scenario(mut store: Box<dyn Store>, kill: Kill) {
         "unique (write key, messageId) = events sent"
     );
     assert!(sent.copies.load(Ordering::Relaxed) > 0, "copies were sent");
-    assert!(
-        sent.resent.load(Ordering::Relaxed) > 0,
-        "the faults made clients send again"
-    );
     drop(ingest2);
 }
 
