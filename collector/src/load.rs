@@ -408,13 +408,19 @@ async fn run(
         };
         let mut messages = std::pin::pin!(messages);
         let mut got = Vec::new();
-        while let Some(next) = messages.next().await {
-            match next {
-                Ok(message) => got.push(message),
-                Err(e) => {
-                    tracing::debug!(error = %e, "the pull ended");
-                    break;
-                }
+        // On stop, what arrived is written and acked; what the stream was
+        // still sending for this pull is delivered again after `ack_wait`.
+        loop {
+            tokio::select! {
+                next = messages.next() => match next {
+                    Some(Ok(message)) => got.push(message),
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "the pull ended");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = stopped.changed() => break,
             }
         }
         fetch_failures = 0;
