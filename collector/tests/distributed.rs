@@ -10,6 +10,10 @@
 //! loader in the middle of a batch, then the store is restarted; after the
 //! drain the store must hold every event once: 0 lost, 0 duplicates.
 
+// Each test holds `services::serial()` for its whole run (its own runtime):
+// the lock serializes tests across threads, not tasks within one.
+#![allow(clippy::await_holding_lock)]
+
 mod services;
 
 use std::collections::{HashSet, VecDeque};

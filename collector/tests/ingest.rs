@@ -3,6 +3,10 @@
 //! while the stream is down, the same answers as `serve`, the stream's
 //! `Nats-Msg-Id` dedupe, and what an ingest node answers to receipts.
 
+// Each test holds `services::serial()` for its whole run (its own runtime):
+// the lock serializes tests across threads, not tasks within one.
+#![allow(clippy::await_holding_lock)]
+
 mod common;
 mod services;
 

@@ -3,6 +3,10 @@
 //! commits, and the order commit-then-ack proven by killing the loader
 //! between the two.
 
+// Each test holds `services::serial()` for its whole run (its own runtime):
+// the lock serializes tests across threads, not tasks within one.
+#![allow(clippy::await_holding_lock)]
+
 mod services;
 
 use std::time::{Duration, Instant};
