@@ -250,7 +250,6 @@ async fn run(store: &dyn Rows, name: &str, ingest_nodes: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a bench: run it by hand, see the header"]
 async fn bench_end_to_end() {
-    let _serial = serial();
     println!("| store | ingest nodes | events/s answered 2xx (16 clients) | p50 ms | p99 ms | events/s end to end | burst offered events/s | peak loader lag (events) | burst p99 ms | drained s after the burst |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for nodes in [1, 2] {
