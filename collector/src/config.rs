@@ -677,6 +677,38 @@ mod tests {
     }
 
     #[test]
+    fn a_loader_needs_no_write_key_but_its_store_needs_its_url() {
+        let config = Config::resolve_for(Role::Load, args(&[]), FileConfig::default())
+            .expect("no write key needed");
+        assert_eq!(config.nats_urls, ["nats://127.0.0.1:4222"]);
+        assert_eq!(config.batch_events, 5_000);
+        let error =
+            Config::resolve_for(Role::Load, args(&[]), file("store = \"postgres\"")).unwrap_err();
+        assert!(
+            error
+                .0
+                .starts_with("postgres_url (--postgres-url, COLLECTOR_POSTGRES_URL) is required"),
+            "{}",
+            error.0
+        );
+        let error = Config::resolve_for(
+            Role::Ingest,
+            args(&["wk"]),
+            file("receipts_from = \"clickhouse\"\nclickhouse_url = \"127.0.0.1:8123\""),
+        )
+        .unwrap_err();
+        assert!(error.0.contains("as http://host:port"), "{}", error.0);
+    }
+
+    #[test]
+    fn a_stream_name_nats_cannot_take_is_refused() {
+        let mut flags = args(&["wk"]);
+        flags.stream = Some("a.b".into());
+        let error = Config::resolve_for(Role::Ingest, flags, FileConfig::default()).unwrap_err();
+        assert!(error.0.contains("\"a.b\""), "{}", error.0);
+    }
+
+    #[test]
     fn a_write_key_basic_auth_cannot_carry_is_refused() {
         let error = Config::resolve(args(&["a:b"]), FileConfig::default()).unwrap_err();
         assert!(error.0.contains("\"a:b\""), "{}", error.0);

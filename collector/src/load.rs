@@ -451,6 +451,10 @@ async fn run(
                 }
             }
         }
+        if kept.is_empty() {
+            metrics.in_flight.store(0, Relaxed);
+            continue;
+        }
         let batches = Arc::new(batches);
 
         // Write until the store commits (or the loader is stopped).

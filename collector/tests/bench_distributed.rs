@@ -131,8 +131,6 @@ async fn run(store: &dyn Rows, name: &str, ingest_nodes: usize) {
         &urls,
         "--stream-replicas",
         "3",
-        "--log-level",
-        "error",
     ];
     let ingests: Vec<Role> = (0..ingest_nodes)
         .map(|i| {
