@@ -1,10 +1,10 @@
 // Where the two scripts loaded lazily by URL put what they define: the
-// engine (analytics-engine.js) and the core compiled to JavaScript
+// recorder's script (analytics-recorder.js) and the core compiled to JavaScript
 // (analytics-core.js) each set a function on the global object under its
 // symbol, rather than export it, because a bundler may ship a script named
 // by `new URL()` as a bundle of its own that drops the module's exports
 // (Parcel does). The version keeps two copies of the package on a page apart.
-export const ENGINE_KEY = Symbol.for('analytics-wasm@__VERSION__ engine');
+export const RECORDER_KEY = Symbol.for('analytics-wasm@__VERSION__ recorder');
 export const CORE_KEY = Symbol.for('analytics-wasm@__VERSION__ core');
 
 /** Imports the script at `url` and returns the function it set under `key`. */

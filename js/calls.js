@@ -1,6 +1,6 @@
 // The argument forms analytics.js accepts, resolved to one shape: a
 // callback may come in any position after the required arguments. The
-// options are checked by the engine (options.js). Nothing here throws.
+// options are checked by the recorder (options.js). Nothing here throws.
 import { isObject } from './options.js';
 
 const isFunction = (value) => typeof value === 'function';

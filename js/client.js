@@ -5,12 +5,12 @@
 // changes to the objects do not reach it), its time, session, user and
 // page view, and its outcome. What else an event needs (context, plugins,
 // a page's own fields) is the recorder's (recorder.js), which loads with
-// the engine, lazily and only when consent allows: an opted-out visitor
+// the recorder, lazily and only when consent allows: an opted-out visitor
 // never downloads it or the wasm. Calls made before it is ready wait here,
 // in order.
 import { aliasCall, pageCall, userCall } from './calls.js';
 import { pageSettings } from './config.js';
-import { Identity } from './identity.js';
+import { Identity, uuid } from './identity.js';
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, checkName, describe, serialize } from './input.js';
 import { emptyMetrics } from './metrics.js';
 import { isObject } from './options.js';
@@ -33,8 +33,8 @@ export class Client {
   #config;
   #settings;
   #assets;
-  #loadEngine;
-  /** The recorder over the engine (recorder.js), once loaded and started. */
+  #loadRecorder;
+  /** The recorder (recorder.js), once loaded and started. */
   #recorder = null;
   #starting = null;
   /** Calls captured before the recorder was ready, oldest first. */
@@ -58,20 +58,20 @@ export class Client {
   /**
    * `config` is what createAnalytics was given; `assets` the URLs of what
    * loads lazily: { wasm: the core, jsCore: the core compiled to
-   * JavaScript, engine: the engine's script, if it has one }; `loadEngine`
+   * JavaScript, recorder: the recorder's script, if it has one }; `loadRecorder`
    * resolves to startRecording (recorder.js).
    */
-  constructor(config, assets, loadEngine) {
+  constructor(config, assets, loadRecorder) {
     this.#settings = pageSettings(config);
-    // As given (a copy): the engine checks it, and reports what is bad, when it loads.
+    // As given (a copy): the recorder checks it, and reports what is bad, when it loads.
     this.#config = isObject(config) ? { ...config } : config;
     this.#assets = assets;
-    this.#loadEngine = loadEngine;
+    this.#loadRecorder = loadRecorder;
     this.ready = Promise.resolve();
     this.#store = createPageStore({ cookieDomain: this.#settings.cookieDomain, anonymousIdCookie: this.#settings.anonymousIdCookie });
     const choice = this.#store.get(CONSENT);
     this.#optedOut = this.#blockedBySignal() || choice === 'out' || (choice === null && this.#settings.optOutByDefault);
-    // The wasm and the engine are requested first: the work below then
+    // The wasm and the recorder are requested first: the work below then
     // overlaps their download and compile instead of delaying it.
     if (this.#optedOut) this.#debug('opted out: nothing is loaded or queued');
     else this.ready = this.#start();
@@ -101,15 +101,16 @@ export class Client {
 
   async #load() {
     try {
-      // The wasm is fetched while the engine's JS loads, not after it.
+      // The wasm is fetched while the recorder's script loads, not after it.
       const wasm = typeof WebAssembly === 'object' ? fetch(this.#assets.wasm) : null;
       wasm?.catch(() => {});
-      const startRecording = await this.#loadEngine();
+      const startRecording = await this.#loadRecorder();
       if (this.#closed || this.#optedOut) return;
       const page = {
         ...this.#assets,
         wasm,
         tables: { METRIC_NAMES },
+        uuid,
         store: this.#store,
         plugins: this.#plugins,
         view: this.#view,
@@ -128,7 +129,7 @@ export class Client {
     } catch (error) {
       const message = `analytics-wasm could not start: ${error?.message ?? error}`;
       this.#closed = message;
-      // A config the engine cannot send with is the config's error, not the load's.
+      // A config nothing could be sent with is the config's error, not the load's.
       this.#emit(error?.type === 'config' ? 'config' : 'load', message);
       this.#dropBuffer(message);
     }
@@ -200,8 +201,8 @@ export class Client {
   /**
    * Captures one event call and hands it to the recorder (or keeps it until
    * the recorder is ready); returns its outcome, or null after reporting
-   * why it is refused. `body` (properties or traits) and `options` are kept
-   * as their JSON text: the engine checks the options (options.js). `view`
+   * why it is refused. `body` (properties or traits) is kept as its JSON
+   * text, and `options` as a copy: the recorder checks them (options.js). `view`
    * is a page call's page; `category` its category.
    */
   #record(type, name, body, options, callback, category = '', view = null) {
@@ -209,14 +210,16 @@ export class Client {
     if (optionsJson === null) return null;
     const json = type === 'alias' ? '' : this.#serialize(body);
     if (json === null) return null;
-    const given = optionsJson && JSON.parse(optionsJson).messageId;
+    // The page's own copy: getters and toJSON ran once, at the call.
+    const copied = optionsJson ? JSON.parse(optionsJson) : null;
+    const given = copied?.messageId;
     const isGiven = typeof given === 'string' && given !== '';
     const at = Date.now();
     const call = {
       type,
       name,
       json,
-      optionsJson,
+      options: copied,
       category,
       view,
       at,
@@ -226,7 +229,7 @@ export class Client {
       // The call's own properties win over register()'s (the recorder merges them).
       supers: type === 'track' ? this.#superProperties : null,
       given: isGiven,
-      // It waits for the engine to start (then the core is told its age).
+      // It waits for the recorder to start (then the core is told its age).
       waited: !this.#recorder,
       outcome: new Outcome(isGiven ? given : undefined, callback),
     };
@@ -405,7 +408,7 @@ export class Client {
 
   metrics() {
     this.#recorder?.recordWaiting();
-    const base = this.#recorder ? this.#recorder.engine.metrics() : emptyMetrics(this.#buffer.length);
+    const base = this.#recorder ? this.#recorder.driver.metrics() : emptyMetrics(this.#buffer.length);
     return {
       ...base,
       anonymousId: this.#identity.anonymousId,
@@ -419,7 +422,7 @@ export class Client {
     await this.ready;
     if (!this.#recorder) return { sent: 0, failed: 0, pending: this.#buffer.length };
     this.#recorder.recordWaiting();
-    return this.#recorder.engine.flush();
+    return this.#recorder.driver.flush();
   }
 
   async shutdown() {
@@ -427,7 +430,7 @@ export class Client {
     if (this.#recorder && !this.#closed) {
       this.#closed = SHUT_DOWN;
       this.#recorder.recordWaiting();
-      await this.#recorder.engine.shutdown();
+      await this.#recorder.driver.shutdown();
     }
     this.#closed ||= SHUT_DOWN;
   }

@@ -1,10 +1,10 @@
 // The config's rules and messages. A bad field never throws: it is left at
 // its default, so one typo does not break the page or lose its events, and
-// reported when the engine loads (an error of type 'config' naming the
+// reported when the recorder loads (an error of type 'config' naming the
 // field and what is allowed). The entry reads its own fields (identity,
 // sessions, consent, debug) synchronously by PAGE_RULES' tests alone
-// (pageSettings); the messages, and the engine's fields with the core's own
-// rules (core-names.js), are the engine's (configSettings), off the critical
+// (pageSettings); the messages, and the recorder's fields with the core's own
+// rules (core-names.js), are the recorder's (configSettings), off the critical
 // path.
 import { NUMERIC_FIELDS } from './core-names.js';
 import { isObject } from './options.js';
@@ -31,7 +31,7 @@ export function pageSettings(config) {
   return settings;
 }
 
-// What each page field must be, for the engine's messages.
+// What each page field must be, for the recorder's messages.
 const PAGE_RULE_TEXTS = {
   sessionTimeoutMs: 'an integer between 60000 and 86400000',
   cookieDomain: 'a domain name such as "example.com"',
@@ -42,11 +42,11 @@ const PAGE_RULE_TEXTS = {
 };
 
 /**
- * Each field's rule for the engine: [test, what it must be, default]. The
+ * Each field's rule for the recorder: [test, what it must be, default]. The
  * endpoint and writeKey are checked on their own (configSettings): nothing
  * could be sent without them.
  */
-function engineRules() {
+function recorderRules() {
   const rules = { endpoint: [() => true], writeKey: [() => true] };
   for (const [field, [min, max, fallback]] of Object.entries(NUMERIC_FIELDS)) {
     rules[field] = [(value) => Number.isSafeInteger(value) && value >= min && value <= max, `an integer between ${min} and ${max}`, fallback];
@@ -71,7 +71,7 @@ const show = (value) => {
 const unusable = (message) => Object.assign(new Error(message), { type: 'config' });
 
 /**
- * The config the engine takes, from what createAnalytics was given: each
+ * The config the recorder takes, from what createAnalytics was given: each
  * bad field reported through `problem(message)` and left at its default
  * (pageSettings left a page field at its default too), an unknown one
  * reported and dropped. Throws an Error of type 'config' when the endpoint
@@ -82,7 +82,7 @@ export function configSettings(config, problem) {
     problem(`config must be an object, got ${show(config)}`);
     config = {};
   }
-  const rules = engineRules();
+  const rules = recorderRules();
   const settings = {};
   for (const [field, value] of Object.entries(config)) {
     const [test, rule, fallback] = rules[field] ?? [];

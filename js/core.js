@@ -8,9 +8,9 @@
 // JavaScript by binaryen's wasm2js (analytics-core.js, built from the same
 // crate) is loaded instead, only then, and behaves identically.
 // The metric names shared with the page's modules (tables.js) come in as a
-// parameter: the engine is built into one file, loaded by URL, and must not
+// parameter: the recorder's script is one file, loaded by URL, and must not
 // carry a second copy of them.
-import { CIRCUIT_STATE_NAMES, FAILURE_NAMES, NOTICE_NAMES, NUMERIC_FIELDS } from './core-names.js';
+import { ACTION_NAMES, CIRCUIT_STATE_NAMES, FAILURE_NAMES, HEALTH_NAMES, NOTICE_NAMES, NUMERIC_FIELDS, OUTCOME_NAMES, PAGE_EVENT_NAMES, PEER_NAMES } from './core-names.js';
 
 /** Compiles and instantiates the wasm `response` (a fetch of it; streaming where the server allows it). */
 async function instantiateWasm(response) {
@@ -29,30 +29,28 @@ const reasonOf = (error) => String(error?.message ?? error);
 /**
  * The core's exports: from the wasm `response` (null when there is no
  * WebAssembly), or else from its JavaScript build, whose `instantiate`
- * `loadJsCore()` resolves to. Resolves to { exports, engine: 'wasm' | 'js',
+ * `loadJsCore()` resolves to. Resolves to { exports, kind: 'wasm' | 'js',
  * fallbackReason }; rejects with both reasons when neither loads.
  */
 export async function loadCore(response, loadJsCore) {
   let fallbackReason = 'WebAssembly is not available';
   if (response) {
     try {
-      return { exports: await instantiateWasm(response), engine: 'wasm', fallbackReason: null };
+      return { exports: await instantiateWasm(response), kind: 'wasm', fallbackReason: null };
     } catch (error) {
       fallbackReason = `the wasm did not start: ${reasonOf(error)}`;
     }
   }
   try {
     const instantiate = await loadJsCore();
-    return { exports: instantiate(), engine: 'js', fallbackReason };
+    return { exports: instantiate(), kind: 'js', fallbackReason };
   } catch (error) {
     throw new Error(`${fallbackReason}; and the core compiled to JavaScript did not load either: ${reasonOf(error)}`);
   }
 }
 
-const ACTIONS = [null, 'persist', 'release', 'send', 'notice', 'receipts'];
-const EVENTS = { hidden: 0, unload: 1, visible: 2, online: 3, offline: 4, flush: 5, persistNow: 6, noPersistence: 7 };
-const OUTCOMES = { response: 0, network: 1, timeout: 2, beaconQueued: 3, beaconRefused: 4 };
-const HEALTH = ['unchanged', 'failing', 'recovered'];
+/** A name's code: its index in the generated table (src/abi.rs). */
+const codeOf = (names, name) => names.indexOf(name);
 
 export class Core {
   #x;
@@ -116,7 +114,7 @@ export class Core {
 
   /** A page or control event: hidden, unload, visible, online, offline, flush, persistNow, noPersistence. */
   event(name, now) {
-    this.#x.aw_event(EVENTS[name], now);
+    this.#x.aw_event(codeOf(PAGE_EVENT_NAMES, name), now);
   }
 
   /**
@@ -131,7 +129,7 @@ export class Core {
     const rejected = response?.rejected ?? [];
     this.#put(rejected);
     const retry = response?.retry ?? [0, 0];
-    return this.#report(this.#x.aw_settle(batch, response ? 0 : OUTCOMES[outcome], response?.status ?? 0, retry[0], retry[1], rejected.length, now));
+    return this.#report(this.#x.aw_settle(batch, codeOf(OUTCOME_NAMES, response ? 'response' : outcome), response?.status ?? 0, retry[0], retry[1], rejected.length, now));
   }
 
   /**
@@ -144,23 +142,23 @@ export class Core {
     const response = typeof outcome === 'object' ? outcome : null;
     this.#put(held ?? []);
     const retry = response?.retry ?? [0, 0];
-    return this.#report(this.#x.aw_receipts(request, response ? 0 : OUTCOMES[outcome], response?.status ?? 0, retry[0], retry[1], held ? held.length : -1, now));
+    return this.#report(this.#x.aw_receipts(request, codeOf(OUTCOME_NAMES, response ? 'response' : outcome), response?.status ?? 0, retry[0], retry[1], held ? held.length : -1, now));
   }
 
   #report(known) {
     if (!known) return null;
     const n = this.#nums();
-    return { sent: n[0], dropped: n[1], requeued: n[2], unconfirmed: n[3], health: HEALTH[n[4]] };
+    return { sent: n[0], dropped: n[1], requeued: n[2], unconfirmed: n[3], health: HEALTH_NAMES[n[4]] };
   }
 
   /** Another tab's request to the collector 'failed', or 'recovered' (succeeded after failing). */
   peer(kind, now) {
-    this.#x.aw_peer(kind === 'failed' ? 0 : 1, now);
+    this.#x.aw_peer(codeOf(PEER_NAMES, kind), now);
   }
 
   /** The next action, or null: { type: 'persist' | 'release', handles } | { type: 'send', batch, beacon, handles, bodyBytes } | { type: 'receipts', request, handles } | { type: 'notice', kind, a, b, handles }. */
   poll(now) {
-    const type = ACTIONS[this.#x.aw_poll(now)];
+    const type = ACTION_NAMES[this.#x.aw_poll(now)];
     if (!type) return null;
     const n = this.#nums();
     if (type === 'send') return { type, batch: n[0], beacon: n[1] === 1, handles: this.#list(n[7], n[2]), bodyBytes: n[3] };

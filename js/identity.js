@@ -12,7 +12,7 @@ let pool = new Uint8Array(0);
 let offset = 0;
 
 /**
- * A random UUID v4 (anonymousIds here, messageIds in the engine). Random
+ * A random UUID v4 (anonymousIds, and the recorder's UUID v7 messageIds are made of it). Random
  * bytes are drawn 4 KB at a time: crypto.randomUUID costs about 1 µs a
  * call, a third of track() in a burst, and needs a secure context.
  */

@@ -8,42 +8,44 @@ export interface AnalyticsConfig {
   storage?: 'auto' | 'indexeddb' | 'localstorage' | 'memory';
   /** Gzip fetch bodies of 1 KB or more with CompressionStream (`Content-Encoding: gzip`; the collector must accept it and allow the header in CORS). Default `none`. Beacon bodies are never compressed. */
   compression?: 'gzip' | 'none';
-  /** Pending events that start a flush (1–1000, default 20). A trigger, not a cap. */
+  // generated: numeric settings (cargo run --bin generate; do not edit)
+  /** Pending events that start a flush (a trigger, not a cap: a batch takes every pending event that fits). (1–1,000, default 20) */
   flushAt?: number;
-  /** Age of the oldest pending event that starts a flush (1–3,600,000 ms, default 5000). */
+  /** Age of the oldest pending event that starts a flush. (1–3,600,000, default 5,000) */
   flushIntervalMs?: number;
-  /** Most fetch batches in flight (1–16, default 2). */
+  /** Most batches in flight at once by `fetch` (one at a time while the collector fails). (1–16, default 2) */
   flushConcurrency?: number;
-  /** Most events per batch (1–10,000, default 500). */
+  /** Most events in one batch. (1–10,000, default 500) */
   maxBatchEvents?: number;
-  /** Most bytes per fetch body (1024–16,000,000, default 500,000). */
+  /** Most bytes of one `fetch` body, envelope included. (1,024–16,000,000, default 500,000) */
   maxBatchBytes?: number;
-  /** Most bytes per beacon and in all keepalive requests in flight (1024–65,536, default 65,536). */
+  /** Most bytes of one request sent as the page goes away, and of all of them in flight (the browsers' keepalive quota is 64 KB). (1,024–65,536, default 65,536) */
   maxBeaconBytes?: number;
-  /** Most events held; the oldest is dropped beyond (1–100,000, default 10,000). */
+  /** Most events held (pending, in flight and unconfirmed); beyond it the oldest is dropped (`droppedOverflow`). (1–100,000, default 10,000) */
   maxQueueEvents?: number;
-  /** Most encoded bytes held; the oldest is dropped beyond (1024–50,000,000, default 16,000,000). */
+  /** Most encoded bytes held; beyond it the oldest is dropped. (1,024–50,000,000, default 16,000,000) */
   maxQueueBytes?: number;
-  /** Most bytes of one encoded event; larger is refused at the call (1024–16,000,000, default 32,768: Segment's per-message limit). */
+  /** Most bytes of one encoded event (Segment refuses a message over 32 KB with a 400 for its whole batch); a larger event is refused at the call with an `input` error giving its size and the limit. (1,024–16,000,000, default 32,768) */
   maxEventBytes?: number;
-  /** The retry unit: while the collector fails, the first retry waits 1–2 of it, later ones 2–4 (1–600,000 ms, default 1000). */
+  /** The retry unit: while the collector fails, the first retry waits 1–2 of it, later ones 2–4, drawn at random; see `circuitOpenMs`. (1–600,000, default 1,000) */
   retryBaseMs?: number;
-  /** Largest backoff ceiling (retryBaseMs–86,400,000 ms, default 60,000). */
+  /** Longest wait between tries, whatever the rest says (at least `retryBaseMs`). (retryBaseMs–86,400,000, default 60,000) */
   retryMaxMs?: number;
-  /** Longest wait a Retry-After header can impose (0–86,400,000 ms, default 300,000). */
+  /** Longest wait a `Retry-After` header can impose. (0–86,400,000, default 300,000) */
   maxRetryAfterMs?: number;
-  /** Consecutive failed sends that open the circuit (1–1000, default 5). */
+  /** Failed sends in a row that open the circuit (reported once, as an error of type `delivery`). (1–1,000, default 5) */
   circuitFailureThreshold?: number;
-  /** The longest wait between probes that a long outage grows to; until then the wait is a sixteenth of the outage's length (1–86,400,000 ms, default 30,000). */
+  /** The longest wait between probes of a failing collector: once an outage has lasted a minute or so, the wait grows to a sixteenth of its length, up to this. (1–86,400,000, default 30,000) */
   circuitOpenMs?: number;
-  /** Events older than this are dropped (60,000–31,536,000,000 ms, default 7 days). */
+  /** Events older than this are dropped (`droppedExpired`). (60,000–31,536,000,000, default 604,800,000) */
   maxEventAgeMs?: number;
-  /** Longest time a tracked event lives only in memory (0–60,000 ms, default 100). */
+  /** Longest time a tracked event lives only in memory. (0–60,000, default 100) */
   persistDebounceMs?: number;
-  /** A send not answered within this is a timeout (1000–300,000 ms, default 10,000). */
+  /** A send not answered within this is a timeout. (1,000–300,000, default 10,000) */
   requestTimeoutMs?: number;
-  /** How long events left by an earlier page (or handed to sendBeacon) wait before the collector is asked whether it holds them, so that a request still in flight lands first (0–600,000 ms, default 3000). */
+  /** How long events left by an earlier page or a closed tab (and events handed to `sendBeacon`) wait before the collector is asked which of them it holds, so that a request the other page left in flight lands first (`docs/wire-contract.md`, Receipts). (0–600,000, default 3,000) */
   receiptGraceMs?: number;
+  // end of generated
   /** A session ends after this long without an event (60,000–86,400,000 ms, default 1,800,000: 30 minutes). */
   sessionTimeoutMs?: number;
   /** Take the anonymousId from this first-party cookie, set by the site's server (it outlives WebKit's 7-day cap on script-written storage); preferred over localStorage. */
@@ -119,28 +121,46 @@ export interface FlushResult {
 }
 
 export interface Metrics {
+  // generated: metrics (cargo run --bin generate; do not edit)
+  /** Events given to the queue (those refused as too large included). */
   eventsTracked: number;
+  /** Events taken back from storage (left by an earlier page load or a closed tab). */
   eventsRestored: number;
+  /** Events the collector accepted. */
   eventsSent: number;
-  /** Restored or beaconed events the collector's receipts showed it holds: delivered, not sent again. */
+  /** Restored events, or events handed to `sendBeacon`, that the collector's receipts showed it holds: delivered, and not sent again. */
   eventsConfirmed: number;
+  /** Oldest events dropped because the queue was full. */
   droppedOverflow: number;
+  /** Events the collector refused (4xx, or named in a rejection list). */
   droppedRejected: number;
+  /** Events too large for any batch, or refused alone with 413. */
   droppedTooLarge: number;
+  /** Events older than `maxEventAgeMs`. */
   droppedExpired: number;
+  /** Stored records refused at restore as corrupt (not events). */
   restoreCorrupt: number;
+  /** Batches accepted (2xx, or taken by `sendBeacon`). */
   batchesSent: number;
+  /** Batches that did not deliver. */
   batchesFailed: number;
+  /** Batches sent that held an event sent before. */
   retries: number;
-  /** Restored or beaconed events sent again because no receipt said the collector holds them: each may be a copy it drops. */
+  /** Restored or beaconed events sent again because no receipt said the collector holds them (it gives none, or does not hold them): each may be a copy, which the collector drops by `messageId`. */
   eventsResent: number;
+  /** Body bytes of accepted batches. */
   bytesSent: number;
+  /** Events waiting to be sent. */
   pending: number;
+  /** Their encoded bytes. */
   pendingBytes: number;
+  /** Events in batches being sent. */
   inFlight: number;
+  /** Batches being sent. */
   inFlightBatches: number;
-  /** Events restored from storage (or handed to sendBeacon) waiting to learn whether the collector holds them. */
+  /** Events restored from storage (or handed to `sendBeacon`) waiting to learn whether the collector holds them. */
   unconfirmed: number;
+  // end of generated
   circuitState: 'closed' | 'open' | 'half-open';
   /** Epoch ms before which nothing is sent (backoff, Retry-After, open circuit), or null. */
   nextRetryAt: number | null;
@@ -150,7 +170,7 @@ export interface Metrics {
   /** The storage backend in use, or null before `ready`. */
   storage: 'indexeddb' | 'localstorage' | 'memory' | null;
   /** Which compilation of the core runs: `'wasm'`, or `'js'` where WebAssembly cannot (no WebAssembly, a CSP without `'wasm-unsafe-eval'`); null before `ready`. */
-  engine: 'wasm' | 'js' | null;
+  core: 'wasm' | 'js' | null;
   /** How tabs agree who owns persisted events: Web Locks, or the localStorage lease fallback. Absent before `ready`. */
   ownership?: 'web-locks' | 'lease';
   /** This page load's storage partition. Absent before `ready`. */
@@ -186,7 +206,7 @@ export interface EventContext {
 /** An event as plugins see it. The name and body fields depend on `type`. */
 export interface PluginEvent {
   type: 'track' | 'identify' | 'page' | 'group' | 'alias';
-  /** The event's messageId (the call's `options.messageId`, or a UUID v4); informational. */
+  /** The event's messageId (the call's `options.messageId`, else a UUID v7 made as the event is recorded, or a UUID v4 if read before); informational. */
   messageId: string;
   /** track: the event name. */
   event?: string;
@@ -284,7 +304,7 @@ export interface Analytics<Events extends EventMap = EventMap> {
 
 /**
  * Creates a client; never throws. A bad config field is left at its default and reported when
- * the engine loads (an `error` of type `config` naming the field and what is allowed); an
+ * the recorder loads (an `error` of type `config` naming the field and what is allowed); an
  * endpoint or writeKey nothing could be sent with stops the client, each call settled `dropped`.
  * `Events`, a tracking plan, makes track() check event names and properties against it.
  */

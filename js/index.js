@@ -7,21 +7,21 @@
 //                      It never throws: a bad config field is reported as
 //                      an error of type 'config' and left at its default.
 //   recorder.js        loaded lazily, only with consent: makes the captured
-//                      calls events (context.js, plugins) for engine.js,
+//                      calls events (context.js, plugins) for driver.js,
 //                      the one drive loop over the wasm core (core.js,
 //                      src/core/) and its leaves: storage.js (chunk-log.js),
 //                      transport.js, tabs.js, lifecycle.js, announce.js,
-//                      engine-worker.js (its worker: large sends and
+//                      worker.js (its worker: large sends and
 //                      a burst's IndexedDB writes off the page's thread).
 //                      The build makes them one minified file,
-//                      analytics-engine.js, that this entry loads by URL, as
+//                      analytics-recorder.js, that this entry loads by URL, as
 //                      it does the wasm: a bundler then ships it as an
 //                      asset, and an app's critical path carries no
 //                      module-preload runtime.
 //
 // It runs in a page and in Web Workers (dedicated, shared, service); on the
 // server (no window, no worker scope) every call is a no-op.
-import { ENGINE_KEY, loadScript } from './asset-keys.js';
+import { RECORDER_KEY, loadScript } from './asset-keys.js';
 import { Client } from './client.js';
 import { emptyMetrics } from './metrics.js';
 import { settled as settledOutcome } from './outcomes.js';
@@ -48,7 +48,7 @@ for (const call of ['optOut', 'shutdown', 'reset', 'optIn', 'register', 'registe
 export function createAnalytics(config) {
   if (!inBrowser) return serverClient;
   // Each named here, in this form, so that bundlers ship it as an asset of this package.
-  const engine = new URL('./analytics-engine.js', import.meta.url);
-  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), jsCore: new URL('./analytics-core.js', import.meta.url), engine };
-  return new Client(config, assets, () => loadScript(engine, ENGINE_KEY));
+  const recorder = new URL('./analytics-recorder.js', import.meta.url);
+  const assets = { wasm: new URL('./analytics-core.wasm', import.meta.url), jsCore: new URL('./analytics-core.js', import.meta.url), recorder };
+  return new Client(config, assets, () => loadScript(recorder, RECORDER_KEY));
 }

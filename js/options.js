@@ -1,5 +1,5 @@
 // A call's options, as the page serialized them when it was made (a Date
-// is its ISO text then), checked as the engine records the event: the
+// is its ISO text then), checked as the recorder records the event: the
 // options analytics.js takes, each named in the message when it is bad.
 
 const ISO_8601 = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
@@ -13,12 +13,12 @@ const describe = (value) =>
   value === null ? 'null (or an invalid Date)' : Array.isArray(value) ? 'an array' : typeof value === 'string' ? `a string of ${value.length} characters` : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 
 /**
- * The options in `json` as the engine uses them: { timestamp (epoch ms),
- * messageId, userId, anonymousId, context (an object), integrations (JSON
- * text), priority }, only those given; or a message naming the bad option.
+ * `options` (the page's copy, parsed from the JSON it made of the call's) as
+ * the recorder uses them: { timestamp (epoch ms), messageId, userId,
+ * anonymousId, context (an object), integrations (JSON text), priority },
+ * only those given; or a message naming the bad option.
  */
-export function readOptions(json, call) {
-  const options = JSON.parse(json);
+export function readOptions(options, call) {
   const bad = (option, rule, value) => `${call}(): options.${option} must be ${rule}, got ${describe(value)}; event dropped`;
   const read = {};
   const { timestamp, messageId, userId, anonymousId, context, integrations, priority } = options;

@@ -7,7 +7,7 @@
 // Nothing here rejects.
 import { uuid } from './identity.js';
 
-/** One call's outcome; it travels with its event, which settles it (engine.js). */
+/** One call's outcome; it travels with its event, which settles it (fates.js). */
 export class Outcome {
   #messageId;
   #callback;
@@ -27,7 +27,12 @@ export class Outcome {
 
   /** The event's messageId (see the constructor). */
   get messageId() {
-    if (this.#messageId === undefined) this.#messageId = uuid();
+    return this.messageIdOr(uuid);
+  }
+
+  /** The event's messageId, made by `make` if it has none yet (the recorder's are time-ordered). */
+  messageIdOr(make) {
+    if (this.#messageId === undefined) this.#messageId = make();
     return this.#messageId;
   }
 

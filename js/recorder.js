@@ -1,13 +1,14 @@
 // Turns the calls the page client captured (client.js) into the events the
-// engine records. It loads with the engine (analytics-engine.js), off the
+// driver records. It loads with the driver (analytics-recorder.js), off the
 // critical path, and owns what an event needs beyond the call itself: the
 // `context` (context.js: page, campaign, timezone, screen, client hints),
 // the plugins' beforeSend, register()'s super properties merged in, a page
 // event's own fields, and the rule that a caller's messageId is not queued
 // twice. Calls arrive in the order they were made; each carries what was
 // true when it was made (its time, session, user, page view), so a call
-// buffered while the engine loads is recorded as if it had not waited.
-import { BODY_FIELD, NAME_FIELD, startEngine } from './engine.js';
+// buffered while the recorder loads is recorded as if it had not waited.
+import { startDriver } from './driver.js';
+import { BODY_FIELD, NAME_FIELD } from './encoding.js';
 import { pageContext, rememberedTimezone, sessionCampaign } from './context.js';
 import { isObject } from './options.js';
 import { configSettings } from './config.js';
@@ -20,7 +21,7 @@ const SLICE_MS = 8;
 /**
  * Checks the config createAnalytics was given (configSettings: each bad
  * field reported and left at its default; rejects with an Error of type
- * 'config' when nothing could be sent with it), starts the engine (startEngine's `config`, `emit`
+ * 'config' when nothing could be sent with it), starts the driver (startDriver's `config`, `emit`
  * and `page`) and resolves to the recorder over it. `page` also carries the client's
  * `store`, `plugins` (the list use() fills: each `{ plugin, name,
  * beforeSend }` as read when it was added), `view` (the page as it was
@@ -28,15 +29,15 @@ const SLICE_MS = 8;
  */
 export async function startRecording(given, emit, page) {
   const config = configSettings(given, (message) => emit('config', message));
-  const starting = startEngine(config, emit, page);
+  const starting = startDriver(config, emit, page);
   const recorder = new Recorder(emit, page, config.maxQueueEvents ?? NUMERIC_FIELDS.maxQueueEvents[2]);
-  recorder.engine = await starting;
+  recorder.driver = await starting;
   return recorder;
 }
 
 export class Recorder {
-  /** The engine the events go to (engine.js). */
-  engine = null;
+  /** The driver the events go to (driver.js). */
+  driver = null;
   #emit;
   #store;
   #plugins;
@@ -61,16 +62,32 @@ export class Recorder {
   /** pagehide was heard, and no pageshow since: calls are recorded within the call. */
   #unloading = false;
 
+  /**
+   * A UUID v7 for an event without a messageId of its own: the time in
+   * milliseconds, then 74 random bits of the page's UUID v4 (identity.js's
+   * uuid, handed over in `page`). Ids that sort by when they were made keep
+   * a collector's dedupe index growing at one end: analytics-collector
+   * stores about 2.5 times as many events a second as with random ids
+   * (docs/collector.md). Made as the event is recorded, never in track().
+   */
+  #timeOrderedId = () => {
+    const time = Date.now().toString(16).padStart(12, '0');
+    return `${time.slice(0, 8)}-${time.slice(8)}-7${this.#uuid().slice(15)}`;
+  };
+
+  #uuid;
+
   /** `page` as for startRecording; `waitingMax` the most calls taken that wait to be recorded. */
-  constructor(emit, { store, plugins, view, newSession }, waitingMax) {
+  constructor(emit, { store, plugins, view, newSession, uuid }, waitingMax) {
+    this.#uuid = uuid;
     this.#newSession = newSession;
     this.#waitingMax = waitingMax;
     this.#emit = emit;
     this.#store = store;
     this.#plugins = plugins;
     this.#view = view;
-    // Before the engine's own listeners (added once it has started): what
-    // the page tracked is recorded before the engine flushes for a hidden
+    // Before the driver's own listeners (added once it has started): what
+    // the page tracked is recorded before the driver flushes for a hidden
     // or closing page.
     const page = globalThis.document;
     if (page) {
@@ -91,7 +108,7 @@ export class Recorder {
    * many waiting calls as the queue may hold, each call taken records the
    * oldest one (which the queue's bound then drops), so a longer burst
    * holds no more than the queue would, and one within it runs nothing of
-   * the engine in the caller's loop.
+   * the driver in the caller's loop.
    */
   take(call) {
     this.#waiting.push(call);
@@ -132,12 +149,12 @@ export class Recorder {
     }
   }
 
-  /** Opted out: the calls taken are dropped, and so is what the engine holds. */
+  /** Opted out: the calls taken are dropped, and so is what the driver holds. */
   discard() {
     for (const call of this.#waiting.slice(this.#recorded)) call.outcome.settle('dropped', 'opted out');
     this.#waiting = [];
     this.#recorded = 0;
-    return this.engine.discard();
+    return this.driver.discard();
   }
 
   #setContext(sessionId, view) {
@@ -160,7 +177,7 @@ export class Recorder {
   /** Records one captured call (client.js says what it holds). */
   #record(call) {
     const { type, outcome } = call;
-    const messageId = outcome.messageId;
+    const messageId = outcome.messageIdOr(this.#timeOrderedId);
     if (call.given) {
       if (this.#givenIds.get(messageId)?.settled === false) {
         const message = `${type}(): options.messageId "${messageId}" is already queued; event dropped`;
@@ -205,10 +222,9 @@ export class Recorder {
       if (!json.startsWith('{') && BODY_FIELD[type]) json = '{}';
       if (!contextJson?.startsWith('{')) contextJson = '{}';
     }
-    const engine = this.engine;
-    engine.setContext(contextJson);
-    engine.setIdentity(userId, anonymousId);
-    engine.record(type, name, json, call.at, messageId, call.optionsJson, call.category, outcome, call.waited);
+    // The call, become its event: what encoding.js's encode takes.
+    Object.assign(call, { name, json, id: messageId, context: contextJson, userId, anonymousId });
+    this.driver.record(call);
   }
 
   /** The event as plugins see it, after each plugin in order; the reason, if one dropped it. */

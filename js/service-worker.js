@@ -1,8 +1,8 @@
 // The entry for service workers: `import 'analytics-wasm/service-worker'`.
 // A service worker may not use import() (the HTML specification forbids
-// it), so the recorder and engine are imported here statically instead of loaded lazily;
+// it), so the recorder is imported here statically instead of loaded lazily;
 // everything else is the main entry's. Pages and other workers use the
-// main entry, which keeps the engine off their critical path.
+// main entry, which keeps the recorder off their critical path.
 import { Client } from './client.js';
 import { startRecording } from './recorder.js';
 

@@ -129,7 +129,7 @@ function idbApply(db, prefix, write, dropPrefix) {
 const opened = new Map();
 
 /**
- * In the engine's worker (engine-worker.js): applies a chunk-log write as
+ * In the recorder's worker (worker.js): applies a chunk-log write as
  * idbApply does, to the database `name`, opened once. Resolves to '' once
  * committed, or to the failure's description: it never rejects.
  */
@@ -218,7 +218,7 @@ class Storage {
   #ordinal = 0;
   /** Ids this page wrote to the spill (few: only while hidden). */
   #spilled = new Set();
-  /** The engine's worker (engine-worker.js), once given, and whether this partition's writes now go to it. */
+  /** The recorder's worker (worker.js), once given, and whether this partition's writes now go to it. */
   #jobs = null;
   #inWorker = false;
 
@@ -231,7 +231,7 @@ class Storage {
   }
 
   /**
-   * Lets `jobs` (engine-worker.js's workerJobs) write to IndexedDB off the
+   * Lets `jobs` (worker.js's workerJobs) write to IndexedDB off the
    * page's thread from the first large write on. From then on every write
    * goes there, so they commit in the order they were made; one the worker
    * fails sends the writes back to the page.

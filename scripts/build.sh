@@ -2,8 +2,9 @@
 # Builds the npm package into pkg/: the core as a release wasm (plain
 # exported functions, no imports, no bindings generator), wasm-opt from the
 # npm binaryen package (never Debian's /usr/bin one, which silently breaks
-# this Rust's output), the JS shell and page-level modules, the tables they
-# share with the core, types and package.json; then prints the sizes.
+# this Rust's output), the JS shell and page-level modules (with the tables
+# they share with the core, generated into js/ by `cargo run --bin
+# generate`), types and package.json; then prints the sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,7 +66,6 @@ fi
   -o target/mvp/analytics-core-mvp.wasm > target/mvp/export-names.json
 ./node_modules/.bin/wasm2js -Oz target/mvp/analytics-core-mvp.wasm -o target/mvp/analytics-core.wasm2js.js
 
-cargo run --quiet --example js_tables -- pkg
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 for file in js/*.js js/index.d.ts; do
   case "$file" in
@@ -76,9 +76,11 @@ done
 # core.js calls the wasm's exports by the short names wasm-opt gave them.
 node scripts/lib/export-names.mjs target/shipped/export-names.json target/mvp/export-names.json pkg/core.js
 # The two entries as one module each; the two scripts index.js loads by URL:
-# the engine and its leaves, and the core compiled to JavaScript.
+# the recorder, its driver and leaves, and the core compiled to JavaScript.
 node scripts/lib/bundle.mjs pkg
 node scripts/lib/wasm2js-module.mjs target/mvp/analytics-core.wasm2js.js pkg/analytics-core.js pkg
+# The package's page on the registry shows its README; both licences ship.
+cp README.md LICENSE-MIT LICENSE-APACHE pkg/
 node -e '
   const fs = require("fs");
   const manifest = JSON.parse(fs.readFileSync("js/package.json", "utf8"));

@@ -22,7 +22,7 @@ else
 fi
 
 step "From Debian: Chromium (+ChromeDriver), Firefox ESR, WebKitGTK's WebKitWebDriver, Xvfb, sqlite3, nats-server, postgresql, clickhouse-server, haproxy"
-# Every engine the tests run on comes from Debian's packages; nothing is
+# Every browser and server the tests run comes from Debian's packages; nothing is
 # downloaded at run time. Another apt process may hold the dpkg lock: wait.
 need=()
 command -v chromium >/dev/null || need+=(chromium)

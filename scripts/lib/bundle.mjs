@@ -4,11 +4,11 @@
 //   with its page-level modules inlined, minified (keeping the comments
 //   that tell bundlers to leave the import() of a URL alone). A page without a bundler loads one file,
 //   not eleven in a waterfall (40 to 55 ms on this machine's Chromium).
-// - analytics-engine.js: the recorder (recorder.js), the engine (engine.js) and its leaves as one
+// - analytics-recorder.js: the recorder (recorder.js), the driver (driver.js) and its leaves as one
 //   minified script, which the entry loads by URL, as it does the wasm. A
 //   bundler ships it as it is, so it carries no comment: every byte of it is
 //   downloaded. It imports and exports nothing: it sets startRecording on the
-//   global object under ENGINE_KEY (asset-keys.js says why). What it shares
+//   global object under RECORDER_KEY (asset-keys.js says why). What it shares
 //   with the page's modules (the tables, the id function) is handed to
 //   startRecording, so no second copy of those ships: this fails if one is
 //   bundled in.
@@ -38,37 +38,37 @@ const mapped = (bundled, file) => ({
 const codeOf = (bundled) => bundled.outputFiles.find((out) => !out.path.endsWith('.map')).text;
 const writeMap = (file, map) => writeFileSync(join(mapDir, `${file}.map`), typeof map === 'string' ? map : JSON.stringify(map));
 
-const engine = await esbuild.build({
+const recorder = await esbuild.build({
   stdin: {
-    // The same script is the engine's worker's (engine-worker.js), which knows itself by its name.
+    // The same script is the recorder's worker's (worker.js), which knows itself by its name.
     contents: [
       "import { startRecording } from './recorder.js';",
-      "import { ENGINE_KEY } from './asset-keys.js';",
-      "import { WORKER_NAME, serveJobs } from './engine-worker.js';",
-      'globalThis[ENGINE_KEY] = startRecording;',
+      "import { RECORDER_KEY } from './asset-keys.js';",
+      "import { WORKER_NAME, serveJobs } from './worker.js';",
+      'globalThis[RECORDER_KEY] = startRecording;',
       "if (typeof WorkerGlobalScope !== 'undefined' && self.name === WORKER_NAME) serveJobs(self);",
     ].join('\n'),
     resolveDir: dir,
-    sourcefile: 'analytics-engine.js',
+    sourcefile: 'analytics-recorder.js',
   },
   bundle: true,
   format: 'esm',
   write: false,
   sourcemap: 'external',
-  outfile: join(dir, 'analytics-engine.js'),
+  outfile: join(dir, 'analytics-recorder.js'),
   metafile: true,
   logLevel: 'error',
 });
-const copied = Object.keys(engine.metafile.inputs).map((file) => basename(file)).filter((file) => PAGE_MODULES.includes(file));
-if (copied.length) throw new Error(`analytics-engine.js would carry a copy of the page's ${copied.join(', ')}: hand it to startRecording instead`);
-const { code, map } = await minify(codeOf(engine), {
+const copied = Object.keys(recorder.metafile.inputs).map((file) => basename(file)).filter((file) => PAGE_MODULES.includes(file));
+if (copied.length) throw new Error(`analytics-recorder.js would carry a copy of the page's ${copied.join(', ')}: hand it to startRecording instead`);
+const { code, map } = await minify(codeOf(recorder), {
   module: true,
   compress: { passes: 3, pure_getters: true, hoist_funs: true },
   mangle: true,
-  sourceMap: mapped(engine, 'analytics-engine.js'),
+  sourceMap: mapped(recorder, 'analytics-recorder.js'),
 });
-writeFileSync(join(dir, 'analytics-engine.js'), `${code}\n`);
-writeMap('analytics-engine.js', map);
+writeFileSync(join(dir, 'analytics-recorder.js'), `${code}\n`);
+writeMap('analytics-recorder.js', map);
 
 // The entries last: they overwrite their own sources. Minified here too,
 // keeping the comments that tell bundlers to leave the import() of a URL

@@ -2,7 +2,7 @@
 // `instantiate()` on the global object under CORE_KEY (asset-keys.js says
 // why it is not an export); `instantiate()` returns a fresh instance's
 // exports (memory and the aw_* functions), as WebAssembly.Instance#exports
-// has them, so every engine gets its own core, as with the wasm. Minified
+// has them, so every browser gets its own core, as with the wasm. Minified
 // with terser.
 //   node scripts/lib/wasm2js-module.mjs <wasm2js output> <script out> <pkg dir>
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -151,40 +151,49 @@ impl std::error::Error for ConfigError {}
 
 const DAY_MS: u64 = 86_400_000;
 
-/// A numeric setting: its camelCase name and allowed range. This table is
-/// the single source of the rules; the npm package's synchronous config
-/// check is generated from it (`examples/config_rules.rs`).
+/// A numeric setting: its camelCase name, allowed range and what it does.
+/// This table is the single source of the rules and of their documentation:
+/// the package's config check (`js/core-names.js`), the configuration table
+/// of `docs/API.md` and the declarations of `js/index.d.ts` are generated
+/// from it (`cargo run --bin generate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NumericField {
     pub name: &'static str,
     pub min: u64,
     pub max: u64,
+    /// What it does, for people (Markdown).
+    pub doc: &'static str,
 }
 
-const fn field(name: &'static str, min: u64, max: u64) -> NumericField {
-    NumericField { name, min, max }
+const fn field(name: &'static str, min: u64, max: u64, doc: &'static str) -> NumericField {
+    NumericField {
+        name,
+        min,
+        max,
+        doc,
+    }
 }
 
 /// Every numeric setting. `retryMaxMs` also may not be below `retryBaseMs`.
 pub const NUMERIC_FIELDS: [NumericField; 18] = [
-    field("flushAt", 1, 1_000),
-    field("flushIntervalMs", 1, 3_600_000),
-    field("flushConcurrency", 1, 16),
-    field("maxBatchEvents", 1, 10_000),
-    field("maxBatchBytes", 1_024, 16_000_000),
-    field("maxBeaconBytes", 1_024, 65_536),
-    field("maxQueueEvents", 1, 100_000),
-    field("maxQueueBytes", 1_024, 50_000_000),
-    field("maxEventBytes", 1_024, 16_000_000),
-    field("retryBaseMs", 1, 600_000),
-    field("retryMaxMs", 1, DAY_MS),
-    field("maxRetryAfterMs", 0, DAY_MS),
-    field("circuitFailureThreshold", 1, 1_000),
-    field("circuitOpenMs", 1, DAY_MS),
-    field("maxEventAgeMs", 60_000, 365 * DAY_MS),
-    field("persistDebounceMs", 0, 60_000),
-    field("requestTimeoutMs", 1_000, 300_000),
-    field("receiptGraceMs", 0, 600_000),
+    field("flushAt", 1, 1_000, "Pending events that start a flush (a trigger, not a cap: a batch takes every pending event that fits)."),
+    field("flushIntervalMs", 1, 3_600_000, "Age of the oldest pending event that starts a flush."),
+    field("flushConcurrency", 1, 16, "Most batches in flight at once by `fetch` (one at a time while the collector fails)."),
+    field("maxBatchEvents", 1, 10_000, "Most events in one batch."),
+    field("maxBatchBytes", 1_024, 16_000_000, "Most bytes of one `fetch` body, envelope included."),
+    field("maxBeaconBytes", 1_024, 65_536, "Most bytes of one request sent as the page goes away, and of all of them in flight (the browsers' keepalive quota is 64 KB)."),
+    field("maxQueueEvents", 1, 100_000, "Most events held (pending, in flight and unconfirmed); beyond it the oldest is dropped (`droppedOverflow`)."),
+    field("maxQueueBytes", 1_024, 50_000_000, "Most encoded bytes held; beyond it the oldest is dropped."),
+    field("maxEventBytes", 1_024, 16_000_000, "Most bytes of one encoded event (Segment refuses a message over 32 KB with a 400 for its whole batch); a larger event is refused at the call with an `input` error giving its size and the limit."),
+    field("retryBaseMs", 1, 600_000, "The retry unit: while the collector fails, the first retry waits 1–2 of it, later ones 2–4, drawn at random; see `circuitOpenMs`."),
+    field("retryMaxMs", 1, DAY_MS, "Longest wait between tries, whatever the rest says (at least `retryBaseMs`)."),
+    field("maxRetryAfterMs", 0, DAY_MS, "Longest wait a `Retry-After` header can impose."),
+    field("circuitFailureThreshold", 1, 1_000, "Failed sends in a row that open the circuit (reported once, as an error of type `delivery`)."),
+    field("circuitOpenMs", 1, DAY_MS, "The longest wait between probes of a failing collector: once an outage has lasted a minute or so, the wait grows to a sixteenth of its length, up to this."),
+    field("maxEventAgeMs", 60_000, 365 * DAY_MS, "Events older than this are dropped (`droppedExpired`)."),
+    field("persistDebounceMs", 0, 60_000, "Longest time a tracked event lives only in memory."),
+    field("requestTimeoutMs", 1_000, 300_000, "A send not answered within this is a timeout."),
+    field("receiptGraceMs", 0, 600_000, "How long events left by an earlier page or a closed tab (and events handed to `sendBeacon`) wait before the collector is asked which of them it holds, so that a request the other page left in flight lands first (`docs/wire-contract.md`, Receipts)."),
 ];
 
 impl Config {

@@ -146,6 +146,30 @@ pub const METRIC_NAMES: [&str; 19] = [
     "unconfirmed",
 ];
 
+/// What each of `METRIC_NAMES` counts, for people (Markdown): the metrics
+/// tables of `docs/API.md` and `js/index.d.ts` are generated from it.
+pub const METRIC_DOCS: [&str; 19] = [
+    "Events given to the queue (those refused as too large included).",
+    "Events taken back from storage (left by an earlier page load or a closed tab).",
+    "Events the collector accepted.",
+    "Restored events, or events handed to `sendBeacon`, that the collector's receipts showed it holds: delivered, and not sent again.",
+    "Oldest events dropped because the queue was full.",
+    "Events the collector refused (4xx, or named in a rejection list).",
+    "Events too large for any batch, or refused alone with 413.",
+    "Events older than `maxEventAgeMs`.",
+    "Stored records refused at restore as corrupt (not events).",
+    "Batches accepted (2xx, or taken by `sendBeacon`).",
+    "Batches that did not deliver.",
+    "Batches sent that held an event sent before.",
+    "Restored or beaconed events sent again because no receipt said the collector holds them (it gives none, or does not hold them): each may be a copy, which the collector drops by `messageId`.",
+    "Body bytes of accepted batches.",
+    "Events waiting to be sent.",
+    "Their encoded bytes.",
+    "Events in batches being sent.",
+    "Batches being sent.",
+    "Events restored from storage (or handed to `sendBeacon`) waiting to learn whether the collector holds them.",
+];
+
 impl Metrics {
     /// The numeric metrics in `METRIC_NAMES` order.
     pub fn values(&self) -> [u64; 19] {

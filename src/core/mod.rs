@@ -4,7 +4,7 @@
 //! outcomes as values. It holds no event's bytes: the shell encodes each
 //! event once and keeps it; the core knows its handle, size and age.
 //!
-//! - `engine`: `ClientEventQueue`, the state machine the shell drives
+//! - `queue`: `ClientEventQueue`, the state machine the driver drives
 //! - `config`: `Config`, its defaults and validation
 //! - `event`: the queue's view of an event; `pending`: the ordered queue
 //! - `wire`: the size of the Segment-compatible batch body
@@ -18,25 +18,25 @@
 
 pub mod circuit;
 pub mod config;
-pub mod engine;
 pub mod event;
 pub mod metrics;
 pub mod outcome;
 pub mod pending;
+pub mod queue;
 pub mod retry;
 pub mod time;
 pub mod unconfirmed;
 pub mod wire;
 
 pub use circuit::{CircuitState, CIRCUIT_STATE_NAMES};
-pub use config::{Config, ConfigError, NUMERIC_FIELDS};
-pub use engine::{
+pub use config::{Config, ConfigError, NumericField, NUMERIC_FIELDS};
+pub use event::{Handle, RestoredEvent, TrackError};
+pub use metrics::{Counters, Failure, Metrics, FAILURE_NAMES, METRIC_DOCS, METRIC_NAMES};
+pub use outcome::{RetryAfter, SendOutcome};
+pub use queue::{
     Action, BatchId, BatchReport, ClientEventQueue, Health, Notice, Priority, ReceiptRequest,
     RestoreReport, RestoreSource, SendRequest, Transport, MAX_RECEIPT_EVENTS, NOTICE_NAMES,
     RECOVERY_SPREAD_MS,
 };
-pub use event::{Handle, RestoredEvent, TrackError};
-pub use metrics::{Counters, Failure, Metrics, FAILURE_NAMES, METRIC_NAMES};
-pub use outcome::{RetryAfter, SendOutcome};
 pub use time::Millis;
 pub use wire::Envelope;

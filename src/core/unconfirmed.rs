@@ -6,9 +6,9 @@
 //! `docs/wire-contract.md`). What it holds is delivered; the rest is sent
 //! again under the same ids. One receipt request is in flight at a time.
 
-use super::engine::BatchId;
 use super::event::{QueuedEvent, Seq};
 use super::pending::PendingQueue;
+use super::queue::BatchId;
 use super::time::Millis;
 
 /// The waiting events are a `PendingQueue` (two lanes in sequence order),

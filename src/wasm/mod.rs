@@ -11,9 +11,10 @@ mod alloc;
 
 use core::ptr::addr_of_mut;
 
+use crate::abi;
 use crate::core::{
-    Action, BatchReport, ClientEventQueue, Config, Envelope, Failure, Handle, Health, Millis,
-    Priority, RestoreSource, RestoredEvent, RetryAfter, SendOutcome, Transport,
+    Action, BatchReport, ClientEventQueue, Config, Envelope, Failure, Handle, Millis, Priority,
+    RestoreSource, RestoredEvent, Transport,
 };
 
 #[global_allocator]
@@ -142,22 +143,10 @@ pub extern "C" fn aw_corrupt(records: usize) {
     queue().count_corrupt(records);
 }
 
-/// A page or control event: 0 hidden, 1 unload, 2 visible, 3 online,
-/// 4 offline, 5 flush, 6 persist now, 7 nowhere to persist.
+/// A page or control event, by its code in `abi::PAGE_EVENT_NAMES`.
 #[no_mangle]
 pub extern "C" fn aw_event(kind: u32, now: f64) {
-    let queue = queue();
-    let now = ms(now);
-    match kind {
-        0 => queue.on_page_hidden(now),
-        1 => queue.on_page_unload(now),
-        2 => queue.on_page_visible(now),
-        3 => queue.set_online(true, now),
-        4 => queue.set_online(false, now),
-        5 => queue.flush(now),
-        6 => queue.persist_now(now),
-        _ => queue.set_persistence(false),
-    }
+    abi::page_event(queue(), kind, ms(now));
 }
 
 /// The first `count` values of `aw_io`, as handles.
@@ -167,32 +156,6 @@ fn handles_in(count: usize) -> Vec<Handle> {
         handles.push(handle as Handle);
     }
     handles
-}
-
-/// An outcome as `aw_settle` and `aw_receipts` take it.
-fn outcome_of(
-    kind: u32,
-    status: u32,
-    retry: u32,
-    retry_value: f64,
-    rejected: &[Handle],
-) -> SendOutcome<'_> {
-    let retry_after = match retry {
-        1 => Some(RetryAfter::Seconds(retry_value as u64)),
-        2 => Some(RetryAfter::At(ms(retry_value))),
-        _ => None,
-    };
-    match kind {
-        0 => SendOutcome::Response {
-            status: status as u16,
-            retry_after,
-            rejected,
-        },
-        1 => SendOutcome::NetworkError,
-        2 => SendOutcome::Timeout,
-        3 => SendOutcome::BeaconQueued,
-        _ => SendOutcome::BeaconRefused,
-    }
 }
 
 /// A report into `aw_num`: sent, dropped, requeued, unconfirmed, health
@@ -206,11 +169,7 @@ fn report_out(report: Option<BatchReport>) -> u32 {
     num[1] = report.dropped as f64;
     num[2] = report.requeued as f64;
     num[3] = report.unconfirmed as f64;
-    num[4] = match report.health {
-        Health::Unchanged => 0.0,
-        Health::Failing => 1.0,
-        Health::Recovered => 2.0,
-    };
+    num[4] = f64::from(abi::health_code(report.health));
     1
 }
 
@@ -230,7 +189,7 @@ pub extern "C" fn aw_settle(
     now: f64,
 ) -> u32 {
     let handles = handles_in(rejected);
-    let outcome = outcome_of(kind, status, retry, retry_value, &handles);
+    let outcome = abi::outcome(kind, status, retry, retry_value, &handles);
     report_out(queue().on_send_result(batch as u64, outcome, ms(now)))
 }
 
@@ -248,7 +207,7 @@ pub extern "C" fn aw_receipts(
     now: f64,
 ) -> u32 {
     let handles = handles_in(held.max(0) as usize);
-    let outcome = outcome_of(kind, status, retry, retry_value, &[]);
+    let outcome = abi::outcome(kind, status, retry, retry_value, &[]);
     let held = (held >= 0).then_some(&handles[..]);
     report_out(queue().on_receipts(request as u64, outcome, held, ms(now)))
 }
@@ -256,10 +215,7 @@ pub extern "C" fn aw_receipts(
 /// Another tab's request to the collector: 0 failed, 1 succeeded after an outage.
 #[no_mangle]
 pub extern "C" fn aw_peer(kind: u32, now: f64) {
-    match kind {
-        0 => queue().on_peer_failure(ms(now)),
-        _ => queue().on_peer_recovery(ms(now)),
-    }
+    abi::peer(queue(), kind, ms(now));
 }
 
 fn list_out(handles: &[Handle]) {
@@ -274,27 +230,22 @@ fn list_out(handles: &[Handle]) {
     }
 }
 
-/// The next action: 0 none; 1 persist, 2 release (handles in `aw_io`, their
-/// count in `aw_num[0]`); 3 send (`aw_num`: batch, transport 0 fetch 1
-/// beacon, count, body bytes; handles in `aw_io`); 4 notice (`aw_num`:
-/// kind, two numbers; the events of a rejection in `aw_io`); 5 receipt
-/// request (`aw_num`: request, count; handles in `aw_io`). `aw_io`'s
-/// address is in `aw_num[7]`.
+/// The next action, by its code in `abi::ACTION_NAMES` (0: none): persist,
+/// release (handles in `aw_io`, their count in `aw_num[0]`); send
+/// (`aw_num`: batch, transport 0 fetch 1 beacon, count, body bytes; handles
+/// in `aw_io`); notice (`aw_num`: kind, two numbers; the events of a
+/// rejection in `aw_io`); receipts (`aw_num`: request, count; handles in
+/// `aw_io`). `aw_io`'s address is in `aw_num[7]`.
 #[no_mangle]
 pub extern "C" fn aw_poll(now: f64) -> u32 {
     let Some(action) = queue().poll_action(ms(now)) else {
         return 0;
     };
-    let kind = match action {
-        Action::Persist(handles) => {
+    let kind = abi::action_code(&action);
+    match action {
+        Action::Persist(handles) | Action::Release(handles) => {
             list_out(&handles);
             state().num[0] = handles.len() as f64;
-            1
-        }
-        Action::Release(handles) => {
-            list_out(&handles);
-            state().num[0] = handles.len() as f64;
-            2
         }
         Action::Send(request) => {
             list_out(&request.events);
@@ -303,14 +254,12 @@ pub extern "C" fn aw_poll(now: f64) -> u32 {
             num[1] = f64::from(u8::from(request.transport == Transport::Beacon));
             num[2] = request.events.len() as f64;
             num[3] = request.body_bytes as f64;
-            3
         }
         Action::RequestReceipts(request) => {
             list_out(&request.events);
             let num = &mut state().num;
             num[0] = request.request_id as f64;
             num[2] = request.events.len() as f64;
-            5
         }
         Action::Notify(notice) => {
             let (code, a, b) = notice.code();
@@ -322,9 +271,8 @@ pub extern "C" fn aw_poll(now: f64) -> u32 {
             num[0] = code as f64;
             num[1] = a as f64;
             num[2] = b as f64;
-            4
         }
-    };
+    }
     state().num[7] = state().io.as_ptr() as usize as f64;
     kind
 }

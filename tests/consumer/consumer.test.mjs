@@ -35,9 +35,9 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('the packed tarball holds the two entries, the types, the engine, the wasm and its JavaScript build, and nothing else', () => {
+test('the packed tarball holds the two entries, the types, the recorder, the wasm and its JavaScript build, the README and both licences, and nothing else', () => {
   const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-  const shipped = ['index.js', 'service-worker.js', 'index.d.ts', 'analytics-engine.js', 'analytics-core.wasm', 'analytics-core.js', 'package.json'];
+  const shipped = ['index.js', 'service-worker.js', 'index.d.ts', 'analytics-recorder.js', 'analytics-core.wasm', 'analytics-core.js', 'package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE'];
   assert.deepEqual(listing, shipped.map((file) => `package/${file}`).sort());
 });
 
@@ -136,15 +136,15 @@ test('an esbuild build (bundle, ESM) with the three assets copied beside it deli
   const app = installApp('esbuild-app');
   const dist = join(app, 'dist');
   // esbuild leaves new URL('./analytics-core.wasm', import.meta.url) as it
-  // is: the three files the package loads by URL (the wasm, the engine and
+  // is: the three files the package loads by URL (the wasm, the recorder and
   // the core's JavaScript build) are copied next to the output, as the
   // README says.
   await esbuild.build({ absWorkingDir: app, entryPoints: ['main.js'], bundle: true, format: 'esm', minify: true, outdir: dist, logLevel: 'silent' });
-  for (const asset of ['analytics-core.wasm', 'analytics-engine.js', 'analytics-core.js']) {
+  for (const asset of ['analytics-core.wasm', 'analytics-recorder.js', 'analytics-core.js']) {
     cpSync(join(app, 'node_modules/analytics-wasm', asset), join(dist, asset));
   }
   cpSync(join(app, 'index.html'), join(dist, 'index.html'));
-  assert.ok(!readFileSync(join(dist, 'main.js'), 'utf8').includes('IndexedDB did not answer'), 'the engine is not in the entry bundle');
+  assert.ok(!readFileSync(join(dist, 'main.js'), 'utf8').includes('IndexedDB did not answer'), 'the recorder is not in the entry bundle');
   await checkBuiltApp(dist);
 });
 
@@ -188,7 +188,7 @@ test('a server-side render calls the package in Node without throwing, and only 
   const { renderPage } = await import(pathToFileURL(join(app, 'render.mjs')).href);
   const collector = await startCollector({ checkBody: segmentViolations });
   // The client bundle is main.js, the chunk webpack splits off for the
-  // lazily loaded engine, and the wasm.
+  // lazily loaded recorder, and the wasm.
   const built = new Set(readdirSync(dist));
   const renders = [];
   const server = createServer(async (req, res) => {

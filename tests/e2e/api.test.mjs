@@ -38,7 +38,10 @@ test('the collector receives the Segment-compatible batch body', async () => {
   assert.equal(track.event, 'Signed Up');
   assert.deepEqual(track.properties, { plan: 'pro', seats: 3 });
   assert.equal(track.userId, 'user-42', 'identify sets userId for later events');
-  assert.match(track.messageId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  // A UUID v7: the time it was made, in ms, leads it, so ids sort by time.
+  assert.match(track.messageId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const madeAt = parseInt(track.messageId.replace('-', '').slice(0, 12), 16);
+  assert.ok(Math.abs(madeAt - Date.parse(track.timestamp)) < 60_000, `made at ${new Date(madeAt).toISOString()}, tracked at ${track.timestamp}`);
   assert.ok(track.anonymousId);
   assert.ok(!Number.isNaN(Date.parse(track.timestamp)));
   assert.ok(!Number.isNaN(Date.parse(track.sentAt)));
@@ -295,7 +298,7 @@ test('shutdown flushes, persists what is left, detaches, and leaves the rest to 
 });
 
 // Counts, per IndexedDB transaction, the chunk records (of up to 250 events)
-// it puts: those made on the page, and the writes posted to the engine's
+// it puts: those made on the page, and the writes posted to the recorder's
 // worker (each one transaction there), where a burst's writes go.
 const COUNT_CHUNK_PUTS = () => {
   window.chunkPutsPerTransaction = [];

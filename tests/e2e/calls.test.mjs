@@ -5,13 +5,13 @@
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor } from './harness.mjs';
-import { ENGINES } from '../support/engines/index.mjs';
+import { BROWSERS } from '../support/browsers/index.mjs';
 
 let h;
 
-for (const browser of ENGINES) {
+for (const browser of BROWSERS) {
   describe(browser, () => {
-    const harness = useHarness({ engine: browser });
+    const harness = useHarness({ browserName: browser });
     beforeEach(() => {
       h = harness();
     });

@@ -1,24 +1,24 @@
 // The SDK against the project's collector (collector/, the Rust binary),
-// on every engine: steady traffic, a page going away, a reload and two
+// in every browser: steady traffic, a page going away, a reload and two
 // tabs. Each test starts its own collector on a fresh SQLite file and
 // counts what it stored: the rows, the distinct messageIds (the same
 // number, or an event was stored twice), and the copies it dropped.
 import { describe, test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, waitFor, waitForStored, wayOut } from './harness.mjs';
-import { ENGINES } from '../support/engines/index.mjs';
+import { BROWSERS } from '../support/browsers/index.mjs';
 import { startCollectorProcess } from '../../scripts/lib/collector-process.mjs';
 
 const WRITE_KEY = 'e2e';
 
-for (const engine of ENGINES) {
-  describe(`${engine}, against analytics-collector`, () => {
+for (const browserName of BROWSERS) {
+  describe(`${browserName}, against analytics-collector`, () => {
     let h;
     let collector;
     // The harness reads the endpoint at each page it opens: this test's collector.
     const current = { get endpoint() { return collector.endpoint; } };
     before(async () => {
-      h = await startHarness({ engine, collector: current });
+      h = await startHarness({ browserName, collector: current });
     });
     after(async () => {
       await h?.close();
@@ -30,7 +30,7 @@ for (const engine of ENGINES) {
       await collector?.stop();
     });
 
-    const report = (name, counts) => console.log(`collector ${name} (${engine}): ${JSON.stringify(counts)}`);
+    const report = (name, counts) => console.log(`collector ${name} (${browserName}): ${JSON.stringify(counts)}`);
     const open = (config = {}, options) => h.open({ writeKey: WRITE_KEY, ...config }, options);
     const stored = async () => (await collector.counts(WRITE_KEY)).rows;
     /** Until the page has restored `restored` events and holds nothing unsent or unconfirmed. */

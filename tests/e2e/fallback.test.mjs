@@ -5,11 +5,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor } from './harness.mjs';
-import { ENGINES } from '../support/engines/index.mjs';
+import { BROWSERS } from '../support/browsers/index.mjs';
 
-for (const engine of ENGINES) {
-  describe(engine, () => {
-    const harness = useHarness({ engine });
+for (const browserName of BROWSERS) {
+  describe(browserName, () => {
+    const harness = useHarness({ browserName });
 
     /** Opens `path` (a strict-CSP page) with `config`; resolves with the page. */
     async function openCspPage(path, config = {}) {
@@ -38,8 +38,8 @@ for (const engine of ENGINES) {
       await page.evaluate(() => analytics.ready);
       const { metrics, errors } = await trackTwenty(page);
       await waitFor(() => h.collector.stats().received >= 20, { what: '20 events' });
-      console.log(`fallback no-wasm (${engine}): ${JSON.stringify({ received: h.collector.stats().received, engine: metrics.engine, storage: metrics.storage })}`);
-      assert.equal(metrics.engine, 'js');
+      console.log(`fallback no-wasm (${browserName}): ${JSON.stringify({ received: h.collector.stats().received, core: metrics.core, storage: metrics.storage })}`);
+      assert.equal(metrics.core, 'js');
       assert.equal(h.collector.stats().received, 20);
       assert.equal(h.collector.stats().duplicates, 0);
       assert.deepEqual(errors, []);
@@ -52,8 +52,8 @@ for (const engine of ENGINES) {
       const { metrics, errors } = await trackTwenty(page);
       await waitFor(() => h.collector.stats().received >= 20, { what: '20 events' });
       const why = await page.evaluate(() => window.debugLines.find((line) => line.includes('using the core compiled to JavaScript')));
-      console.log(`fallback csp (${engine}): ${JSON.stringify({ received: h.collector.stats().received, engine: metrics.engine, why })}`);
-      assert.equal(metrics.engine, 'js');
+      console.log(`fallback csp (${browserName}): ${JSON.stringify({ received: h.collector.stats().received, core: metrics.core, why })}`);
+      assert.equal(metrics.core, 'js');
       assert.equal(h.collector.stats().received, 20);
       assert.equal(h.collector.stats().duplicates, 0);
       assert.deepEqual(errors, []);
@@ -66,7 +66,7 @@ for (const engine of ENGINES) {
       const { page, context } = await openCspPage('csp-wasm.html');
       const { metrics } = await trackTwenty(page);
       await waitFor(() => h.collector.stats().received >= 20, { what: '20 events' });
-      assert.equal(metrics.engine, 'wasm');
+      assert.equal(metrics.core, 'wasm');
       assert.equal(h.collector.stats().received, 20);
       await context.close();
     });

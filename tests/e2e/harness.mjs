@@ -1,12 +1,12 @@
 // Shared setup for browser end-to-end tests: a dev collector, a static server
-// for the test page and the built package, and a browser engine (Chromium by
-// default; see ../support/engines/index.mjs for the engine-neutral driver).
+// for the test page and the built package, and a browser (Chromium by default;
+// see ../support/browsers/index.mjs for the driver every browser shares).
 import { before, after, beforeEach, afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../www/collector.mjs';
 import { serveDirectory } from '../../scripts/lib/static-server.mjs';
 import { waitFor, waitForCount } from '../support/browser.mjs';
-import { launchEngine } from '../support/engines/index.mjs';
+import { launchNamed } from '../support/browsers/index.mjs';
 import { segmentViolations } from '../support/segment.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,13 +36,13 @@ export const wayOut = (page) => page.evaluate(() => ('keepalive' in Request.prot
  * back to the core compiled to JavaScript. `collector`: one to send to
  * ({ endpoint }, closed by its owner), instead of a dev collector.
  */
-export async function startHarness({ engine = 'chromium', core = 'wasm', collector: given = null } = {}) {
+export async function startHarness({ browserName = 'chromium', core = 'wasm', collector: given = null } = {}) {
   // Every body any test's dev collector receives is held to Segment's rules.
   const collector = given ?? (await startCollector({ checkBody: segmentViolations }));
   const site = await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': `${root}pkg` } });
-  const browser = await launchEngine(engine);
+  const browser = await launchNamed(browserName);
   return {
-    engine,
+    browserName,
     core,
     collector,
     site,
@@ -57,7 +57,7 @@ export async function startHarness({ engine = 'chromium', core = 'wasm', collect
     async open(config, { context, query = '', init } = {}) {
       const ctx = context ?? (await browser.newContext());
       const page = await ctx.newPage();
-      page.on('pageerror', (error) => console.error(`pageerror (${engine}):`, error.message));
+      page.on('pageerror', (error) => console.error(`pageerror (${browserName}):`, error.message));
       const url = this.pageUrl(config, { query, init });
       await page.goto(url);
       return { page, context: ctx, url };
@@ -98,14 +98,14 @@ export async function waitForStored(page, count, { timeoutMs = 15_000 } = {}) {
 }
 
 /**
- * Starts one harness for the calling test file (or suite) on `engine`,
+ * Starts one harness for the calling test file (or suite) on `browserName`,
  * resets the collector before each test and stops everything after the
  * last; returns a getter.
  */
-export function useHarness({ engine = 'chromium', core = 'wasm' } = {}) {
+export function useHarness({ browserName = 'chromium', core = 'wasm' } = {}) {
   let harness;
   before(async () => {
-    harness = await startHarness({ engine, core });
+    harness = await startHarness({ browserName, core });
   });
   after(async () => {
     await harness?.close();

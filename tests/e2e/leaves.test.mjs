@@ -2,7 +2,7 @@
 // (IndexedDB, localStorage, the hidden-page spill, failures), tabs (Web
 // Locks, the lease) and transport (what each collector answer becomes).
 // Each test imports the leaf from the built package into a blank page and
-// checks what it returns; nothing of the engine runs. Chromium, where the
+// checks what it returns; nothing of the recorder runs. Chromium, where the
 // old Rust browser tests of the same leaves ran.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ let h;
 let context;
 
 before(async () => {
-  h = await startHarness({ engine: 'chromium' });
+  h = await startHarness({ browserName: 'chromium' });
 });
 after(async () => {
   await context?.close();
@@ -294,7 +294,7 @@ test('an IndexedDB transaction that fails is a rejected write, and the next writ
   assert.deepEqual(result.ids, [event(2).id]);
 });
 
-// --- the engine's worker: IndexedDB writes off the page's thread -----------------
+// --- the recorder's worker: IndexedDB writes off the page's thread -----------------
 
 /** Events of about 1 KB each, so that 100 of them are a write the worker takes. */
 const bigEvent = (n) => ({ ...event(n), json: event(n).json.replace('}', `,"pad":"${'x'.repeat(1000)}"}`) });
@@ -315,9 +315,9 @@ test('worker: a large write, and every write after it, commits from the worker, 
   const page = await blankPage(countPagePuts);
   const result = await page.evaluate(async (events) => {
     const { openStorage } = await import('/pkg/storage.js');
-    const { workerJobs } = await import('/pkg/engine-worker.js');
+    const { workerJobs } = await import('/pkg/worker.js');
     const { storage } = await openStorage('auto', 'ns', 'p1');
-    storage.offload(workerJobs('/pkg/analytics-engine.js'));
+    storage.offload(workerJobs('/pkg/analytics-recorder.js'));
     const small = storage.write(events.slice(0, 1), false);
     await small;
     const onPageBefore = window.pagePuts;
@@ -337,7 +337,7 @@ test('worker: where the worker cannot start, its writes commit from the page', a
   const page = await blankPage(countPagePuts);
   const result = await page.evaluate(async (events) => {
     const { openStorage } = await import('/pkg/storage.js');
-    const { workerJobs } = await import('/pkg/engine-worker.js');
+    const { workerJobs } = await import('/pkg/worker.js');
     const { storage } = await openStorage('auto', 'ns', 'p1');
     const jobs = workerJobs('/pkg/no-such-script.js');
     storage.offload(jobs);
@@ -365,7 +365,7 @@ test("worker: a write the worker fails is the write's error, and later writes co
 test('worker: when the worker fails, each job it held runs on the page, and one that throws there rejects only itself', async () => {
   const page = await blankPage();
   const result = await page.evaluate(async () => {
-    const { workerJobs } = await import('/pkg/engine-worker.js');
+    const { workerJobs } = await import('/pkg/worker.js');
     // A script that starts, takes the jobs, never answers, and then fails.
     const url = URL.createObjectURL(new Blob(['onmessage = (e) => { if (e.data[1] === "fail") setTimeout(() => { throw new Error("worker failed"); }); };'], { type: 'text/javascript' }));
     const jobs = workerJobs(url);

@@ -1,28 +1,28 @@
 // The reliability suite: what browsers and networks do to events, against
-// the dev collector, on every engine (Chromium, Firefox, WebKit: see
-// ../support/engines/index.mjs). Every scenario asserts exact counts at the
-// collector and in metrics(), and prints them (`scenario N (engine): …`).
+// the dev collector, in every browser (Chromium, Firefox, WebKit: see
+// ../support/browsers/index.mjs). Every scenario asserts exact counts at the
+// collector and in metrics(), and prints them (`scenario N (browser): …`).
 // In Chromium the suite runs a second time with the core compiled to
 // JavaScript (WebAssembly removed before any script runs), the fallback of
 // browsers where WebAssembly cannot run.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor, waitForCount, waitForStored, wayOut } from './harness.mjs';
-import { ENGINES } from '../support/engines/index.mjs';
+import { BROWSERS } from '../support/browsers/index.mjs';
 
-const RUNS = ENGINES.map((engine) => ({ engine, core: 'wasm' }));
-if (ENGINES.includes('chromium')) RUNS.push({ engine: 'chromium', core: 'js' });
+const RUNS = BROWSERS.map((browserName) => ({ browserName, core: 'wasm' }));
+if (BROWSERS.includes('chromium')) RUNS.push({ browserName: 'chromium', core: 'js' });
 
-for (const { engine: browser, core } of RUNS) {
-  const engine = core === 'js' ? `${browser}, core in JS` : browser;
-  describe(engine, () => {
-    const harness = useHarness({ engine: browser, core });
+for (const { browserName, core } of RUNS) {
+  const label = core === 'js' ? `${browserName}, core in JS` : browserName;
+  describe(label, () => {
+    const harness = useHarness({ browserName, core });
     let h;
     beforeEach(() => {
       h = harness();
     });
 
-    const report = (scenario, counts) => console.log(`scenario ${scenario} (${engine}): ${JSON.stringify(counts)}`);
+    const report = (scenario, counts) => console.log(`scenario ${scenario} (${label}): ${JSON.stringify(counts)}`);
     const received = () => h.collector.stats().received;
     const indices = () => h.collector.events().map((e) => e.properties.i).sort((a, b) => a - b);
     const range = (from, to) => Array.from({ length: to - from }, (_, k) => from + k);
@@ -49,18 +49,18 @@ for (const { engine: browser, core } of RUNS) {
         document.dispatchEvent(new Event('visibilitychange'));
       });
 
-    test('0. what the engine gives: IndexedDB, Web Locks, sendBeacon, CompressionStream (gzip bodies arrive)', async () => {
+    test('0. what the browser gives: IndexedDB, Web Locks, sendBeacon, CompressionStream (gzip bodies arrive)', async () => {
       const { page, context } = await h.open({ compression: 'gzip', flushAt: 50 });
       const given = await page.evaluate(async () => {
         await analytics.ready;
         for (let i = 0; i < 50; i++) analytics.track('Compressed', { i, text: 'the same words again and again' });
         await analytics.flush();
         const m = analytics.metrics();
-        return { engine: m.engine, storage: m.storage, ownership: m.ownership, sendBeacon: typeof navigator.sendBeacon === 'function', compressionStream: typeof CompressionStream === 'function' };
+        return { core: m.core, storage: m.storage, ownership: m.ownership, sendBeacon: typeof navigator.sendBeacon === 'function', compressionStream: typeof CompressionStream === 'function' };
       });
       await waitFor(() => received() === 50, { what: '50 gzipped events' });
       const encodings = [...new Set(h.collector.requests().map((r) => r.encoding))];
-      assert.deepEqual(given, { engine: core, storage: 'indexeddb', ownership: 'web-locks', sendBeacon: true, compressionStream: true });
+      assert.deepEqual(given, { core, storage: 'indexeddb', ownership: 'web-locks', sendBeacon: true, compressionStream: true });
       assert.deepEqual(encodings, ['gzip']);
       assert.deepEqual(indices(), range(0, 50));
       report(0, { ...given, encodings, bytesPerEvent: +(h.collector.stats().bytes / 50).toFixed(1) });
@@ -89,7 +89,7 @@ for (const { engine: browser, core } of RUNS) {
       await context.close();
     });
 
-    /** Counts, in window.workerJobs, the jobs the page posts to the engine's worker, by kind, and the answers it hears. */
+    /** Counts, in window.workerJobs, the jobs the page posts to the recorder's worker, by kind, and the answers it hears. */
     const countWorkerJobs = () => {
       const counts = (window.workerJobs = { posted: {}, answers: 0 });
       const listening = new WeakSet();
@@ -104,7 +104,7 @@ for (const { engine: browser, core } of RUNS) {
       };
     };
 
-    test('17. a burst: 10,000 events tracked in one synchronous loop with the default config all arrive, once, its large writes and sends made by the engine\'s worker', async () => {
+    test('17. a burst: 10,000 events tracked in one synchronous loop with the default config all arrive, once, its large writes and sends made by the recorder\'s worker', async () => {
       const { page, context } = await h.open({}, { init: countWorkerJobs });
       await page.evaluate(() => analytics.ready);
       const started = Date.now();
@@ -119,7 +119,7 @@ for (const { engine: browser, core } of RUNS) {
       assert.equal(metrics.droppedOverflow, 0, 'nothing of the burst was dropped');
       assert.equal(stats.duplicates, 0);
       assert.deepEqual(indices(), range(0, 10_000));
-      // Every engine runs the worker: a burst's writes and bodies are large enough for it, and it answers each job.
+      // Every browser runs the worker: a burst's writes and bodies are large enough for it, and it answers each job.
       const jobs = await page.evaluate(() => window.workerJobs);
       assert.ok(jobs.posted.write > 0 && jobs.posted.send > 0, `jobs posted to the worker: ${JSON.stringify(jobs.posted)}`);
       const posted = jobs.posted.write + jobs.posted.send;

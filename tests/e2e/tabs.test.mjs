@@ -1,16 +1,16 @@
 // Many tabs and crashed tabs: ownership of persisted events without
 // duplicates or loss, counted at the collector. Each test uses one fresh
 // browser context (one profile): its tabs share storage and Web Locks.
-// Tabs run on every engine, and in Chromium also with the core compiled to
+// Tabs run in every browser, and in Chromium also with the core compiled to
 // JavaScript; renderer crashes need DevTools (Chromium only, both cores).
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHarness, waitFor, waitForCount, waitForStored } from './harness.mjs';
-import { ENGINES } from '../support/engines/index.mjs';
+import { BROWSERS } from '../support/browsers/index.mjs';
 
 let h;
-let engine;
-const report = (name, counts) => console.log(`tabs ${name} (${engine}): ${JSON.stringify(counts)}`);
+let label;
+const report = (name, counts) => console.log(`tabs ${name} (${label}): ${JSON.stringify(counts)}`);
 const received = () => h.collector.stats().received;
 const duplicates = () => h.collector.stats().duplicates;
 const tagsReceived = (tag) => h.collector.events().filter((e) => e.properties.tab === tag).length;
@@ -43,16 +43,16 @@ const showPage = (page) => page.evaluate(() => document.dispatchEvent(new Event(
 
 /** Starts the harness on `name` (with the `core` compilation) for the tests of the enclosing suite. */
 function onEngine(name, core = 'wasm') {
-  const harness = useHarness({ engine: name, core });
+  const harness = useHarness({ browserName: name, core });
   beforeEach(() => {
     h = harness();
-    engine = core === 'js' ? `${name}, core in JS` : name;
+    label = core === 'js' ? `${name}, core in JS` : name;
   });
 }
 
-// Every engine with its wasm; Chromium again with the core compiled to JavaScript.
-const RUNS = ENGINES.map((name) => ({ name, core: 'wasm' }));
-if (ENGINES.includes('chromium')) RUNS.push({ name: 'chromium', core: 'js' });
+// Every browser with its wasm; Chromium again with the core compiled to JavaScript.
+const RUNS = BROWSERS.map((name) => ({ name, core: 'wasm' }));
+if (BROWSERS.includes('chromium')) RUNS.push({ name: 'chromium', core: 'js' });
 
 for (const { name, core } of RUNS) {
   describe(core === 'js' ? `${name}, core in JS` : name, () => {

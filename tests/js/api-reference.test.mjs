@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createAnalytics } from '../../pkg/index.js';
+import { createAnalytics } from '../../js/index.js';
 
-const declarations = readFileSync(new URL('../../pkg/index.d.ts', import.meta.url), 'utf8');
+const declarations = readFileSync(new URL('../../js/index.d.ts', import.meta.url), 'utf8');
 const reference = readFileSync(new URL('../../docs/API.md', import.meta.url), 'utf8');
 
 /** interface name → its member names, from the .d.ts. */

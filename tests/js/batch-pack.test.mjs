@@ -1,9 +1,9 @@
-// A batch as the page hands it to the engine's worker (js/engine-worker.js):
+// A batch as the page hands it to the recorder's worker (js/worker.js):
 // packEvents groups consecutive events by their shared ending, and
 // batchBody makes exactly the body the page would have joined itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchBody, packEvents } from '../../pkg/engine-worker.js';
+import { batchBody, packEvents } from '../../js/worker.js';
 
 const OPEN = '{"batch":[';
 const CLOSE = '],"sentAt":"2026-12-02T00:00:00.000Z"}';

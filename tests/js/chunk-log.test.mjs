@@ -5,7 +5,7 @@
 // failure names a seed that reproduces it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkLog, CHUNK_EVENTS } from '../../pkg/chunk-log.js';
+import { ChunkLog, CHUNK_EVENTS } from '../../js/chunk-log.js';
 
 const CASES = 2000;
 

@@ -3,7 +3,7 @@
 // setting the check refuses for its range the core refuses too. The rules
 // come from one table, the core's, generated into pkg/core-names.js. A bad
 // field is reported and left at its default, never thrown; only a config
-// nothing could be sent with (the endpoint, the writeKey) stops the engine.
+// nothing could be sent with (the endpoint, the writeKey) stops the client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

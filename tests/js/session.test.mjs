@@ -1,8 +1,8 @@
-// Session rules (pkg/session.js) with explicit times and an in-memory store
+// Session rules (js/session.js) with explicit times and an in-memory store
 // shared the way tabs of one origin share localStorage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { continueSession, SessionClock } from '../../pkg/session.js';
+import { continueSession, SessionClock } from '../../js/session.js';
 
 const MINUTE = 60_000;
 const TIMEOUT = 30 * MINUTE;

@@ -2,7 +2,7 @@
 // not throw, and every call is a harmless no-op.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAnalytics } from '../../pkg/index.js';
+import { createAnalytics } from '../../js/index.js';
 
 test('the package imports and runs in Node without a window', async () => {
   assert.equal(typeof window, 'undefined');

@@ -1,7 +1,7 @@
 // The ids the package makes (anonymousIds and every event's messageId).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uuid } from '../../pkg/identity.js';
+import { uuid } from '../../js/identity.js';
 
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -1,4 +1,4 @@
-// The bench's profile reading (bench/where-time-goes.mjs): a CPU or heap
+// The bench's profile reading (benches/where-time-goes.mjs): a CPU or heap
 // profile of the shipped, minified code is read by module and function of
 // js/, through the source maps the build writes to target/sourcemaps/.
 import { test } from 'node:test';
@@ -6,17 +6,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TraceMap, generatedPositionFor } from '@jridgewell/trace-mapping';
-import { allocationByFunction, timeByFunction } from '../../bench/where-time-goes.mjs';
+import { allocationByFunction, timeByFunction } from '../../benches/where-time-goes.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const ENGINE_URL = 'http://127.0.0.1:1/pkg/analytics-engine.js';
+const RECORDER_URL = 'http://127.0.0.1:1/pkg/analytics-recorder.js';
 
-/** Where the build put js/chunk-log.js's chunkBody in the shipped engine, as V8 reports a function's position (0-based). */
+/** Where the build put js/chunk-log.js's chunkBody in the shipped recorder, as V8 reports a function's position (0-based). */
 function chunkBodyFrame() {
-  const map = new TraceMap(JSON.parse(readFileSync(`${root}target/sourcemaps/analytics-engine.js.map`, 'utf8')));
+  const map = new TraceMap(JSON.parse(readFileSync(`${root}target/sourcemaps/analytics-recorder.js.map`, 'utf8')));
   const line = readFileSync(`${root}js/chunk-log.js`, 'utf8').split('\n').findIndex((text) => text.startsWith('function chunkBody(')) + 1;
   const at = generatedPositionFor(map, { source: 'chunk-log.js', line, column: 0 });
-  return { functionName: 'x', url: ENGINE_URL, lineNumber: at.line - 1, columnNumber: at.column };
+  return { functionName: 'x', url: RECORDER_URL, lineNumber: at.line - 1, columnNumber: at.column };
 }
 
 const frame = (functionName) => ({ functionName, url: '', lineNumber: -1, columnNumber: -1 });

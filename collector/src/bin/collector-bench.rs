@@ -57,6 +57,10 @@ struct Args {
     /// Bytes-in-flight budget of this collector in the overload scenario.
     #[arg(long, default_value_t = 8 << 20)]
     overload_budget: u64,
+    /// The messageIds' shape: `v7`, time-ordered as the SDK makes them, or
+    /// `v4`, random as Segment's libraries make them.
+    #[arg(long, default_value = "v7", value_parser = ["v7", "v4"])]
+    ids: String,
 }
 
 /// A collector process under test.
@@ -187,10 +191,12 @@ struct Bodies {
     next: AtomicU64,
     /// The body's text around the ids: `pieces[i]`, id `i`, `pieces[i + 1]`, …
     pieces: Vec<String>,
+    /// Ids sort by time (version 7), or are random (version 4).
+    time_ordered: bool,
 }
 
 impl Bodies {
-    fn new(run: &str) -> Self {
+    fn new(run: &str, time_ordered: bool) -> Self {
         let padding = "x".repeat(700);
         let mut pieces = Vec::with_capacity(EVENTS_PER_BATCH + 1);
         let mut piece = String::from("{\"batch\":[");
@@ -213,6 +219,7 @@ impl Bodies {
             }),
             next: AtomicU64::new(0),
             pieces,
+            time_ordered,
         }
     }
 
@@ -232,13 +239,26 @@ impl Bodies {
 }
 
 impl Bodies {
-    /// A UUID-v4-shaped id: the low 64 bits are a bijection of the counter
-    /// (unique within a run), the rest is mixed from it.
+    /// A UUID-shaped id, unique within a run: the low 64 bits are a
+    /// bijection of the counter. Version 4: the rest is mixed from it, so
+    /// ids are random; version 7: the top 48 bits are the milliseconds now,
+    /// so ids sort by when they were made, as the SDK's do.
     fn id(&self, counter: u64) -> String {
         let lo = splitmix64(counter ^ self.seed);
-        let hi = splitmix64(lo ^ 0x9e37_79b9_7f4a_7c15);
+        let (version, hi) = match self.time_ordered {
+            true => {
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                (
+                    7,
+                    (ms << 16) | (splitmix64(lo ^ 0x9e37_79b9_7f4a_7c15) & 0xfff),
+                )
+            }
+            false => (4, splitmix64(lo ^ 0x9e37_79b9_7f4a_7c15)),
+        };
         format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            "{:08x}-{:04x}-{version}{:03x}-{:04x}-{:012x}",
             hi >> 32,
             (hi >> 16) & 0xffff,
             hi & 0xfff,
@@ -524,7 +544,7 @@ async fn bench(target: &Target, args: &Args, ticks: f64, run: &str) -> (Vec<Row>
     println!("{} on {}", target.name, target.addr);
     let warmup = Duration::from_secs(1);
     let seconds = Duration::from_secs(args.seconds);
-    let bodies = Arc::new(Bodies::new(run));
+    let bodies = Arc::new(Bodies::new(run, args.ids == "v7"));
     let mut rows = Vec::new();
     let mut ok = 0;
     for &clients in &args.clients {
@@ -583,7 +603,7 @@ fn wait_exit(mut target: Target) {
 async fn main() -> Result<(), String> {
     let args = Args::parse();
     if args.parse_only {
-        let bodies = Bodies::new("parse");
+        let bodies = Bodies::new("parse", args.ids == "v7");
         let batches: Vec<Vec<u8>> = (0..1000).map(|_| bodies.next()).collect();
         for round in 0..3 {
             let start = Instant::now();
@@ -602,7 +622,10 @@ async fn main() -> Result<(), String> {
         return Ok(());
     }
     if let Some(addr) = args.addr {
-        let bodies = Arc::new(Bodies::new(&format!("{:x}", std::process::id())));
+        let bodies = Arc::new(Bodies::new(
+            &format!("{:x}", std::process::id()),
+            args.ids == "v7",
+        ));
         for &clients in args.clients.iter().filter(|&&n| n > 0) {
             let mut tally = closed_loop(
                 addr,
@@ -700,7 +723,7 @@ async fn main() -> Result<(), String> {
         &["--max-bytes-in-flight".into(), budget.clone()],
     )?;
     println!("{} with --max-bytes-in-flight {budget}", rust.name);
-    let bodies = Arc::new(Bodies::new(&format!("{run}-o")));
+    let bodies = Arc::new(Bodies::new(&format!("{run}-o"), args.ids == "v7"));
     let (row, _) = measure(
         &rust,
         format!("overload, {} events/s offered", group(overload)),

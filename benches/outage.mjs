@@ -1,6 +1,6 @@
 // What a collector's bad moments cost, in headless Chromium: an outage
 // while a page tracks, and a page that goes away. `npm run bench` prints
-// these; `node bench/outage.mjs` prints them alone.
+// these; `node benches/outage.mjs` prints them alone.
 //
 // - outage(h, outageMs): the collector answers 503 for `outageMs` while the
 //   page tracks 500 events over its first 5 s, then recovers. How many of

@@ -1,5 +1,5 @@
-// One page driver for every engine, so a scenario is written once and runs on
-// Chromium, Firefox and WebKit (Safari's engine), all from Debian's packages.
+// One page driver for every browser, so a scenario is written once and runs on
+// Chromium, Firefox and WebKit (what Safari is built on), all from Debian's packages.
 //
 // The driver is the part of Playwright's API these tests use:
 //   browser.newContext() → context (own storage)     browser.close()
@@ -8,20 +8,20 @@
 //   page.close({ runBeforeUnload })  page.on('pageerror', listener)
 // Chromium is Playwright itself (so Chromium-only tests may use the rest of
 // it: init scripts, CDP, crashes); Firefox and WebKit implement that subset.
-// Init scripts differ per engine, so engine-neutral tests pass setup code
+// Init scripts differ per browser, so tests shared by every browser pass setup code
 // to the test page instead (`init` in the harness).
 import { launchBrowser } from '../browser.mjs';
 import { launchFirefox } from './firefox.mjs';
 import { launchWebKit } from './webkit.mjs';
 
-/** Every engine, or those named in ANALYTICS_ENGINES (comma-separated). */
-export const ENGINES = (process.env.ANALYTICS_ENGINES ?? 'chromium,firefox,webkit').split(',').map((name) => name.trim()).filter(Boolean);
+/** Every browser, or those named in ANALYTICS_BROWSERS (comma-separated). */
+export const BROWSERS = (process.env.ANALYTICS_BROWSERS ?? 'chromium,firefox,webkit').split(',').map((name) => name.trim()).filter(Boolean);
 
-export async function launchEngine(engine) {
-  switch (engine) {
+export async function launchNamed(name) {
+  switch (name) {
     case 'chromium': {
       const browser = await launchBrowser();
-      browser.engine = 'chromium';
+      browser.name = 'chromium';
       return browser;
     }
     case 'firefox':
@@ -29,6 +29,6 @@ export async function launchEngine(engine) {
     case 'webkit':
       return launchWebKit();
     default:
-      throw new Error(`unknown engine ${engine}: chromium, firefox or webkit`);
+      throw new Error(`unknown browser ${name}: chromium, firefox or webkit`);
   }
 }

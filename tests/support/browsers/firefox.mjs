@@ -1,7 +1,7 @@
 // Firefox through WebDriver BiDi, driven by puppeteer-core (24.x runs on
 // Node 20) against Debian's firefox-esr; nothing is downloaded.
 //
-// It implements the part of Playwright's API the engine-neutral tests use
+// It implements the part of Playwright's API the tests shared by every browser use
 // (see ./index.mjs). A context is a BiDi user context: its own storage.
 import puppeteer from 'puppeteer-core';
 
@@ -73,7 +73,7 @@ export async function launchFirefox() {
     },
   });
   return {
-    engine: 'firefox',
+    name: 'firefox',
     async newContext() {
       return new FirefoxContext(await browser.createBrowserContext());
     },

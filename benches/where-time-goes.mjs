@@ -1,7 +1,7 @@
 // Where the time goes, for `npm run bench`: a CPU profile of the page's main
 // thread read by module and function of js/ (through the source maps the
 // build writes to target/sourcemaps/, never shipped), and a start-up
-// timeline read from the browser calls the engine makes. They explain a
+// timeline read from the browser calls the recorder makes. They explain a
 // figure; they are no measure of it (the profiler slows what it samples).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -221,13 +221,13 @@ export function startupPhases(t0, marks, resources, calls) {
   const phases = [];
   for (const { name, startTime, responseEnd } of resources) {
     const file = new URL(name).pathname.split('/').pop();
-    if (/^(index\.js|analytics-engine\.js|analytics-core\.wasm)$/.test(file)) phases.push([`fetch ${file}`, startTime - t0, responseEnd - t0]);
+    if (/^(index\.js|analytics-recorder\.js|analytics-core\.wasm)$/.test(file)) phases.push([`fetch ${file}`, startTime - t0, responseEnd - t0]);
   }
   phases.push(['import index.js (fetch and run)', 0, marks.imported - t0]);
   phases.push(['createAnalytics()', marks.imported - t0, marks.created - t0]);
-  const engine = resources.find((entry) => entry.name.endsWith('analytics-engine.js'));
+  const recorder = resources.find((entry) => entry.name.endsWith('analytics-recorder.js'));
   const firstCall = Math.min(...calls.map((call) => call.begin));
-  if (engine && Number.isFinite(firstCall)) phases.push(['engine script run, until its first call', engine.responseEnd - t0, firstCall - t0]);
+  if (recorder && Number.isFinite(firstCall)) phases.push(['recorder script run, until its first call', recorder.responseEnd - t0, firstCall - t0]);
   for (const { name, begin, end } of calls) phases.push([name, begin - t0, end - t0]);
   const lastEnd = Math.max(...calls.map((call) => call.end));
   if (Number.isFinite(lastEnd)) phases.push(['after the last call: adoption pass, then ready', lastEnd - t0, marks.ready - t0]);

@@ -4,17 +4,17 @@
 // so the machine's drift falls on both alike. Prints each load and the
 // medians. Nothing is asserted.
 //
-//   node bench/ab-after-loop.mjs <pkg dir A> <pkg dir B> [rounds=4] [none|gzip]
+//   node benches/ab-after-loop.mjs <pkg dir A> <pkg dir B> [rounds=4] [none|gzip]
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../www/collector.mjs';
 import { serveDirectory } from '../scripts/lib/static-server.mjs';
-import { launchEngine } from '../tests/support/engines/index.mjs';
+import { launchNamed } from '../tests/support/browsers/index.mjs';
 import { waitFor } from '../tests/support/browser.mjs';
 import { PROPERTIES } from './properties.mjs';
 const root = fileURLToPath(new URL('../', import.meta.url));
 const [a, b, roundsArg, compression = 'none'] = process.argv.slice(2);
 const sites = { A: await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': a } }), B: await serveDirectory(`${root}tests/e2e/pages`, { routes: { '/pkg/': b } }) };
-const browser = await launchEngine('chromium');
+const browser = await launchNamed('chromium');
 const out = { A: [], B: [] };
 for (let round = 0; round < Number(roundsArg ?? 4); round++) {
   for (const which of round % 2 ? ['B', 'A'] : ['A', 'B']) {

@@ -1,7 +1,7 @@
 // `npm run bench`: size, main-thread cost, start-up, wire and background
 // cost in headless Chromium, what a collector outage and a page going away
 // cost (outage.mjs), plus the native core benchmark. Prints one
-// table and writes bench/results.json; asserts nothing (machines are noisy).
+// table and writes benches/results.json; asserts nothing (machines are noisy).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
@@ -31,10 +31,10 @@ function sizeOf(files) {
     brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
   };
 }
-// What every visitor loads of JS: the entry and the engine (the core compiled
+// What every visitor loads of JS: the entry and the recorder (the core compiled
 // to JS is fetched only where WebAssembly cannot run, the service-worker
 // entry only by service workers).
-const JS_FILES = ['index.js', 'analytics-engine.js'];
+const JS_FILES = ['index.js', 'analytics-recorder.js'];
 results.size = {
   wasm: sizeOf(['analytics-core.wasm']),
   js: sizeOf(JS_FILES),
@@ -68,7 +68,7 @@ function breakdown() {
     crates[crate] = (crates[crate] ?? 0) + Number(match[2]);
   }
   const byCrate = Object.entries(crates).sort((a, b) => b[1] - a[1]).slice(0, 15);
-  writeFileSync(`${root}bench/wasm-breakdown.txt`, `# twiggy top (names kept; before wasm-opt)\n${top.stdout}\n# bytes by crate\n${byCrate.map(([c, b]) => `${String(b).padStart(8)}  ${c}`).join('\n')}\n`);
+  writeFileSync(`${root}benches/wasm-breakdown.txt`, `# twiggy top (names kept; before wasm-opt)\n${top.stdout}\n# bytes by crate\n${byCrate.map(([c, b]) => `${String(b).padStart(8)}  ${c}`).join('\n')}\n`);
   return Object.fromEntries(byCrate.slice(0, 8));
 }
 results.size.byCrate = breakdown();
@@ -427,5 +427,5 @@ results.explained = {
   afterLoopAllocationMB: explained.afterLoopAllocation.rows.slice(0, 20).map(([label, mb]) => [label, round(mb, 2)]),
 };
 results.measuredAt = new Date().toISOString();
-writeFileSync(`${root}bench/results.json`, JSON.stringify(results, null, 2) + '\n');
-console.log('\nwritten: bench/results.json, bench/wasm-breakdown.txt');
+writeFileSync(`${root}benches/results.json`, JSON.stringify(results, null, 2) + '\n');
+console.log('\nwritten: benches/results.json, benches/wasm-breakdown.txt');

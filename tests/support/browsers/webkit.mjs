@@ -1,7 +1,7 @@
-// WebKit (Safari's engine) through WebKitGTK's WebKitWebDriver: W3C WebDriver
+// WebKit (what Safari is built on) through WebKitGTK's WebKitWebDriver: W3C WebDriver
 // over plain HTTP, driving the MiniBrowser under a private Xvfb display.
 //
-// It implements the part of Playwright's API the engine-neutral tests use
+// It implements the part of Playwright's API the tests shared by every browser use
 // (see ./index.mjs). One WebKitWebDriver serves one session, and a session
 // is one MiniBrowser with its own ephemeral storage: so a context is one
 // driver process and one session, and its pages are windows of it.
@@ -252,7 +252,7 @@ export async function launchWebKit() {
   const xvfb = await startXvfb();
   const contexts = new Set();
   return {
-    engine: 'webkit',
+    name: 'webkit',
     async newContext() {
       const context = new WebKitContext(await Session.start(xvfb.display));
       contexts.add(context);

@@ -4,7 +4,7 @@
 // synchronous loop of track() in headless Chromium, a fresh page each load;
 // next to a hand-written batcher (JSON.stringify and push) built and
 // measured the same way in the same run. `npm run bench` prints it;
-// `node bench/app-track.mjs` prints it alone.
+// `node benches/app-track.mjs` prints it alone.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,7 @@ export const events = Array.from({ length: ${EVENTS} }, (_, i) => ({
 
 const PAGES = {
   // The package, as an app uses it. `ready` waited for or not: a page that
-  // tracks at once records into the client's buffer, later ones into the engine.
+  // tracks at once records into the client's buffer, later ones into the recorder.
   sdk: `
 import { createAnalytics } from 'analytics-wasm';
 import { events } from './events.js';

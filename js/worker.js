@@ -1,17 +1,17 @@
-// The engine's dedicated worker: work that costs the page's main thread
+// The recorder's dedicated worker: work that costs the page's main thread
 // more than posting it does. Handing a 460 KB body to `fetch` costs
 // Chromium's main thread 3 to 5 ms (the copy into the network stack), and
 // a burst of 10,000 events makes 26 of them; its IndexedDB writes (64 puts
 // of 4.4 M characters, 80 deletes, 45 transactions) cost it 100 to 270 ms.
-// The worker runs the engine's own script (analytics-engine.js, loaded as
+// The worker runs the recorder's own script (analytics-recorder.js, loaded as
 // a classic worker script), which answers the jobs below. Where no worker
 // starts (no Worker, a cross-origin asset, a CSP that refuses it, a
-// service worker's engine) or one fails, each job runs on the page's
+// service worker's recorder) or one fails, each job runs on the page's
 // thread, as it would without one.
 import { writeByName } from './storage.js';
 import { send } from './transport.js';
 
-/** The worker's name, by which the engine's script knows it is the worker. */
+/** The worker's name, by which the recorder's script knows it is the worker. */
 export const WORKER_NAME = 'analytics-wasm worker';
 /** Bodies and writes smaller than this (64 KB) stay on the page: a worker would cost more than it saves. */
 export const WORKER_FROM_SIZE = 64 * 1024;
