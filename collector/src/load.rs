@@ -276,10 +276,10 @@ impl StoreThread {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send((batches, reply))
-            .map_err(|_| StoreError("the store thread has stopped".into()))?;
+            .map_err(|_| StoreError::new("the store thread has stopped"))?;
         answer
             .await
-            .map_err(|_| StoreError("the store thread has stopped".into()))?
+            .map_err(|_| StoreError::new("the store thread has stopped"))?
     }
 }
 

@@ -40,8 +40,9 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS events (
   message      String
 ) ENGINE = ReplacingMergeTree() ORDER BY (write_key, message_id)";
 
-/// The longest one request to ClickHouse may take.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one request to ClickHouse may take, by default (a loader
+/// uses its `write_timeout_ms` for its INSERTs).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -85,10 +86,21 @@ fn quote(text: &str) -> String {
     out
 }
 
-/// The HTTP endpoint, `http://host:port`.
+/// The HTTP endpoint, `http://host:port`. The name is resolved again after
+/// a request that could not reach the server (a moved or restarted host).
 #[derive(Clone)]
 pub struct ClickHouse {
-    addr: SocketAddr,
+    host: Arc<str>,
+    addr: Arc<std::sync::Mutex<SocketAddr>>,
+    timeout: Duration,
+}
+
+async fn lookup(host: &str) -> Result<SocketAddr, StoreError> {
+    tokio::net::lookup_host(host)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| StoreError::new(format!("clickhouse: cannot resolve {host}")))
 }
 
 impl ClickHouse {
@@ -97,54 +109,87 @@ impl ClickHouse {
             .strip_prefix("http://")
             .map(|rest| rest.trim_end_matches('/'))
             .filter(|h| !h.contains('/'))
-            .ok_or_else(|| StoreError(format!("clickhouse: {url:?} is not http://host:port")))?;
-        let addr = tokio::net::lookup_host(host)
-            .await
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| StoreError(format!("clickhouse: cannot resolve {host}")))?;
-        Ok(ClickHouse { addr })
+            .ok_or_else(|| {
+                StoreError::new(format!("clickhouse: {url:?} is not http://host:port"))
+            })?;
+        let addr = lookup(host).await?;
+        Ok(ClickHouse {
+            host: host.into(),
+            addr: Arc::new(std::sync::Mutex::new(addr)),
+            timeout: REQUEST_TIMEOUT,
+        })
     }
 
-    /// Runs `sql` (with `body` after it, for an INSERT) and returns the
-    /// answer's body, or the server's error.
-    pub async fn query(&self, sql: &str, body: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let path = format!(
-            "/?date_time_input_format=best_effort&query={}",
-            percent_encode(sql)
+    fn addr(&self) -> SocketAddr {
+        *self.addr.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `sql` (with `data` after it, for an INSERT) and returns the
+    /// answer's body, or the server's error. The statement travels in the
+    /// POST body, never in the URL (a long `IN (…)` list would pass a URL
+    /// length limit).
+    pub async fn query(&self, sql: &str, data: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut body = Vec::with_capacity(sql.len() + 1 + data.len());
+        body.extend_from_slice(sql.as_bytes());
+        body.push(b'\n');
+        body.extend_from_slice(data);
+        let request = client::request(
+            self.addr(),
+            "POST",
+            "/?date_time_input_format=best_effort",
+            &[],
+            &body,
         );
-        let request = client::request(self.addr, "POST", &path, &[], body);
-        let answer = tokio::time::timeout(REQUEST_TIMEOUT, request)
-            .await
-            .map_err(|_| {
-                StoreError(format!(
-                    "clickhouse: no answer within {} s",
-                    REQUEST_TIMEOUT.as_secs()
-                ))
-            })?
-            .map_err(|e| StoreError(format!("clickhouse: {e}")))?;
+        let answer = match tokio::time::timeout(self.timeout, request).await {
+            Err(_) => {
+                return Err(StoreError::new(format!(
+                    "clickhouse: no answer within {} ms",
+                    self.timeout.as_millis()
+                )))
+            }
+            Ok(Err(e)) => {
+                if let Ok(addr) = lookup(&self.host).await {
+                    *self.addr.lock().unwrap_or_else(|p| p.into_inner()) = addr;
+                }
+                return Err(StoreError::new(format!("clickhouse: {e}")));
+            }
+            Ok(Ok(answer)) => answer,
+        };
         if answer.status != 200 {
             let text = answer.text();
-            return Err(StoreError(format!(
+            let message = format!(
                 "clickhouse: {} {}",
                 answer.status,
                 text.trim().chars().take(500).collect::<String>()
-            )));
+            );
+            return Err(match exception_code(&text) {
+                Some(code) if DATA_CODES.contains(&code) => StoreError::data(message),
+                _ => StoreError::new(message),
+            });
         }
         Ok(answer.body)
     }
 }
 
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// ClickHouse's exception codes that say the data of an INSERT was
+/// refused (the same rows fail every time): CANNOT_PARSE_TEXT (6),
+/// CANNOT_PARSE_QUOTED_STRING (26), CANNOT_PARSE_INPUT_ASSERTION_FAILED
+/// (27), ATTEMPT_TO_READ_AFTER_EOF (32), CANNOT_PARSE_DATE (38),
+/// CANNOT_PARSE_DATETIME (41), TYPE_MISMATCH (53), ARGUMENT_OUT_OF_BOUND
+/// (69), CANNOT_CONVERT_TYPE (70), CANNOT_PARSE_NUMBER (72),
+/// INCORRECT_DATA (117), TOO_LARGE_STRING_SIZE (131),
+/// VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE (321),
+/// CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN (349). 18.16 answers some of them
+/// 400 and some 500 (INCORRECT_DATA), so the code decides, not the status.
+/// Everything else (no answer, a restart, a missing table, too many parts,
+/// memory) is retried.
+pub const DATA_CODES: [u32; 14] = [6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349];
+
+/// The `Code: N` an error answer starts with.
+fn exception_code(text: &str) -> Option<u32> {
+    let rest = &text[text.find("Code: ")? + 6..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The store; `write` runs on the writer's thread and drives its request
@@ -163,6 +208,12 @@ impl ClickHouseStore {
             server,
             runtime: Handle::current(),
         })
+    }
+
+    /// The longest one INSERT may take before it is abandoned.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> ClickHouseStore {
+        self.server.timeout = timeout;
+        self
     }
 }
 
@@ -185,7 +236,7 @@ impl Store for ClickHouseStore {
                     message: &m.json,
                 };
                 serde_json::to_writer(&mut body, &row)
-                    .map_err(|e| StoreError(format!("clickhouse: {e}")))?;
+                    .map_err(|e| StoreError::new(format!("clickhouse: {e}")))?;
                 body.push(b'\n');
             }
         }
@@ -251,7 +302,7 @@ impl Receipts for ClickHouseReceipts {
         let mut held = std::collections::HashSet::new();
         for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let row: IdRow = serde_json::from_slice(line)
-                .map_err(|e| StoreError(format!("clickhouse: an answer row: {e}")))?;
+                .map_err(|e| StoreError::new(format!("clickhouse: an answer row: {e}")))?;
             held.insert(row.message_id);
         }
         Ok(ids
@@ -265,6 +316,25 @@ impl Receipts for ClickHouseReceipts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_data_is_told_from_an_unavailable_server_by_the_exception_code() {
+        let code = |t: &str| exception_code(t);
+        assert_eq!(
+            code(
+                "Code: 41, e.displayText() = DB::Exception: Cannot read DateTime: unexpected word"
+            ),
+            Some(41)
+        );
+        assert_eq!(
+            code("Code: 117, e.displayText() = DB::Exception: Unknown field"),
+            Some(117)
+        );
+        assert_eq!(code("Service Unavailable"), None);
+        assert!(DATA_CODES.contains(&41) && DATA_CODES.contains(&117));
+        assert!(!DATA_CODES.contains(&60), "a missing table is retried");
+        assert!(!DATA_CODES.contains(&252), "too many parts is retried");
+    }
 
     #[test]
     fn string_literals_escape_quotes_backslashes_and_nul() {

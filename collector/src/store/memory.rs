@@ -48,7 +48,7 @@ impl MemoryStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
-            .map_err(|_| StoreError("memory store: a writer panicked".into()))
+            .map_err(|_| StoreError::new("memory store: a writer panicked"))
     }
 }
 

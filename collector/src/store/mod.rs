@@ -45,11 +45,48 @@ pub struct Written {
 
 /// A store's failure: the group is not durable and no request is answered 2xx.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+pub struct StoreError {
+    pub message: String,
+    pub kind: FailureKind,
+}
+
+/// Whether trying the same write again can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The store is unreachable, slow, busy or restarting, or the reason is
+    /// not known: the same write may succeed later (retried with backoff).
+    Transient,
+    /// The store refused the data itself (a value it cannot hold, a
+    /// constraint, a batch over one of its limits): the same write fails
+    /// every time. A loader splits the batch to find the events at fault.
+    Data,
+}
+
+impl StoreError {
+    /// A failure worth retrying (the default when the cause is not known).
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            kind: FailureKind::Transient,
+        }
+    }
+
+    /// The store refused the data: the same write would fail again.
+    pub fn data(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            kind: FailureKind::Data,
+        }
+    }
+
+    pub fn is_data(&self) -> bool {
+        self.kind == FailureKind::Data
+    }
+}
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -57,7 +94,7 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError(format!("sqlite: {e}"))
+        StoreError::new(format!("sqlite: {e}"))
     }
 }
 

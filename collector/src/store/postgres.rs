@@ -5,14 +5,17 @@
 //! NOTHING RETURNING …` for its events (sorted by key, so that two loaders
 //! writing overlapping groups take their row locks in the same order and
 //! cannot deadlock), one upsert of the per-day copy counts, and the commit
-//! (`synchronous_commit` on: the WAL is flushed). Dedupe is decided by the
+//! (each connection sets `synchronous_commit = on`: the commit returns once
+//! the WAL is flushed). Dedupe is decided by the
 //! unique key inside that transaction, for as long as rows are kept,
 //! whatever the stream's dedupe window.
 //!
 //! The connection is made again after it breaks (a restarted server); a
-//! write that takes longer than `WRITE_TIMEOUT` is abandoned (its
-//! transaction rolls back when the connection is dropped) and reported as
-//! failed. Text columns cannot hold NUL: in the column copies of
+//! write that takes longer than its timeout is abandoned (its transaction
+//! rolls back when the connection is dropped) and reported as failed. A
+//! failure says whether the server refused the data itself (SQLSTATE
+//! classes 22, 23, 54: the same write fails every time) or anything else
+//! (retried). Text columns cannot hold NUL: in the column copies of
 //! `message_id`, `event`, `user_id` and `anonymous_id` a NUL is written
 //! U+FFFD; `message` keeps the JSON as sent (where a NUL is `\u0000`).
 
@@ -64,23 +67,63 @@ const COUNT_DUPLICATES: &str = "INSERT INTO duplicates (write_key, day, dropped)
 
 const HELD: &str = "SELECT message_id FROM events WHERE write_key = $1 AND message_id = ANY($2)";
 
-/// The longest a group's transaction may take before it is abandoned.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a group's transaction may take before it is abandoned, by
+/// default (`with_write_timeout` sets another; a loader uses its
+/// `write_timeout_ms`).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 async fn open(url: &str) -> Result<Client, StoreError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(|e| StoreError(format!("postgres: cannot connect: {e}")))?;
+        .map_err(|e| StoreError::new(format!("postgres: cannot connect: {e}")))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "postgres: the connection ended");
         }
     });
+    // A commit returns once its WAL is flushed, whatever the server's,
+    // the database's or the role's default says.
+    client
+        .batch_execute("SET synchronous_commit = on")
+        .await
+        .map_err(|e| StoreError::new(format!("postgres: SET synchronous_commit = on: {e}")))?;
     Ok(client)
 }
 
+/// A Postgres error as a store failure: `Data` when the server refused the
+/// data itself (SQLSTATE classes 22, data exception; 23, integrity
+/// constraint violation, but for 23505 unique_violation, which the
+/// `ON CONFLICT` clause handles and which can only come from a race; 54,
+/// program limit exceeded, e.g. a batch over a size limit); `Transient`
+/// for everything else: connection errors (08), serialization failures
+/// and deadlocks (40), insufficient resources (53), operator intervention
+/// such as a shutdown (57), and whatever has no SQLSTATE (I/O, timeouts).
 fn pg(e: tokio_postgres::Error) -> StoreError {
-    StoreError(format!("postgres: {e}"))
+    let code = e.code().map(|c| c.code().to_owned());
+    let message = match e.as_db_error() {
+        Some(db) => {
+            let mut m = format!(
+                "postgres: {} {}: {}",
+                db.severity(),
+                db.code().code(),
+                db.message()
+            );
+            if let Some(detail) = db.detail() {
+                m.push_str(&format!(" ({detail})"));
+            }
+            m
+        }
+        None => format!("postgres: {e}"),
+    };
+    match code.as_deref() {
+        Some(code) if is_data_sqlstate(code) => StoreError::data(message),
+        _ => StoreError::new(message),
+    }
+}
+
+/// Whether a SQLSTATE says the data was refused (see `pg`).
+pub fn is_data_sqlstate(code: &str) -> bool {
+    code != "23505" && (code.starts_with("22") || code.starts_with("23") || code.starts_with("54"))
 }
 
 fn no_nul(text: &str) -> Cow<'_, str> {
@@ -96,6 +139,7 @@ fn no_nul(text: &str) -> Cow<'_, str> {
 pub struct PostgresStore {
     url: String,
     client: Option<Client>,
+    write_timeout: Duration,
     runtime: Handle,
     receipts: Arc<PostgresReceipts>,
 }
@@ -114,6 +158,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             url: url.to_owned(),
             client: Some(client),
+            write_timeout: WRITE_TIMEOUT,
             runtime: Handle::current(),
             receipts: Arc::new(PostgresReceipts {
                 url: url.to_owned(),
@@ -123,13 +168,19 @@ impl PostgresStore {
         })
     }
 
+    /// The longest one group's transaction may take before it is abandoned.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> PostgresStore {
+        self.write_timeout = timeout;
+        self
+    }
+
     async fn write_group(&mut self, group: &[&Batch]) -> Result<Vec<Written>, StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
             self.client = Some(open(&self.url).await?);
         }
         let Some(client) = self.client.as_mut() else {
-            return Err(StoreError("postgres: no connection".into()));
+            return Err(StoreError::new("postgres: no connection"));
         };
         // The rows, sorted by key (lock order), NULs out of the columns.
         let mut rows: Vec<(&str, Cow<str>, &Batch, &crate::wire::Message)> = group
@@ -223,12 +274,13 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn write(&mut self, group: &[&Batch]) -> Result<Vec<Written>, StoreError> {
         let runtime = self.runtime.clone();
+        let timeout = self.write_timeout;
         let result = runtime.block_on(async {
-            match tokio::time::timeout(WRITE_TIMEOUT, self.write_group(group)).await {
+            match tokio::time::timeout(timeout, self.write_group(group)).await {
                 Ok(result) => result,
-                Err(_) => Err(StoreError(format!(
-                    "postgres: the transaction did not finish within {} s",
-                    WRITE_TIMEOUT.as_secs()
+                Err(_) => Err(StoreError::new(format!(
+                    "postgres: the transaction did not finish within {} ms",
+                    timeout.as_millis()
                 ))),
             }
         });
@@ -267,7 +319,7 @@ impl PostgresReceipts {
             *client = Some(open(&self.url).await?);
         }
         let Some(connection) = client.as_ref() else {
-            return Err(StoreError("postgres: no connection".into()));
+            return Err(StoreError::new("postgres: no connection"));
         };
         let clean: Vec<Cow<str>> = ids.iter().map(|id| no_nul(id)).collect();
         let clean: Vec<&str> = clean.iter().map(|c| &**c).collect();
@@ -296,9 +348,24 @@ impl Receipts for PostgresReceipts {
         self.runtime.block_on(async {
             tokio::time::timeout(Duration::from_secs(10), self.lookup(write_key, ids))
                 .await
-                .unwrap_or_else(|_| {
-                    Err(StoreError("postgres: the receipt lookup timed out".into()))
-                })
+                .unwrap_or_else(|_| Err(StoreError::new("postgres: the receipt lookup timed out")))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_sqlstates_are_told_from_transient_ones() {
+        for data in ["22021", "22P02", "23514", "23502", "54000", "54001"] {
+            assert!(is_data_sqlstate(data), "{data}");
+        }
+        for transient in [
+            "23505", "40001", "40P01", "53100", "57P01", "08006", "42P01", "XX000",
+        ] {
+            assert!(!is_data_sqlstate(transient), "{transient}");
+        }
     }
 }

@@ -59,7 +59,7 @@ impl StreamStore {
                     .js
                     .send_publish(self.subject.clone(), publish)
                     .await
-                    .map_err(|e| StoreError(format!("publishing to the stream: {e}")))?;
+                    .map_err(|e| StoreError::new(format!("publishing to the stream: {e}")))?;
                 pending.push((b, ack.into_future()));
             }
         }
@@ -74,7 +74,7 @@ impl StreamStore {
             }
         }
         match failure {
-            Some(e) => Err(StoreError(format!(
+            Some(e) => Err(StoreError::new(format!(
                 "the stream did not acknowledge every event: {e}"
             ))),
             None => Ok(written),
