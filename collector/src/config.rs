@@ -93,10 +93,25 @@ pub struct Config {
     pub consumer: String,
     pub batch_events: usize,
     pub batch_age: Duration,
+    /// Most bytes of events one pull may bring (the loader's memory bound).
+    pub batch_max_bytes: usize,
     pub ack_wait: Duration,
+    /// The longest one store write (Postgres transaction, ClickHouse
+    /// INSERT) may take before it is abandoned and retried.
+    pub write_timeout: Duration,
+    /// Where a loader publishes (to JetStream, acked) the events the store
+    /// refuses or that are not event envelopes, before it terminates them.
+    pub dead_letter_subject: String,
     /// Tests only: the loader stops between its commit and its acks.
+    #[cfg(feature = "test-hooks")]
     pub test_pause_before_ack: bool,
 }
+
+/// The largest `batch_max_bytes`, and what the loaders' shared consumer
+/// allows any pull to ask for.
+pub const MAX_BATCH_BYTES: usize = 1 << 30;
+/// The largest `batch_events`, and what the shared consumer allows.
+pub const MAX_BATCH_EVENTS: usize = 100_000;
 
 impl Config {
     /// Settings for a test or an embedding: defaults, with these write keys.
@@ -210,10 +225,20 @@ pub struct ServeArgs {
     /// load: a batch is written once its first event waited this long, ms [default: 1000].
     #[arg(long, env = "COLLECTOR_BATCH_AGE_MS")]
     pub batch_age_ms: Option<u64>,
+    /// load: most bytes of events in one batch [default: 33554432].
+    #[arg(long, env = "COLLECTOR_BATCH_MAX_BYTES")]
+    pub batch_max_bytes: Option<usize>,
     /// load: the stream redelivers an event not acked within this, ms [default: 30000].
     #[arg(long, env = "COLLECTOR_ACK_WAIT_MS")]
     pub ack_wait_ms: Option<u64>,
+    /// serve, load: the longest one store write may take, ms [default: 20000].
+    #[arg(long, env = "COLLECTOR_WRITE_TIMEOUT_MS")]
+    pub write_timeout_ms: Option<u64>,
+    /// load: the subject events the store refuses are published to [default: <stream>.dead].
+    #[arg(long, env = "COLLECTOR_DEAD_LETTER_SUBJECT")]
+    pub dead_letter_subject: Option<String>,
     /// Tests only: the loader stops between its commit and its acks.
+    #[cfg(feature = "test-hooks")]
     #[arg(long, env = "COLLECTOR_TEST_PAUSE_BEFORE_ACK", hide = true)]
     pub test_pause_before_ack: bool,
 }
@@ -251,7 +276,10 @@ pub struct FileConfig {
     consumer: Option<String>,
     batch_events: Option<usize>,
     batch_age_ms: Option<u64>,
+    batch_max_bytes: Option<usize>,
     ack_wait_ms: Option<u64>,
+    write_timeout_ms: Option<u64>,
+    dead_letter_subject: Option<String>,
 }
 
 /// A setting that cannot be used, said so that it can be fixed.
@@ -476,6 +504,12 @@ impl Config {
         }
         let needs_clickhouse = (role != Role::Ingest && store == StoreKind::Clickhouse)
             || (role == Role::Ingest && receipts_from == ReceiptsFrom::Clickhouse);
+        if role == Role::Ingest && receipts_from == ReceiptsFrom::Clickhouse {
+            return Err(ConfigError(format!(
+                "{} = clickhouse is refused: a receipt tells the SDK it may delete the events, and ClickHouse (18.16, the version this collector supports) answers an INSERT before the data is fsynced, so a listed event could still be lost in a crash; use postgres, or none (the SDK sends the events again and the store drops the copies)",
+                spell("receipts_from")
+            )));
+        }
         if needs_clickhouse
             && !clickhouse_url
                 .as_deref()
@@ -485,6 +519,69 @@ impl Config {
                 "{} is required with store (or receipts_from) clickhouse, as http://host:port (its HTTP interface); got {:?}",
                 spell("clickhouse_url"),
                 clickhouse_url.unwrap_or_default()
+            )));
+        }
+        let batch_age = millis(
+            "batch_age_ms",
+            args.batch_age_ms.or(file.batch_age_ms).unwrap_or(1_000),
+            10,
+            600_000,
+        )?;
+        let ack_wait = millis(
+            "ack_wait_ms",
+            args.ack_wait_ms.or(file.ack_wait_ms).unwrap_or(30_000),
+            1_000,
+            3_600_000,
+        )?;
+        let write_timeout = millis(
+            "write_timeout_ms",
+            args.write_timeout_ms
+                .or(file.write_timeout_ms)
+                .unwrap_or(20_000),
+            100,
+            600_000,
+        )?;
+        if role == Role::Load && ack_wait <= write_timeout + batch_age {
+            return Err(ConfigError(format!(
+                "{} ({} ms) must be more than {} ({} ms) + {} ({} ms): an event is delivered again to another loader once it waited ack_wait without an ack, which must not happen while its batch is still being gathered or written",
+                spell("ack_wait_ms"),
+                ack_wait.as_millis(),
+                spell("write_timeout_ms"),
+                write_timeout.as_millis(),
+                spell("batch_age_ms"),
+                batch_age.as_millis()
+            )));
+        }
+        let batch_max_bytes = within(
+            "batch_max_bytes",
+            args.batch_max_bytes
+                .or(file.batch_max_bytes)
+                .unwrap_or(32 << 20) as f64,
+            crate::stream::MIN_PULL_BYTES as f64,
+            MAX_BATCH_BYTES as f64,
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "{e} (at least room for the largest event the stream takes, so that every event can be pulled)"
+            ))
+        })? as usize;
+        let dead_letter_subject = args
+            .dead_letter_subject
+            .or(file.dead_letter_subject)
+            .unwrap_or_else(|| format!("{stream}.dead"));
+        let valid_subject = !dead_letter_subject.is_empty()
+            && dead_letter_subject.split('.').all(|token| {
+                !token.is_empty()
+                    && token != "*"
+                    && token != ">"
+                    && token
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '*' && c != '>')
+            });
+        if !valid_subject || dead_letter_subject == format!("{stream}.events") {
+            return Err(ConfigError(format!(
+                "{} {dead_letter_subject:?}: a NATS subject (dot-separated tokens of printable ASCII, no wildcards) other than the stream's own {stream}.events",
+                spell("dead_letter_subject")
             )));
         }
         Ok(Config {
@@ -512,20 +609,14 @@ impl Config {
                 "batch_events",
                 args.batch_events.or(file.batch_events).unwrap_or(5_000) as f64,
                 1.0,
-                100_000.0,
+                MAX_BATCH_EVENTS as f64,
             )? as usize,
-            batch_age: millis(
-                "batch_age_ms",
-                args.batch_age_ms.or(file.batch_age_ms).unwrap_or(1_000),
-                10,
-                600_000,
-            )?,
-            ack_wait: millis(
-                "ack_wait_ms",
-                args.ack_wait_ms.or(file.ack_wait_ms).unwrap_or(30_000),
-                1_000,
-                3_600_000,
-            )?,
+            batch_age,
+            batch_max_bytes,
+            ack_wait,
+            write_timeout,
+            dead_letter_subject,
+            #[cfg(feature = "test-hooks")]
             test_pause_before_ack: args.test_pause_before_ack,
             listen: args
                 .listen
@@ -692,12 +783,80 @@ mod tests {
             error.0
         );
         let error = Config::resolve_for(
-            Role::Ingest,
-            args(&["wk"]),
-            file("receipts_from = \"clickhouse\"\nclickhouse_url = \"127.0.0.1:8123\""),
+            Role::Load,
+            args(&[]),
+            file("store = \"clickhouse\"\nclickhouse_url = \"127.0.0.1:8123\""),
         )
         .unwrap_err();
         assert!(error.0.contains("as http://host:port"), "{}", error.0);
+    }
+
+    #[test]
+    fn a_loaders_ack_wait_must_outlast_a_batchs_age_and_its_write() {
+        let mut flags = args(&[]);
+        flags.ack_wait_ms = Some(20_000);
+        flags.write_timeout_ms = Some(20_000);
+        let error = Config::resolve_for(Role::Load, flags, FileConfig::default()).unwrap_err();
+        assert!(
+            error.0.starts_with(
+                "ack_wait_ms (--ack-wait-ms, COLLECTOR_ACK_WAIT_MS) (20000 ms) must be more than write_timeout_ms (--write-timeout-ms, COLLECTOR_WRITE_TIMEOUT_MS) (20000 ms) + batch_age_ms"
+            ),
+            "{}",
+            error.0
+        );
+        let config = Config::resolve_for(Role::Load, args(&[]), FileConfig::default())
+            .expect("the defaults hold");
+        assert!(config.ack_wait > config.write_timeout + config.batch_age);
+    }
+
+    #[test]
+    fn a_batch_too_small_for_one_event_is_refused_with_its_limits() {
+        let mut flags = args(&[]);
+        flags.batch_max_bytes = Some(1024);
+        let error = Config::resolve_for(Role::Load, flags, FileConfig::default()).unwrap_err();
+        assert!(
+            error.0.starts_with(
+                "batch_max_bytes (--batch-max-bytes, COLLECTOR_BATCH_MAX_BYTES) must be between"
+            ),
+            "{}",
+            error.0
+        );
+        assert!(error.0.contains("the largest event"), "{}", error.0);
+    }
+
+    #[test]
+    fn receipts_from_clickhouse_are_refused_because_its_inserts_are_not_fsynced() {
+        let error = Config::resolve_for(
+            Role::Ingest,
+            args(&["wk"]),
+            file("receipts_from = \"clickhouse\"\nclickhouse_url = \"http://127.0.0.1:8123\""),
+        )
+        .unwrap_err();
+        assert!(
+            error.0.starts_with(
+                "receipts_from (--receipts-from, COLLECTOR_RECEIPTS_FROM) = clickhouse is refused"
+            ),
+            "{}",
+            error.0
+        );
+        assert!(error.0.contains("fsynced"), "{}", error.0);
+    }
+
+    #[test]
+    fn the_dead_letter_subject_defaults_beside_the_stream_and_takes_no_wildcard() {
+        let config =
+            Config::resolve_for(Role::Load, args(&[]), FileConfig::default()).expect("valid");
+        assert_eq!(config.dead_letter_subject, "ANALYTICS_EVENTS.dead");
+        for bad in ["a.>", "a..b", "ANALYTICS_EVENTS.events", "a b"] {
+            let mut flags = args(&[]);
+            flags.dead_letter_subject = Some(bad.into());
+            let error = Config::resolve_for(Role::Load, flags, FileConfig::default()).unwrap_err();
+            assert!(
+                error.0.starts_with("dead_letter_subject"),
+                "{bad}: {}",
+                error.0
+            );
+        }
     }
 
     #[test]

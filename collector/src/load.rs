@@ -1,33 +1,49 @@
 //! The `load` role's loop: take a batch from the stream's durable pull
-//! consumer (up to `batch_events` events, or what arrived within
-//! `batch_age` of asking: the size-or-age rule), write it to the store in
-//! one transaction, and ack each event to the stream only after the store
-//! committed. A store that fails is retried with full-jitter backoff
-//! (100 ms doubling to 5 s) behind a circuit breaker (closed; open after 3
-//! failed writes in a row, for 2 s, trying nothing; half-open: one trial
-//! write, which closes it or opens it again), while the batch's events are
-//! kept from redelivery with in-progress acks and the stream holds the
-//! backlog. The lag (events in the stream the consumer has not had acked)
-//! is a metric. SIGTERM lets the batch in hand finish (written and acked)
-//! and stops; a SIGKILL at any point loses nothing: what was not acked is
-//! delivered again after `ack_wait`, and the store drops what it already
-//! holds.
+//! consumer (up to `batch_events` events and `batch_max_bytes` bytes, or
+//! what arrived within `batch_age` of asking: the size-or-age rule), write
+//! it to the store in one transaction, and ack each event to the stream
+//! only after the store committed. While a batch is in hand its events are
+//! kept from redelivery with in-progress acks, sent every third of the
+//! consumer's `ack_wait` (as the server has it), during the write too.
 //!
-//! An event that is not an envelope (never written by an ingest node) is
-//! terminated in the stream (`AckKind::Term`), logged and counted, rather
-//! than retried forever.
+//! A store write that fails for a transient reason (unreachable, timeout,
+//! restart, deadlock) is retried with full-jitter backoff (100 ms doubling
+//! to 5 s) behind a circuit breaker (closed; open after 3 failed writes in
+//! a row, for 2 s, trying nothing; half-open: one trial write, which
+//! closes it or opens it again), and the stream holds the backlog. A write
+//! the store refuses for its data (a value it cannot hold, a constraint)
+//! would fail every time: the batch is split in halves, and halves again,
+//! until the events at fault are alone; the others are written and acked,
+//! and each refused event is published to the dead-letter subject (a
+//! JetStream publish, whose ack is awaited), then terminated in the stream,
+//! counted and logged at warn with the store's reason. One bad event never
+//! holds up the others.
+//!
+//! A stream message that is not an event envelope is dead-lettered and
+//! terminated the same way. An envelope of a later version (or an event
+//! type this loader does not know: a newer ingest node during a rolling
+//! upgrade) is handed back with a delayed negative ack, for a loader that
+//! reads it; after `NEWER_MAX_DELIVERIES` it is dead-lettered.
+//!
+//! The lag (events in the stream the consumer has not had acked) is a
+//! metric. SIGTERM lets the batch in hand finish (written and acked) and
+//! stops; a SIGKILL at any point loses nothing: what was not acked is
+//! delivered again after `ack_wait`, and the store drops what it already
+//! holds. A store thread that dies, or a consumer deleted under the loader,
+//! ends the loader with an error (the process exits non-zero).
 
 use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::context::{ConsumerInfoErrorKind, Publish};
 use async_nats::jetstream::message::AckKind;
+use async_nats::jetstream::{self, Message as StreamMessage};
 use bytes::Bytes;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
@@ -42,7 +58,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::Config;
 use crate::metrics::Histogram;
 use crate::store::{Batch, Store, StoreError, Written};
-use crate::stream;
+use crate::stream::{self, Undecodable};
 
 /// Backoff of a failing store's retries: full jitter over this, doubling.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -63,7 +79,13 @@ pub fn full_jitter(attempt: u32) -> Duration {
     ceiling.mul_f64(fraction)
 }
 
-/// The circuit breaker's states (seed 004's).
+/// An envelope this loader cannot read but a newer one can is handed back
+/// with a negative ack delayed by this, for another loader...
+pub const NEWER_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// ...this many times (about 10 minutes), then dead-lettered.
+pub const NEWER_MAX_DELIVERIES: i64 = 20;
+
+/// The circuit breaker's states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
     Closed,
@@ -135,7 +157,15 @@ pub struct LoadMetrics {
     pub acked: AtomicU64,
     pub ack_failures: AtomicU64,
     pub write_failures: AtomicU64,
+    /// Writes the store refused for their data (each splits its batch).
+    pub write_refusals: AtomicU64,
     pub poison: AtomicU64,
+    /// Events published to the dead-letter subject and terminated.
+    pub dead_letters: AtomicU64,
+    /// Envelopes of a later version handed back for a newer loader.
+    pub deferred: AtomicU64,
+    /// Pulls that failed with nothing fetched.
+    pub pull_failures: AtomicU64,
     /// Events of the batch in hand (fetched, not yet acked).
     pub in_flight: AtomicI64,
     /// Events the consumer has not had acked: not yet delivered, or
@@ -145,6 +175,8 @@ pub struct LoadMetrics {
     /// the stream to its ack.
     pub last_delay_ms: AtomicU64,
     pub circuit: AtomicU8,
+    /// The consumer's `ack_wait` as the server has it, in milliseconds.
+    pub ack_wait_ms: AtomicU64,
     /// Tests: the loader has committed a batch and stopped before its acks.
     pub paused_before_ack: AtomicBool,
     pub write_latency: Histogram,
@@ -203,10 +235,34 @@ impl LoadMetrics {
             c(&self.write_failures),
         );
         line(
+            "loader_write_refusals_total",
+            "counter",
+            "Store writes refused for their data (the batch is split to find the events at fault).",
+            c(&self.write_refusals),
+        );
+        line(
             "loader_events_poison_total",
             "counter",
-            "Stream messages that were not event envelopes (terminated).",
+            "Stream messages that were not event envelopes (dead-lettered).",
             c(&self.poison),
+        );
+        line(
+            "loader_events_dead_lettered_total",
+            "counter",
+            "Events published to the dead-letter subject and terminated in the stream.",
+            c(&self.dead_letters),
+        );
+        line(
+            "loader_events_deferred_total",
+            "counter",
+            "Envelopes of a later version handed back (delayed nak) for a newer loader.",
+            c(&self.deferred),
+        );
+        line(
+            "loader_pull_failures_total",
+            "counter",
+            "Pulls from the consumer that failed with nothing fetched (retried with backoff).",
+            c(&self.pull_failures),
         );
         line(
             "loader_events_in_flight",
@@ -232,12 +288,14 @@ impl LoadMetrics {
             "The store's circuit: 0 closed, 1 open, 2 half-open.",
             i64::from(self.circuit.load(Relaxed)),
         );
-        line(
-            "loader_paused_before_ack",
-            "gauge",
-            "Tests only: 1 once the loader stopped between commit and ack.",
-            i64::from(self.paused_before_ack.load(Relaxed)),
-        );
+        if cfg!(feature = "test-hooks") {
+            line(
+                "loader_paused_before_ack",
+                "gauge",
+                "Tests only: 1 once the loader stopped between commit and ack.",
+                i64::from(self.paused_before_ack.load(Relaxed)),
+            );
+        }
         self.write_latency.render(
             &mut out,
             "loader_write_seconds",
@@ -251,6 +309,10 @@ type StoreJob = (
     Arc<Vec<Batch>>,
     oneshot::Sender<Result<Vec<Written>, StoreError>>,
 );
+
+/// The store thread has died (a panicking store): the loader cannot go on.
+#[derive(Debug)]
+struct StoreGone;
 
 /// The store on a thread of its own (stores block).
 struct StoreThread {
@@ -272,14 +334,13 @@ impl StoreThread {
         Ok(StoreThread { jobs, thread })
     }
 
-    async fn write(&self, batches: Arc<Vec<Batch>>) -> Result<Vec<Written>, StoreError> {
+    async fn write(
+        &self,
+        batches: Arc<Vec<Batch>>,
+    ) -> Result<Result<Vec<Written>, StoreError>, StoreGone> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((batches, reply))
-            .map_err(|_| StoreError::new("the store thread has stopped"))?;
-        answer
-            .await
-            .map_err(|_| StoreError::new("the store thread has stopped"))?
+        self.jobs.send((batches, reply)).map_err(|_| StoreGone)?;
+        answer.await.map_err(|_| StoreGone)
     }
 }
 
@@ -287,23 +348,34 @@ impl StoreThread {
 pub struct Loader {
     pub metrics: Arc<LoadMetrics>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
 }
 
 impl Loader {
-    /// Starts loading from `consumer` into `store`.
+    /// Starts loading from `consumer` into `store`; events refused go to
+    /// `config.dead_letter_subject` through `js` (`stream::loader_consumer`
+    /// makes sure a stream keeps them).
     pub fn start<S: Store>(
         config: &Config,
+        js: jetstream::Context,
         consumer: PullConsumer,
         store: S,
     ) -> std::io::Result<Loader> {
         let metrics = Arc::new(LoadMetrics::default());
+        metrics.ack_wait_ms.store(
+            consumer.cached_info().config.ack_wait.as_millis() as u64,
+            Relaxed,
+        );
         let (stop, stopped) = watch::channel(false);
         let store = StoreThread::start(store)?;
         let settings = Settings {
             batch_events: config.batch_events,
             batch_age: config.batch_age,
-            ack_wait: config.ack_wait,
+            batch_max_bytes: config.batch_max_bytes,
+            dead_letter_subject: config.dead_letter_subject.clone().into(),
+            stream: config.stream.clone(),
+            consumer: config.consumer.clone(),
+            #[cfg(feature = "test-hooks")]
             pause_before_ack: config.test_pause_before_ack,
         };
         tokio::spawn(watch_lag(
@@ -311,7 +383,7 @@ impl Loader {
             metrics.clone(),
             stopped.clone(),
         ));
-        let task = tokio::spawn(run(consumer, store, settings, metrics.clone(), stopped));
+        let task = tokio::spawn(run(js, consumer, store, settings, metrics.clone(), stopped));
         Ok(Loader {
             metrics,
             stop,
@@ -319,20 +391,37 @@ impl Loader {
         })
     }
 
-    /// Finishes the batch in hand (written and acked), then stops.
-    pub async fn shutdown(self) {
+    /// Resolves when the loader ends by itself, which it does only on an
+    /// error it cannot go on after (its store thread died, its consumer was
+    /// deleted): the error.
+    pub async fn ended(&mut self) -> String {
+        match (&mut self.task).await {
+            Ok(Ok(())) => "the loader stopped".into(),
+            Ok(Err(e)) => e,
+            Err(e) => format!("the loader ended abnormally: {e}"),
+        }
+    }
+
+    /// Finishes the batch in hand (written and acked), then stops; the
+    /// loader's error if it had ended with one.
+    pub async fn shutdown(self) -> Result<(), String> {
         let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            tracing::error!(error = %e, "the loader ended abnormally");
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(format!("the loader ended abnormally: {e}")),
         }
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Settings {
     batch_events: usize,
     batch_age: Duration,
-    ack_wait: Duration,
+    batch_max_bytes: usize,
+    dead_letter_subject: async_nats::Subject,
+    stream: String,
+    consumer: String,
+    #[cfg(feature = "test-hooks")]
     pause_before_ack: bool,
 }
 
@@ -347,6 +436,9 @@ async fn watch_lag(
                 (info.num_pending as i64) + info.num_ack_pending as i64,
                 Relaxed,
             );
+            metrics
+                .ack_wait_ms
+                .store(info.config.ack_wait.as_millis() as u64, Relaxed);
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -355,179 +447,88 @@ async fn watch_lag(
     }
 }
 
-/// Sleeps `delay`, sending in-progress acks for `messages` so the stream
-/// does not hand them to another loader meanwhile; ends early on stop.
-async fn hold(
-    delay: Duration,
-    messages: &[async_nats::jetstream::Message],
-    ack_wait: Duration,
-    stopped: &mut watch::Receiver<bool>,
-) {
-    let end = tokio::time::Instant::now() + delay;
-    loop {
-        let now = tokio::time::Instant::now();
-        if now >= end || *stopped.borrow() {
-            return;
-        }
-        let step = (end - now).min(ack_wait / 3);
-        tokio::select! {
-            _ = tokio::time::sleep(step) => {}
-            _ = stopped.changed() => return,
-        }
-        if tokio::time::Instant::now() < end {
-            join_all(messages.iter().map(|m| m.ack_with(AckKind::Progress))).await;
-        }
-    }
+/// The batch in hand: its stream messages (`None` once acked or
+/// terminated), kept from redelivery by in-progress acks every third of
+/// the server's `ack_wait`, counted from when they were pulled.
+struct InHand {
+    messages: Vec<Option<StreamMessage>>,
+    last_progress: tokio::time::Instant,
 }
 
-async fn run(
-    consumer: PullConsumer,
-    store: StoreThread,
-    settings: Settings,
-    metrics: Arc<LoadMetrics>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut breaker = Breaker::default();
-    let mut fetch_failures = 0u32;
-    while !*stopped.borrow() {
-        // A batch: up to `batch_events`, or what came within `batch_age`.
-        let messages = match consumer
-            .batch()
-            .max_messages(settings.batch_events)
-            .expires(settings.batch_age)
-            .messages()
-            .await
-        {
-            Ok(messages) => messages,
-            Err(e) => {
-                fetch_failures += 1;
-                tracing::warn!(error = %e, "cannot pull from the stream; retrying");
-                tokio::time::sleep(full_jitter(fetch_failures)).await;
-                continue;
-            }
-        };
-        let mut messages = std::pin::pin!(messages);
-        let mut got = Vec::new();
-        // On stop, what arrived is written and acked; what the stream was
-        // still sending for this pull is delivered again after `ack_wait`.
-        loop {
-            tokio::select! {
-                next = messages.next() => match next {
-                    Some(Ok(message)) => got.push(message),
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "the pull ended");
-                        break;
-                    }
-                    None => break,
-                },
-                _ = stopped.changed() => break,
-            }
-        }
-        fetch_failures = 0;
-        if got.is_empty() {
-            continue;
-        }
-        metrics.fetched.fetch_add(got.len() as u64, Relaxed);
-        metrics.in_flight.store(got.len() as i64, Relaxed);
-        let mut batches = Vec::with_capacity(got.len());
-        let mut kept = Vec::with_capacity(got.len());
-        let mut oldest: Option<i128> = None;
-        for message in got {
-            match stream::decode(&message.payload) {
-                Ok(batch) => {
-                    if let Ok(info) = message.info() {
-                        let at = info.published.unix_timestamp_nanos();
-                        oldest = Some(oldest.map_or(at, |o| o.min(at)));
-                    }
-                    batches.push(batch);
-                    kept.push(message);
-                }
-                Err(why) => {
-                    metrics.poison.fetch_add(1, Relaxed);
-                    tracing::error!(subject = %message.subject, why, "not an event envelope: terminated in the stream");
-                    if let Err(e) = message.ack_with(AckKind::Term).await {
-                        tracing::warn!(error = %e, "terminating a message failed");
-                    }
-                }
-            }
-        }
-        if kept.is_empty() {
-            metrics.in_flight.store(0, Relaxed);
-            continue;
-        }
-        let batches = Arc::new(batches);
+impl InHand {
+    fn period(metrics: &LoadMetrics) -> Duration {
+        Duration::from_millis(metrics.ack_wait_ms.load(Relaxed).max(300) / 3)
+    }
 
-        // Write until the store commits (or the loader is stopped).
-        let mut attempt = 0u32;
-        let written = loop {
-            if let Some(wait) = breaker.wait(Instant::now()) {
-                metrics.circuit.store(breaker.code(), Relaxed);
-                hold(wait, &kept, settings.ack_wait, &mut stopped).await;
-                if *stopped.borrow() {
-                    break None;
-                }
-                continue;
+    fn next_progress(&self, metrics: &LoadMetrics) -> tokio::time::Instant {
+        self.last_progress + InHand::period(metrics)
+    }
+
+    async fn progress(&mut self) {
+        join_all(
+            self.messages
+                .iter()
+                .flatten()
+                .map(|m| m.ack_with(AckKind::Progress)),
+        )
+        .await;
+        self.last_progress = tokio::time::Instant::now();
+    }
+
+    /// Sleeps `delay`, sending in-progress acks when due; ends early on stop.
+    async fn hold(
+        &mut self,
+        delay: Duration,
+        metrics: &LoadMetrics,
+        stopped: &mut watch::Receiver<bool>,
+    ) {
+        let end = tokio::time::Instant::now() + delay;
+        loop {
+            if tokio::time::Instant::now() >= end || *stopped.borrow() {
+                return;
             }
-            metrics.circuit.store(breaker.code(), Relaxed);
-            let started = Instant::now();
-            let result = store.write(batches.clone()).await;
-            metrics.write_latency.observe(started.elapsed());
-            match result {
-                Ok(written) => {
-                    breaker.succeeded();
-                    metrics.circuit.store(breaker.code(), Relaxed);
-                    break Some(written);
-                }
-                Err(e) => {
-                    attempt += 1;
-                    breaker.failed(Instant::now());
-                    metrics.circuit.store(breaker.code(), Relaxed);
-                    metrics.write_failures.fetch_add(1, Relaxed);
-                    tracing::warn!(error = %e, attempt, events = kept.len(), "the store write failed; retrying");
-                    if *stopped.borrow() {
-                        break None;
-                    }
-                    hold(full_jitter(attempt), &kept, settings.ack_wait, &mut stopped).await;
-                }
+            let next = self.next_progress(metrics);
+            tokio::select! {
+                _ = tokio::time::sleep_until(end.min(next)) => {}
+                _ = stopped.changed() => return,
             }
-        };
-        let Some(written) = written else {
-            // Stopped while the store failed: not acked, so delivered again.
-            tracing::warn!(
-                events = kept.len(),
-                "stopping with a batch the store did not take; the stream keeps it"
-            );
-            break;
-        };
-        for w in &written {
-            metrics.stored.fetch_add(w.stored as u64, Relaxed);
-            metrics.duplicates.fetch_add(w.duplicates as u64, Relaxed);
+            if tokio::time::Instant::now() >= next {
+                self.progress().await;
+            }
         }
-        if settings.pause_before_ack {
-            metrics.paused_before_ack.store(true, Relaxed);
-            tracing::warn!(
-                events = kept.len(),
-                "test: committed; pausing before the acks"
-            );
-            std::future::pending::<()>().await;
+    }
+
+    /// Runs the store write, sending in-progress acks while it takes.
+    async fn write(
+        &mut self,
+        store: &StoreThread,
+        part: Arc<Vec<Batch>>,
+        metrics: &LoadMetrics,
+    ) -> Result<Result<Vec<Written>, StoreError>, StoreGone> {
+        let write = store.write(part);
+        let mut write = std::pin::pin!(write);
+        loop {
+            let next = self.next_progress(metrics);
+            tokio::select! {
+                result = &mut write => return result,
+                _ = tokio::time::sleep_until(next) => self.progress().await,
+            }
         }
-        // Acks, only now: the store has committed.
-        let acks = join_all(kept.iter().map(|m| m.ack())).await;
+    }
+
+    /// Acks `range` (the store has committed it).
+    async fn ack(&mut self, range: std::ops::Range<usize>, metrics: &LoadMetrics) {
+        let done: Vec<StreamMessage> = self.messages[range]
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        let acks = join_all(done.iter().map(|m| m.ack())).await;
         let failed = acks.iter().filter(|a| a.is_err()).count();
         metrics.ack_failures.fetch_add(failed as u64, Relaxed);
         metrics
             .acked
             .fetch_add((acks.len() - failed) as u64, Relaxed);
-        metrics.batches.fetch_add(1, Relaxed);
-        metrics.in_flight.store(0, Relaxed);
-        if let Some(oldest) = oldest {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as i128);
-            metrics
-                .last_delay_ms
-                .store(((now - oldest).max(0) / 1_000_000) as u64, Relaxed);
-        }
+        metrics.in_flight.fetch_sub(done.len() as i64, Relaxed);
         if failed > 0 {
             tracing::warn!(
                 failed,
@@ -535,9 +536,397 @@ async fn run(
             );
         }
     }
+}
+
+/// A header value: no line breaks or other control characters, at most
+/// 1,000 characters.
+fn header_value(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect()
+}
+
+/// Publishes `message` to the dead-letter subject with `reason` and waits
+/// for JetStream's ack; then terminates it in the stream. If the publish
+/// fails the message is left as it is (delivered again after `ack_wait`):
+/// an event leaves the stream only once another stream holds it.
+async fn dead_letter(
+    js: &jetstream::Context,
+    settings: &Settings,
+    message: StreamMessage,
+    reason: &str,
+    metrics: &LoadMetrics,
+) -> bool {
+    let (sequence, delivered) = message
+        .info()
+        .map(|i| (i.stream_sequence, i.delivered))
+        .unwrap_or((0, 0));
+    let publish = Publish::build()
+        .payload(message.payload.clone())
+        .message_id(format!("{}:{sequence}", settings.stream))
+        .header("Collector-Dead-Reason", header_value(reason).as_str())
+        .header("Collector-Stream", settings.stream.as_str())
+        .header("Collector-Stream-Sequence", sequence.to_string().as_str())
+        .header("Collector-Subject", message.subject.as_str());
+    let published = match js
+        .send_publish(settings.dead_letter_subject.clone(), publish)
+        .await
+    {
+        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = published {
+        tracing::warn!(error = %e, sequence, reason, subject = %settings.dead_letter_subject, "cannot publish an event to the dead-letter subject; it stays in the stream and comes again");
+        return false;
+    }
+    if let Err(e) = message.ack_with(AckKind::Term).await {
+        tracing::warn!(error = %e, sequence, "terminating a dead-lettered event failed; it comes again and is dead-lettered again (the copy is dropped there)");
+    }
+    metrics.dead_letters.fetch_add(1, Relaxed);
+    tracing::warn!(
+        sequence,
+        delivered,
+        reason,
+        subject = %settings.dead_letter_subject,
+        "an event was dead-lettered and terminated in the stream"
+    );
+    true
+}
+
+/// What became of one part of a batch.
+enum Outcome {
+    Written(Vec<Written>),
+    /// The store refused the part's data.
+    Refused(StoreError),
+    /// Stopped while the store was failing: not written, not acked.
+    Stopped,
+}
+
+/// Writes `part`, retrying transient failures behind the breaker until it
+/// is written, refused for its data, or the loader is stopped.
+#[allow(clippy::too_many_arguments)]
+async fn write_part(
+    store: &StoreThread,
+    part: Arc<Vec<Batch>>,
+    events: usize,
+    in_hand: &mut InHand,
+    breaker: &mut Breaker,
+    metrics: &LoadMetrics,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<Outcome, StoreGone> {
+    let mut attempt = 0u32;
+    loop {
+        if let Some(wait) = breaker.wait(Instant::now()) {
+            metrics.circuit.store(breaker.code(), Relaxed);
+            in_hand.hold(wait, metrics, stopped).await;
+            if *stopped.borrow() {
+                return Ok(Outcome::Stopped);
+            }
+            continue;
+        }
+        metrics.circuit.store(breaker.code(), Relaxed);
+        let started = Instant::now();
+        let result = in_hand.write(store, part.clone(), metrics).await?;
+        metrics.write_latency.observe(started.elapsed());
+        match result {
+            Ok(written) => {
+                breaker.succeeded();
+                metrics.circuit.store(breaker.code(), Relaxed);
+                return Ok(Outcome::Written(written));
+            }
+            Err(e) if e.is_data() => {
+                // The store answered: it is up, only this data is wrong.
+                breaker.succeeded();
+                metrics.circuit.store(breaker.code(), Relaxed);
+                metrics.write_refusals.fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, events, "the store refused the data of a write");
+                return Ok(Outcome::Refused(e));
+            }
+            Err(e) => {
+                attempt += 1;
+                breaker.failed(Instant::now());
+                metrics.circuit.store(breaker.code(), Relaxed);
+                metrics.write_failures.fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, attempt, events, "the store write failed; retrying");
+                if *stopped.borrow() {
+                    return Ok(Outcome::Stopped);
+                }
+                in_hand.hold(full_jitter(attempt), metrics, stopped).await;
+            }
+        }
+    }
+}
+
+/// Whether the consumer is gone (deleted), asked twice a second apart so
+/// that a cluster electing its leaders is not taken for it.
+async fn consumer_deleted(consumer: &PullConsumer) -> bool {
+    let mut consumer = consumer.clone();
+    for check in 0..2 {
+        if check > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        match consumer.info().await {
+            Err(e) if e.kind() == ConsumerInfoErrorKind::NotFound => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn run(
+    js: jetstream::Context,
+    consumer: PullConsumer,
+    store: StoreThread,
+    settings: Settings,
+    metrics: Arc<LoadMetrics>,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let result = drive(&js, &consumer, &store, &settings, &metrics, &mut stopped).await;
     drop(store.jobs);
-    let _ = tokio::task::spawn_blocking(move || store.thread.join()).await;
-    tracing::info!("loader stopped");
+    let joined = tokio::task::spawn_blocking(move || store.thread.join()).await;
+    match result {
+        Ok(()) => {
+            tracing::info!("loader stopped");
+            Ok(())
+        }
+        Err(e) => {
+            let e = match joined {
+                Ok(Err(_)) | Err(_) => format!("{e} (the store thread panicked)"),
+                Ok(Ok(())) => e,
+            };
+            tracing::error!(error = %e, "the loader cannot go on");
+            Err(e)
+        }
+    }
+}
+
+async fn drive(
+    js: &jetstream::Context,
+    consumer: &PullConsumer,
+    store: &StoreThread,
+    settings: &Settings,
+    metrics: &LoadMetrics,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut breaker = Breaker::default();
+    let mut pull_failures = 0u32;
+    while !*stopped.borrow() {
+        // A batch: up to `batch_events` and `batch_max_bytes`, or what came
+        // within `batch_age`.
+        let pulled_at = tokio::time::Instant::now();
+        let pull = consumer
+            .batch()
+            .max_messages(settings.batch_events)
+            .max_bytes(settings.batch_max_bytes)
+            .expires(settings.batch_age)
+            .messages()
+            .await;
+        let mut got = Vec::new();
+        let mut failure = None;
+        match pull {
+            Ok(messages) => {
+                let mut messages = std::pin::pin!(messages);
+                // On stop, what arrived is written and acked; what the
+                // stream was still sending for this pull is delivered again
+                // after `ack_wait`.
+                loop {
+                    tokio::select! {
+                        next = messages.next() => match next {
+                            Some(Ok(message)) => got.push(message),
+                            // A pull ends with a status when it reached its
+                            // byte limit (normal), or when it was refused.
+                            Some(Err(e)) => {
+                                failure = Some(e.to_string());
+                                break;
+                            }
+                            None => break,
+                        },
+                        _ = stopped.changed() => break,
+                    }
+                }
+            }
+            Err(e) => failure = Some(e.to_string()),
+        }
+        // The server ends an empty pull at its expiry (408); one that ends
+        // by the client's own timer, seconds later, was never answered (no
+        // consumer, no stream leader).
+        if got.is_empty()
+            && failure.is_none()
+            && !*stopped.borrow()
+            && pulled_at.elapsed() > settings.batch_age + Duration::from_secs(2)
+        {
+            failure = Some("the server did not answer the pull".into());
+        }
+        if got.is_empty() {
+            if let Some(e) = failure {
+                pull_failures += 1;
+                metrics.pull_failures.fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, failures = pull_failures, consumer = settings.consumer, "a pull from the stream failed with nothing fetched; backing off");
+                if consumer_deleted(consumer).await {
+                    return Err(format!(
+                        "the consumer {} was deleted from the stream {}; a loader started again creates it",
+                        settings.consumer, settings.stream
+                    ));
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(full_jitter(pull_failures)) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+            continue;
+        }
+        pull_failures = 0;
+        metrics.fetched.fetch_add(got.len() as u64, Relaxed);
+        load_batch(
+            js,
+            store,
+            settings,
+            metrics,
+            stopped,
+            &mut breaker,
+            got,
+            pulled_at,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Decodes, writes and acks one pulled batch. `Err` only when the store
+/// thread is gone.
+#[allow(clippy::too_many_arguments)]
+async fn load_batch(
+    js: &jetstream::Context,
+    store: &StoreThread,
+    settings: &Settings,
+    metrics: &LoadMetrics,
+    stopped: &mut watch::Receiver<bool>,
+    breaker: &mut Breaker,
+    got: Vec<StreamMessage>,
+    pulled_at: tokio::time::Instant,
+) -> Result<(), String> {
+    let mut batches = Vec::with_capacity(got.len());
+    let mut kept = Vec::with_capacity(got.len());
+    let mut oldest: Option<i128> = None;
+    for message in got {
+        match stream::decode(&message.payload) {
+            Ok(batch) => {
+                if let Ok(info) = message.info() {
+                    let at = info.published.unix_timestamp_nanos();
+                    oldest = Some(oldest.map_or(at, |o| o.min(at)));
+                }
+                batches.push(batch);
+                kept.push(Some(message));
+            }
+            Err(Undecodable::Newer(why)) => {
+                let delivered = message.info().map_or(1, |i| i.delivered);
+                if delivered >= NEWER_MAX_DELIVERIES {
+                    let reason = format!("{why}; no loader took it in {delivered} deliveries");
+                    dead_letter(js, settings, message, &reason, metrics).await;
+                    continue;
+                }
+                metrics.deferred.fetch_add(1, Relaxed);
+                tracing::warn!(
+                    why,
+                    delivered,
+                    "an envelope this loader cannot read: handed back for a newer loader"
+                );
+                if let Err(e) = message
+                    .ack_with(AckKind::Nak(Some(NEWER_RETRY_DELAY)))
+                    .await
+                {
+                    tracing::warn!(error = %e, "a negative ack failed; the event comes again after ack_wait");
+                }
+            }
+            Err(Undecodable::Malformed(why)) => {
+                metrics.poison.fetch_add(1, Relaxed);
+                dead_letter(js, settings, message, &why, metrics).await;
+            }
+        }
+    }
+    if kept.is_empty() {
+        return Ok(());
+    }
+    metrics.in_flight.store(kept.len() as i64, Relaxed);
+    let mut in_hand = InHand {
+        messages: kept,
+        last_progress: pulled_at,
+    };
+    let all = Arc::new(batches);
+    // Parts still to write, the next at the end: the whole batch, then
+    // halves of any part the store refuses for its data.
+    let mut parts = vec![0..all.len()];
+    while let Some(range) = parts.pop() {
+        let part = if range.len() == all.len() {
+            all.clone()
+        } else {
+            Arc::new(all[range.clone()].to_vec())
+        };
+        let outcome = write_part(
+            store,
+            part,
+            range.len(),
+            &mut in_hand,
+            breaker,
+            metrics,
+            stopped,
+        )
+        .await
+        .map_err(|StoreGone| "the store thread has stopped".to_string())?;
+        match outcome {
+            Outcome::Written(written) => {
+                for w in &written {
+                    metrics.stored.fetch_add(w.stored as u64, Relaxed);
+                    metrics.duplicates.fetch_add(w.duplicates as u64, Relaxed);
+                }
+                #[cfg(feature = "test-hooks")]
+                if settings.pause_before_ack {
+                    metrics.paused_before_ack.store(true, Relaxed);
+                    tracing::warn!(
+                        events = range.len(),
+                        "test: committed; pausing before the acks"
+                    );
+                    std::future::pending::<()>().await;
+                }
+                // Acks, only now: the store has committed.
+                in_hand.ack(range, metrics).await;
+            }
+            Outcome::Refused(e) if range.len() == 1 => {
+                if let Some(message) = in_hand.messages[range.start].take() {
+                    let reason = format!("the store refused it: {e}");
+                    if dead_letter(js, settings, message, &reason, metrics).await {
+                        metrics.in_flight.fetch_sub(1, Relaxed);
+                    }
+                }
+            }
+            Outcome::Refused(_) => {
+                let middle = range.start + range.len() / 2;
+                parts.push(middle..range.end);
+                parts.push(range.start..middle);
+            }
+            Outcome::Stopped => {
+                // Stopped while the store failed: not acked, so delivered again.
+                tracing::warn!(
+                    events = in_hand.messages.iter().flatten().count(),
+                    "stopping with events the store did not take; the stream keeps them"
+                );
+                metrics.in_flight.store(0, Relaxed);
+                return Ok(());
+            }
+        }
+    }
+    metrics.batches.fetch_add(1, Relaxed);
+    metrics.in_flight.store(0, Relaxed);
+    if let Some(oldest) = oldest {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        metrics
+            .last_delay_ms
+            .store(((now - oldest).max(0) / 1_000_000) as u64, Relaxed);
+    }
+    Ok(())
 }
 
 /// Serves `/healthz`, `/readyz` (503 while the store's circuit is open)
@@ -586,11 +975,6 @@ pub async fn serve_ops(
                 .await;
         });
     }
-}
-
-/// Binds the loader's operations address.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 #[cfg(test)]

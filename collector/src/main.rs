@@ -7,7 +7,7 @@
 //! and stops on SIGTERM or SIGINT after finishing what is in flight.
 
 use std::process::ExitCode;
-
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use analytics_collector::store::sqlite::SqliteStore;
 use analytics_collector::store::{Receipts, Store};
 use analytics_collector::stream::{self, publish::StreamStore};
 use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
@@ -104,7 +105,7 @@ fn init_logs(config: &Config) -> Result<(), String> {
 /// How long, past `shutdown_timeout`, the store has to commit what is
 /// queued before the process exits anyway (a store that hangs must not
 /// hold it forever; nothing it held was answered 2xx).
-const STORE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+const STORE_GRACE: Duration = Duration::from_secs(30);
 
 /// How long a starting `ingest` or `load` waits for the stream and the
 /// store to be reachable before it gives up.
@@ -126,7 +127,8 @@ async fn serve(config: Config) -> Result<(), String> {
             let url = config.postgres_url.clone().unwrap_or_default();
             let store = PostgresStore::connect(&url)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_write_timeout(config.write_timeout);
             tracing::info!("store: postgres");
             Server::start(config, store).await
         }
@@ -134,7 +136,8 @@ async fn serve(config: Config) -> Result<(), String> {
             let url = config.clickhouse_url.clone().unwrap_or_default();
             let store = ClickHouseStore::connect(&url)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_write_timeout(config.write_timeout);
             tracing::info!("store: clickhouse");
             Server::start(config, store).await
         }
@@ -174,26 +177,36 @@ async fn ingest(config: Config) -> Result<(), String> {
 
 async fn load(config: Config) -> Result<(), String> {
     let js = stream::connect(&config, "analytics-collector load").await?;
-    let stream = stream::ensure_stream(&js, &config, START_PATIENCE).await?;
-    let consumer = stream::ensure_consumer(&stream, &config, START_PATIENCE).await?;
-    let listener = load::bind(config.listen)
+    let consumer = stream::loader_consumer(&js, &config, START_PATIENCE).await?;
+    let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let loader = match config.store {
+    let write_timeout = config.write_timeout;
+    let mut loader = match config.store {
         StoreKind::Sqlite => {
             let store = SqliteStore::open(&config.db).map_err(|e| e.to_string())?;
-            start_loader(&config, consumer, store)
+            start_loader(&config, js, consumer, store)
         }
-        StoreKind::Memory => start_loader(&config, consumer, MemoryStore::new()),
+        StoreKind::Memory => start_loader(&config, js, consumer, MemoryStore::new()),
         StoreKind::Postgres => {
             let url = config.postgres_url.clone().unwrap_or_default();
             let store = retry_connect("postgres", || PostgresStore::connect(&url)).await?;
-            start_loader(&config, consumer, store)
+            start_loader(
+                &config,
+                js,
+                consumer,
+                store.with_write_timeout(write_timeout),
+            )
         }
         StoreKind::Clickhouse => {
             let url = config.clickhouse_url.clone().unwrap_or_default();
             let store = retry_connect("clickhouse", || ClickHouseStore::connect(&url)).await?;
-            start_loader(&config, consumer, store)
+            start_loader(
+                &config,
+                js,
+                consumer,
+                store.with_write_timeout(write_timeout),
+            )
         }
     }?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -205,19 +218,29 @@ async fn load(config: Config) -> Result<(), String> {
     ));
     println!("listening on http://{addr}");
     tracing::info!(%addr, store = ?config.store, consumer = config.consumer, "loading");
-    wait_for_signal().await?;
-    loader.shutdown().await;
+    // The loader ends by itself only on an error it cannot go on after:
+    // the process exits non-zero, for its supervisor to start it again.
+    let signalled = tokio::select! {
+        signalled = wait_for_signal() => signalled,
+        error = loader.ended() => Err(error),
+    };
+    let result = match signalled {
+        Ok(()) => loader.shutdown().await,
+        Err(error) => Err(error),
+    };
     let _ = ops_stop.send(true);
+    result?;
     tracing::info!("stopped; every batch written was acked");
     Ok(())
 }
 
 fn start_loader<S: Store>(
     config: &Config,
+    js: async_nats::jetstream::Context,
     consumer: async_nats::jetstream::consumer::PullConsumer,
     store: S,
 ) -> Result<Loader, String> {
-    Loader::start(config, consumer, store).map_err(|e| format!("cannot start the loader: {e}"))
+    Loader::start(config, js, consumer, store).map_err(|e| format!("cannot start the loader: {e}"))
 }
 
 /// Connects to a store, retrying while it is not up yet, up to `START_PATIENCE`.
@@ -257,10 +280,7 @@ async fn run_server(server: Server) -> Result<(), String> {
 
     wait_for_signal().await?;
     server.shutdown();
-    let stored = server
-        .metrics()
-        .stored
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let stored = server.metrics().stored.load(Ordering::Relaxed);
     if tokio::time::timeout(shutdown_timeout + STORE_GRACE, server.wait())
         .await
         .is_err()

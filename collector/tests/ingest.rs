@@ -1,7 +1,9 @@
 //! The `ingest` role against a real JetStream node: 2xx only once the
 //! stream holds every accepted event, 503 with `Retry-After` (never 2xx)
-//! while the stream is down, the same answers as `serve`, the stream's
-//! `Nats-Msg-Id` dedupe, and what an ingest node answers to receipts.
+//! while the stream is down or refuses one event of a request, the same
+//! answers as `serve`, the stream's `Nats-Msg-Id` dedupe, a stream with
+//! settings the collector cannot use refused at start, and what an ingest
+//! node answers to receipts.
 
 // Each test holds `services::serial()` for its whole run (its own runtime):
 // the lock serializes tests across threads, not tasks within one.
@@ -194,11 +196,10 @@ async fn an_ingest_node_answers_receipts_from_the_postgres_the_loaders_write() {
     assert_eq!(post_batch(addr, &ask).await.json(), json!({"receipts": []}));
     let mut config = node.config.clone();
     config.batch_age = Duration::from_millis(100);
-    let stream = node.js.get_stream(&config.stream).await.expect("stream");
-    let consumer = stream::ensure_consumer(&stream, &config, PATIENCE)
+    let consumer = stream::loader_consumer(&node.js, &config, PATIENCE)
         .await
         .expect("consumer");
-    let loader = Loader::start(&config, consumer, store).expect("loader");
+    let loader = Loader::start(&config, node.js.clone(), consumer, store).expect("loader");
     common::eventually("the loader wrote the three", || async {
         pg.query("SELECT count(*) FROM events") == "3"
     })
@@ -207,5 +208,86 @@ async fn an_ingest_node_answers_receipts_from_the_postgres_the_loaders_write() {
         post_batch(addr, &ask).await.json(),
         json!({"receipts": ["f0", "f1", "f2"]})
     );
-    loader.shutdown().await;
+    loader.shutdown().await.expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_one_of_whose_events_the_stream_refuses_is_not_answered_2xx() {
+    let _serial = serial();
+    let nats = NatsCluster::start(1);
+    let mut config = common::config();
+    config.nats_urls = nats.urls();
+    config.stream_replicas = 1;
+    config.commit_timeout = Duration::from_secs(2);
+    let js = stream::connect(&config, "test ingest")
+        .await
+        .expect("connects");
+    // A stream an operator limited to 4 KB messages (smaller than an
+    // event may be): the stream refuses such an event's publish.
+    let mut limited = stream::stream_config(&config);
+    limited.max_message_size = 4096;
+    js.create_stream(limited).await.expect("the stream");
+    let store = StreamStore::new(
+        js.clone(),
+        stream::subject(&config),
+        config.commit_timeout,
+        tokio::runtime::Handle::current(),
+        None,
+    );
+    let server = Server::start(config.clone(), store).await.expect("listens");
+    let addr = server.addr();
+    let mut big = track("big");
+    big["properties"] = json!({"blob": "x".repeat(8_000)});
+    let answer = post_batch(addr, &batch(&[track("g1"), big, track("g2")])).await;
+    assert!(
+        !(200..300).contains(&answer.status),
+        "a request with an event the stream refused was answered {}: {}",
+        answer.status,
+        answer.text()
+    );
+    // The next requests are not held up by it.
+    let body = batch(&ids("h", 5));
+    common::eventually("a later request is answered 2xx", || async {
+        post_batch(addr, &body).await.status == 200
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_stream_the_collector_cannot_use_is_refused_naming_what_differs() {
+    let _serial = serial();
+    let nats = NatsCluster::start(1);
+    let mut config = common::config();
+    config.nats_urls = nats.urls();
+    config.stream_replicas = 1;
+    let js = stream::connect(&config, "test ingest")
+        .await
+        .expect("connects");
+    let mut other = stream::stream_config(&config);
+    other.retention = async_nats::jetstream::stream::RetentionPolicy::Limits;
+    other.storage = async_nats::jetstream::stream::StorageType::Memory;
+    js.create_stream(other).await.expect("the stream");
+    let error = stream::ensure_stream(&js, &config, PATIENCE)
+        .await
+        .expect_err("refused");
+    assert!(
+        error.contains("retention is Limits") && error.contains("storage is Memory"),
+        "{error}"
+    );
+    let error = stream::loader_consumer(&js, &config, PATIENCE)
+        .await
+        .expect_err("a loader refuses it too");
+    assert!(error.contains("retention is Limits"), "{error}");
+    // Another dedupe window is updated in place.
+    js.delete_stream(&config.stream).await.expect("deleted");
+    let mut window = stream::stream_config(&config);
+    window.duplicate_window = Duration::from_secs(5);
+    js.create_stream(window).await.expect("the stream");
+    let mut stream = stream::ensure_stream(&js, &config, PATIENCE)
+        .await
+        .expect("taken, and updated");
+    assert_eq!(
+        stream.info().await.expect("info").config.duplicate_window,
+        config.duplicate_window
+    );
 }

@@ -18,6 +18,8 @@ pub enum Fault {
     FailAfterWrite,
     /// Block until the fault changes.
     Stall,
+    /// Panic in the store's thread (a store with a bug).
+    Panic,
 }
 
 struct State {
@@ -103,6 +105,7 @@ impl<S: Store> Store for FaultStore<S> {
                 self.inner.write(group)?;
                 Err(StoreError::new("injected failure after the write"))
             }
+            Fault::Panic => panic!("injected panic in the store"),
             Fault::None | Fault::Stall => self.inner.write(group),
         }
     }

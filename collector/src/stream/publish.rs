@@ -52,8 +52,10 @@ impl StreamStore {
         let mut pending = Vec::new();
         for (b, batch) in group.iter().enumerate() {
             for m in &batch.messages {
+                let payload = encode(&batch.write_key, &batch.received_at, m)
+                    .map_err(|e| StoreError::new(format!("publishing to the stream: {e}")))?;
                 let publish = Publish::build()
-                    .payload(encode(&batch.write_key, &batch.received_at, m).into())
+                    .payload(payload.into())
                     .message_id(msg_id(&batch.write_key, &m.message_id));
                 let ack = self
                     .js
