@@ -856,7 +856,8 @@ async fn load_batch(
     let all = Arc::new(batches);
     // Parts still to write, the next at the end: the whole batch, then
     // halves of any part the store refuses for its data.
-    let mut parts = vec![0..all.len()];
+    let mut parts: Vec<std::ops::Range<usize>> = Vec::new();
+    parts.push(0..all.len());
     while let Some(range) = parts.pop() {
         let part = if range.len() == all.len() {
             all.clone()
