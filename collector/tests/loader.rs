@@ -113,7 +113,7 @@ async fn messages_in(js: &jetstream::Context, stream: &str) -> u64 {
 /// nothing, while the loader holds its batch with in-progress acks.
 async fn second_puller_gets(consumer: &PullConsumer, window: Duration) -> usize {
     let mut got = consumer
-        .fetch()
+        .batch()
         .max_messages(1000)
         .expires(window)
         .messages()
