@@ -160,11 +160,7 @@ impl PostgresStore {
             client: Some(client),
             write_timeout: WRITE_TIMEOUT,
             runtime: Handle::current(),
-            receipts: Arc::new(PostgresReceipts {
-                url: url.to_owned(),
-                client: tokio::sync::Mutex::new(None),
-                runtime: Handle::current(),
-            }),
+            receipts: PostgresReceipts::new(url),
         })
     }
 
@@ -296,10 +292,16 @@ impl Store for PostgresStore {
     }
 }
 
-/// Receipt lookups on a connection of their own.
+/// Connections receipt lookups may use at once (opened as needed, kept
+/// while they work).
+pub const RECEIPT_CONNECTIONS: usize = 4;
+
+/// Receipt lookups on connections of their own: a small pool, so that one
+/// slow lookup does not queue the others behind it.
 pub struct PostgresReceipts {
     url: String,
-    client: tokio::sync::Mutex<Option<Client>>,
+    idle: std::sync::Mutex<Vec<Client>>,
+    permits: tokio::sync::Semaphore,
     runtime: Handle,
 }
 
@@ -308,32 +310,35 @@ impl PostgresReceipts {
     pub fn new(url: &str) -> Arc<PostgresReceipts> {
         Arc::new(PostgresReceipts {
             url: url.to_owned(),
-            client: tokio::sync::Mutex::new(None),
+            idle: std::sync::Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(RECEIPT_CONNECTIONS),
             runtime: Handle::current(),
         })
     }
 
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Client>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn lookup(&self, write_key: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
-        let mut client = self.client.lock().await;
-        if client.as_ref().is_none_or(Client::is_closed) {
-            *client = Some(open(&self.url).await?);
-        }
-        let Some(connection) = client.as_ref() else {
-            return Err(StoreError::new("postgres: no connection"));
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::new("postgres: the receipt pool is closed"))?;
+        let pooled = self.idle().pop().filter(|c| !c.is_closed());
+        let client = match pooled {
+            Some(client) => client,
+            None => open(&self.url).await?,
         };
         let clean: Vec<Cow<str>> = ids.iter().map(|id| no_nul(id)).collect();
         let clean: Vec<&str> = clean.iter().map(|c| &**c).collect();
-        let rows = connection
+        // A failed query drops its connection; a working one goes back.
+        let rows = client
             .query(HELD, &[&write_key, &clean])
             .await
-            .map_err(pg);
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(e) => {
-                *client = None;
-                return Err(e);
-            }
-        };
+            .map_err(pg)?;
+        self.idle().push(client);
         let held: std::collections::HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
         Ok(ids
             .iter()
