@@ -250,6 +250,7 @@ impl Proc {
 
     /// Sends `signal` (a name, e.g. QUIT) by PID.
     pub fn signal(&self, signal: &str) {
+        assert!(self.child.is_some(), "{} is not running", self.name);
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &self.pid().to_string()])
             .status()
@@ -631,11 +632,18 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        if let Some(proc) = self.proc.take() {
+        if let Some(mut proc) = self.proc.take() {
             // Immediate shutdown takes the backends with it; Proc's drop
-            // then SIGKILLs whatever is left.
-            proc.signal("QUIT");
-            let mut proc = proc;
+            // then SIGKILLs whatever is left. (No assertion here: a drop
+            // may run while a failed test unwinds.)
+            let pid = proc.child.as_ref().map(Child::id);
+            if let Some(pid) = pid
+                .and_then(|p| libc::pid_t::try_from(p).ok())
+                .filter(|&p| p > 0)
+            {
+                // SAFETY: a plain kill(2) of our own child's PID.
+                unsafe { libc::kill(pid, libc::SIGQUIT) };
+            }
             let deadline = Instant::now() + Duration::from_secs(10);
             while proc
                 .child
