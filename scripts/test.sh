@@ -17,7 +17,7 @@ cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 step "native tests of the core (unit, behaviour, 10,000-case property test)"
 cargo test --all-targets
 
-step "collector: format, lint, tests (the wire, one rule per test; faults, with the real binary killed and restarted under load; parser properties; the SQLite store)"
+step "collector: format, lint, tests (the wire, one rule per test; faults, with the real binary killed and restarted under load; parser properties; the SQLite store; ingest and load over a JetStream cluster into Postgres and ClickHouse behind HAProxy, with nodes killed under load)"
 cargo fmt -p analytics-collector --check
 cargo clippy -p analytics-collector --all-targets -- -D warnings
 cargo test -p analytics-collector

@@ -208,7 +208,7 @@ impl<S: Store> Writer<S> {
             if written.len() == group.len() {
                 Ok(written)
             } else {
-                Err(StoreError(format!(
+                Err(StoreError::new(format!(
                     "the store reported {} results for {} requests",
                     written.len(),
                     group.len()

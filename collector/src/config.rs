@@ -20,6 +20,34 @@ pub enum StoreKind {
     Sqlite,
     /// Memory only, lost at exit: for trying the collector out.
     Memory,
+    /// PostgreSQL (`postgres_url`): one transaction per group, dedupe by a unique key.
+    Postgres,
+    /// ClickHouse over HTTP (`clickhouse_url`): a ReplacingMergeTree, dedupe eventual.
+    Clickhouse,
+}
+
+/// Where an `ingest` node answers receipt requests from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptsFrom {
+    /// No store to ask: answered without a `receipts` list, so the SDK
+    /// sends the events again and the store drops the copies.
+    None,
+    /// The Postgres store the loaders write (`postgres_url`).
+    Postgres,
+    /// The ClickHouse store the loaders write (`clickhouse_url`).
+    Clickhouse,
+}
+
+/// The process's role: which subcommand runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The single process: HTTP in, the store behind.
+    Serve,
+    /// Stateless HTTP in, the JetStream stream behind.
+    Ingest,
+    /// The stream in, the store behind.
+    Load,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -52,7 +80,38 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The NATS servers (any of the cluster; the client learns the rest).
+    pub nats_urls: Vec<String>,
+    /// The JetStream stream's name; its subject is `<stream>.events`.
+    pub stream: String,
+    pub stream_replicas: usize,
+    pub duplicate_window: Duration,
+    pub postgres_url: Option<String>,
+    pub clickhouse_url: Option<String>,
+    pub receipts_from: ReceiptsFrom,
+    /// The loaders' shared durable consumer.
+    pub consumer: String,
+    pub batch_events: usize,
+    pub batch_age: Duration,
+    /// Most bytes of events one pull may bring (the loader's memory bound).
+    pub batch_max_bytes: usize,
+    pub ack_wait: Duration,
+    /// The longest one store write (Postgres transaction, ClickHouse
+    /// INSERT) may take before it is abandoned and retried.
+    pub write_timeout: Duration,
+    /// Where a loader publishes (to JetStream, acked) the events the store
+    /// refuses or that are not event envelopes, before it terminates them.
+    pub dead_letter_subject: String,
+    /// Tests only: the loader stops between its commit and its acks.
+    #[cfg(feature = "test-hooks")]
+    pub test_pause_before_ack: bool,
 }
+
+/// The largest `batch_max_bytes`, and what the loaders' shared consumer
+/// allows any pull to ask for.
+pub const MAX_BATCH_BYTES: usize = 1 << 30;
+/// The largest `batch_events`, and what the shared consumer allows.
+pub const MAX_BATCH_EVENTS: usize = 100_000;
 
 impl Config {
     /// Settings for a test or an embedding: defaults, with these write keys.
@@ -136,6 +195,52 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or analytics_collector=debug [default: info].
     #[arg(long, env = "COLLECTOR_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// ingest, load: a NATS server of the JetStream cluster (repeat, or commas) [default: nats://127.0.0.1:4222].
+    #[arg(long = "nats-url", env = "COLLECTOR_NATS_URLS", value_delimiter = ',')]
+    pub nats_urls: Vec<String>,
+    /// ingest, load: the stream's name [default: ANALYTICS_EVENTS].
+    #[arg(long, env = "COLLECTOR_STREAM")]
+    pub stream: Option<String>,
+    /// ingest: copies of the stream on the cluster when ingest creates it [default: 3].
+    #[arg(long, env = "COLLECTOR_STREAM_REPLICAS")]
+    pub stream_replicas: Option<usize>,
+    /// ingest: the stream's Nats-Msg-Id dedupe window, ms [default: 120000].
+    #[arg(long, env = "COLLECTOR_DUPLICATE_WINDOW_MS")]
+    pub duplicate_window_ms: Option<u64>,
+    /// serve, load (store postgres), ingest (receipts_from postgres): a libpq connection string or URL.
+    #[arg(long, env = "COLLECTOR_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// serve, load (store clickhouse), ingest (receipts_from clickhouse): http://host:port of its HTTP interface.
+    #[arg(long, env = "COLLECTOR_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    /// ingest: the store receipt requests are answered from [default: none].
+    #[arg(long, env = "COLLECTOR_RECEIPTS_FROM")]
+    pub receipts_from: Option<ReceiptsFrom>,
+    /// load: the durable pull consumer all loaders share [default: loader].
+    #[arg(long, env = "COLLECTOR_CONSUMER")]
+    pub consumer: Option<String>,
+    /// load: most events in one batch written to the store [default: 5000].
+    #[arg(long, env = "COLLECTOR_BATCH_EVENTS")]
+    pub batch_events: Option<usize>,
+    /// load: a batch is written once its first event waited this long, ms [default: 1000].
+    #[arg(long, env = "COLLECTOR_BATCH_AGE_MS")]
+    pub batch_age_ms: Option<u64>,
+    /// load: most bytes of events in one batch [default: 33554432].
+    #[arg(long, env = "COLLECTOR_BATCH_MAX_BYTES")]
+    pub batch_max_bytes: Option<usize>,
+    /// load: the stream redelivers an event not acked within this, ms [default: 30000].
+    #[arg(long, env = "COLLECTOR_ACK_WAIT_MS")]
+    pub ack_wait_ms: Option<u64>,
+    /// serve, load: the longest one store write may take, ms [default: 20000].
+    #[arg(long, env = "COLLECTOR_WRITE_TIMEOUT_MS")]
+    pub write_timeout_ms: Option<u64>,
+    /// load: the subject events the store refuses are published to [default: <stream>.dead].
+    #[arg(long, env = "COLLECTOR_DEAD_LETTER_SUBJECT")]
+    pub dead_letter_subject: Option<String>,
+    /// Tests only: the loader stops between its commit and its acks.
+    #[cfg(feature = "test-hooks")]
+    #[arg(long, env = "COLLECTOR_TEST_PAUSE_BEFORE_ACK", hide = true)]
+    pub test_pause_before_ack: bool,
 }
 
 /// The config file: the same settings, all optional.
@@ -161,6 +266,20 @@ pub struct FileConfig {
     shutdown_timeout_ms: Option<u64>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
+    nats_urls: Option<Vec<String>>,
+    stream: Option<String>,
+    stream_replicas: Option<usize>,
+    duplicate_window_ms: Option<u64>,
+    postgres_url: Option<String>,
+    clickhouse_url: Option<String>,
+    receipts_from: Option<ReceiptsFrom>,
+    consumer: Option<String>,
+    batch_events: Option<usize>,
+    batch_age_ms: Option<u64>,
+    batch_max_bytes: Option<usize>,
+    ack_wait_ms: Option<u64>,
+    write_timeout_ms: Option<u64>,
+    dead_letter_subject: Option<String>,
 }
 
 /// A setting that cannot be used, said so that it can be fixed.
@@ -215,8 +334,15 @@ fn millis(field: &str, value: u64, min: u64, max: u64) -> Result<Duration, Confi
 }
 
 impl Config {
-    /// Reads the file `args.config` names, if any, and resolves the settings.
+    /// Reads the file `args.config` names, if any, and resolves the settings
+    /// of `serve`.
     pub fn load(args: ServeArgs) -> Result<Config, ConfigError> {
+        Config::load_for(Role::Serve, args)
+    }
+
+    /// Reads the file `args.config` names, if any, and resolves the settings
+    /// of `role`.
+    pub fn load_for(role: Role, args: ServeArgs) -> Result<Config, ConfigError> {
         let file = match &args.config {
             None => FileConfig::default(),
             Some(path) => {
@@ -230,17 +356,27 @@ impl Config {
                     .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?
             }
         };
-        Config::resolve(args, file)
+        Config::resolve_for(role, args, file)
     }
 
     /// Layers flags and environment (`args`) over the file over the defaults.
     pub fn resolve(args: ServeArgs, file: FileConfig) -> Result<Config, ConfigError> {
+        Config::resolve_for(Role::Serve, args, file)
+    }
+
+    /// `resolve`, for `role`: each role checks the settings it needs.
+    pub fn resolve_for(
+        role: Role,
+        args: ServeArgs,
+        file: FileConfig,
+    ) -> Result<Config, ConfigError> {
         let write_keys = if args.write_keys.is_empty() {
             file.write_keys.unwrap_or_default()
         } else {
             args.write_keys
         };
-        if write_keys.is_empty() {
+        // A loader takes what the ingest nodes accepted: it needs no write key.
+        if write_keys.is_empty() && role != Role::Load {
             return Err(ConfigError(format!(
                 "{} is required: the collector refuses every request without one",
                 spell("write_keys").replace("--write-keys", "--write-key")
@@ -311,12 +447,182 @@ impl Config {
             1.0,
             1e12,
         )?;
+        let nats_urls = if !args.nats_urls.is_empty() {
+            args.nats_urls
+        } else {
+            file.nats_urls
+                .unwrap_or_else(|| vec!["nats://127.0.0.1:4222".into()])
+        };
+        if nats_urls.is_empty() || nats_urls.iter().any(|u| u.trim().is_empty()) {
+            return Err(ConfigError(format!(
+                "{}: give at least one server, e.g. nats://127.0.0.1:4222",
+                spell("nats_urls").replace("--nats-urls", "--nats-url")
+            )));
+        }
+        let stream = args
+            .stream
+            .or(file.stream)
+            .unwrap_or_else(|| "ANALYTICS_EVENTS".into());
+        if stream.is_empty()
+            || !stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError(format!(
+                "{} {stream:?}: a stream name is letters, digits, '_' and '-'",
+                spell("stream")
+            )));
+        }
+        let consumer = args
+            .consumer
+            .or(file.consumer)
+            .unwrap_or_else(|| "loader".into());
+        if consumer.is_empty()
+            || !consumer
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError(format!(
+                "{} {consumer:?}: a consumer name is letters, digits, '_' and '-'",
+                spell("consumer")
+            )));
+        }
+        let store = args.store.or(file.store).unwrap_or(StoreKind::Sqlite);
+        let postgres_url = args.postgres_url.or(file.postgres_url);
+        let clickhouse_url = args.clickhouse_url.or(file.clickhouse_url);
+        let receipts_from = args
+            .receipts_from
+            .or(file.receipts_from)
+            .unwrap_or(ReceiptsFrom::None);
+        let needs_postgres = (role != Role::Ingest && store == StoreKind::Postgres)
+            || (role == Role::Ingest && receipts_from == ReceiptsFrom::Postgres);
+        if needs_postgres && postgres_url.is_none() {
+            return Err(ConfigError(format!(
+                "{} is required with store (or receipts_from) postgres, e.g. \"host=127.0.0.1 port=5432 user=analytics dbname=analytics\"",
+                spell("postgres_url")
+            )));
+        }
+        let needs_clickhouse = (role != Role::Ingest && store == StoreKind::Clickhouse)
+            || (role == Role::Ingest && receipts_from == ReceiptsFrom::Clickhouse);
+        if role == Role::Ingest && receipts_from == ReceiptsFrom::Clickhouse {
+            return Err(ConfigError(format!(
+                "{} = clickhouse is refused: a receipt tells the SDK it may delete the events, and ClickHouse (18.16, the version this collector supports) answers an INSERT before the data is fsynced, so a listed event could still be lost in a crash; use postgres, or none (the SDK sends the events again and the store drops the copies)",
+                spell("receipts_from")
+            )));
+        }
+        if needs_clickhouse
+            && !clickhouse_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+        {
+            return Err(ConfigError(format!(
+                "{} is required with store (or receipts_from) clickhouse, as http://host:port (its HTTP interface); got {:?}",
+                spell("clickhouse_url"),
+                clickhouse_url.unwrap_or_default()
+            )));
+        }
+        let batch_age = millis(
+            "batch_age_ms",
+            args.batch_age_ms.or(file.batch_age_ms).unwrap_or(1_000),
+            10,
+            600_000,
+        )?;
+        let ack_wait = millis(
+            "ack_wait_ms",
+            args.ack_wait_ms.or(file.ack_wait_ms).unwrap_or(30_000),
+            1_000,
+            3_600_000,
+        )?;
+        let write_timeout = millis(
+            "write_timeout_ms",
+            args.write_timeout_ms
+                .or(file.write_timeout_ms)
+                .unwrap_or(20_000),
+            100,
+            600_000,
+        )?;
+        if role == Role::Load && ack_wait <= write_timeout + batch_age {
+            return Err(ConfigError(format!(
+                "{} ({} ms) must be more than {} ({} ms) + {} ({} ms): an event is delivered again to another loader once it waited ack_wait without an ack, which must not happen while its batch is still being gathered or written",
+                spell("ack_wait_ms"),
+                ack_wait.as_millis(),
+                spell("write_timeout_ms"),
+                write_timeout.as_millis(),
+                spell("batch_age_ms"),
+                batch_age.as_millis()
+            )));
+        }
+        let batch_max_bytes = within(
+            "batch_max_bytes",
+            args.batch_max_bytes
+                .or(file.batch_max_bytes)
+                .unwrap_or(32 << 20) as f64,
+            crate::stream::MIN_PULL_BYTES as f64,
+            MAX_BATCH_BYTES as f64,
+        )
+        .map_err(|e| {
+            ConfigError(format!(
+                "{e} (at least room for the largest event the stream takes, so that every event can be pulled)"
+            ))
+        })? as usize;
+        let dead_letter_subject = args
+            .dead_letter_subject
+            .or(file.dead_letter_subject)
+            .unwrap_or_else(|| format!("{stream}.dead"));
+        let valid_subject = !dead_letter_subject.is_empty()
+            && dead_letter_subject.split('.').all(|token| {
+                !token.is_empty()
+                    && token != "*"
+                    && token != ">"
+                    && token
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '*' && c != '>')
+            });
+        if !valid_subject || dead_letter_subject == format!("{stream}.events") {
+            return Err(ConfigError(format!(
+                "{} {dead_letter_subject:?}: a NATS subject (dot-separated tokens of printable ASCII, no wildcards) other than the stream's own {stream}.events",
+                spell("dead_letter_subject")
+            )));
+        }
         Ok(Config {
+            nats_urls,
+            stream,
+            stream_replicas: within(
+                "stream_replicas",
+                args.stream_replicas.or(file.stream_replicas).unwrap_or(3) as f64,
+                1.0,
+                5.0,
+            )? as usize,
+            duplicate_window: millis(
+                "duplicate_window_ms",
+                args.duplicate_window_ms
+                    .or(file.duplicate_window_ms)
+                    .unwrap_or(120_000),
+                100,
+                86_400_000,
+            )?,
+            postgres_url,
+            clickhouse_url,
+            receipts_from,
+            consumer,
+            batch_events: within(
+                "batch_events",
+                args.batch_events.or(file.batch_events).unwrap_or(5_000) as f64,
+                1.0,
+                MAX_BATCH_EVENTS as f64,
+            )? as usize,
+            batch_age,
+            batch_max_bytes,
+            ack_wait,
+            write_timeout,
+            dead_letter_subject,
+            #[cfg(feature = "test-hooks")]
+            test_pause_before_ack: args.test_pause_before_ack,
             listen: args
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8788))),
-            store: args.store.or(file.store).unwrap_or(StoreKind::Sqlite),
+            store,
             db: args
                 .db
                 .or(file.db)
@@ -459,6 +765,106 @@ mod tests {
             "{}",
             error.0
         );
+    }
+
+    #[test]
+    fn a_loader_needs_no_write_key_but_its_store_needs_its_url() {
+        let config = Config::resolve_for(Role::Load, args(&[]), FileConfig::default())
+            .expect("no write key needed");
+        assert_eq!(config.nats_urls, ["nats://127.0.0.1:4222"]);
+        assert_eq!(config.batch_events, 5_000);
+        let error =
+            Config::resolve_for(Role::Load, args(&[]), file("store = \"postgres\"")).unwrap_err();
+        assert!(
+            error
+                .0
+                .starts_with("postgres_url (--postgres-url, COLLECTOR_POSTGRES_URL) is required"),
+            "{}",
+            error.0
+        );
+        let error = Config::resolve_for(
+            Role::Load,
+            args(&[]),
+            file("store = \"clickhouse\"\nclickhouse_url = \"127.0.0.1:8123\""),
+        )
+        .unwrap_err();
+        assert!(error.0.contains("as http://host:port"), "{}", error.0);
+    }
+
+    #[test]
+    fn a_loaders_ack_wait_must_outlast_a_batchs_age_and_its_write() {
+        let mut flags = args(&[]);
+        flags.ack_wait_ms = Some(20_000);
+        flags.write_timeout_ms = Some(20_000);
+        let error = Config::resolve_for(Role::Load, flags, FileConfig::default()).unwrap_err();
+        assert!(
+            error.0.starts_with(
+                "ack_wait_ms (--ack-wait-ms, COLLECTOR_ACK_WAIT_MS) (20000 ms) must be more than write_timeout_ms (--write-timeout-ms, COLLECTOR_WRITE_TIMEOUT_MS) (20000 ms) + batch_age_ms"
+            ),
+            "{}",
+            error.0
+        );
+        let config = Config::resolve_for(Role::Load, args(&[]), FileConfig::default())
+            .expect("the defaults hold");
+        assert!(config.ack_wait > config.write_timeout + config.batch_age);
+    }
+
+    #[test]
+    fn a_batch_too_small_for_one_event_is_refused_with_its_limits() {
+        let mut flags = args(&[]);
+        flags.batch_max_bytes = Some(1024);
+        let error = Config::resolve_for(Role::Load, flags, FileConfig::default()).unwrap_err();
+        assert!(
+            error.0.starts_with(
+                "batch_max_bytes (--batch-max-bytes, COLLECTOR_BATCH_MAX_BYTES) must be between"
+            ),
+            "{}",
+            error.0
+        );
+        assert!(error.0.contains("the largest event"), "{}", error.0);
+    }
+
+    #[test]
+    fn receipts_from_clickhouse_are_refused_because_its_inserts_are_not_fsynced() {
+        let error = Config::resolve_for(
+            Role::Ingest,
+            args(&["wk"]),
+            file("receipts_from = \"clickhouse\"\nclickhouse_url = \"http://127.0.0.1:8123\""),
+        )
+        .unwrap_err();
+        assert!(
+            error.0.starts_with(
+                "receipts_from (--receipts-from, COLLECTOR_RECEIPTS_FROM) = clickhouse is refused"
+            ),
+            "{}",
+            error.0
+        );
+        assert!(error.0.contains("fsynced"), "{}", error.0);
+    }
+
+    #[test]
+    fn the_dead_letter_subject_defaults_beside_the_stream_and_takes_no_wildcard() {
+        let config =
+            Config::resolve_for(Role::Load, args(&[]), FileConfig::default()).expect("valid");
+        assert_eq!(config.dead_letter_subject, "ANALYTICS_EVENTS.dead");
+        for bad in ["a.>", "a..b", "ANALYTICS_EVENTS.events", "a b"] {
+            let mut flags = args(&[]);
+            flags.dead_letter_subject = Some(bad.into());
+            let error = Config::resolve_for(Role::Load, flags, FileConfig::default()).unwrap_err();
+            assert!(
+                error.0.starts_with("dead_letter_subject"),
+                "{bad}: {}",
+                error.0
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_name_nats_cannot_take_is_refused() {
+        let mut flags = args(&["wk"]);
+        flags.stream = Some("a.b".into());
+        let error = Config::resolve_for(Role::Ingest, flags, FileConfig::default()).unwrap_err();
+        assert!(error.0.contains("\"a.b\""), "{}", error.0);
     }
 
     #[test]

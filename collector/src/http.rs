@@ -34,7 +34,7 @@ pub struct App {
     pub config: Config,
     write_keys: HashSet<String>,
     pub committer: Committer,
-    receipts: Arc<dyn Receipts>,
+    receipts: Option<Arc<dyn Receipts>>,
     pub budget: Arc<Budget>,
     pub drain: Arc<Drain>,
     rate_limit: Option<RateLimit>,
@@ -46,7 +46,7 @@ impl App {
     pub fn new(
         config: Config,
         committer: Committer,
-        receipts: Arc<dyn Receipts>,
+        receipts: Option<Arc<dyn Receipts>>,
         budget: Arc<Budget>,
         drain: Arc<Drain>,
         metrics: Arc<Metrics>,
@@ -548,25 +548,29 @@ async fn ingest(app: &Arc<App>, mut req: Request<Incoming>, endpoint: Endpoint) 
     }
 
     // Receipts, after the commit: they may name this request's own messages.
-    let receipts = if parsed.receipts.is_empty() {
-        None
-    } else {
-        let ids = parsed.receipts;
-        let receipts = app.receipts.clone();
-        let key = write_key.clone();
-        let asked = ids.len() as u64;
-        match tokio::task::spawn_blocking(move || receipts.held(&key, &ids)).await {
-            Ok(Ok(held)) => {
-                metrics.receipts_asked.fetch_add(asked, Ordering::Relaxed);
-                metrics
-                    .receipts_held
-                    .fetch_add(held.len() as u64, Ordering::Relaxed);
-                Some(held)
+    // A collector with no store to ask (an ingest node without
+    // `receipts_from`) answers without the list, as one that does not know
+    // receipts: the SDK sends the events again and the store drops copies.
+    let receipts = match (parsed.receipts.is_empty(), &app.receipts) {
+        (true, _) | (false, None) => None,
+        (false, Some(receipts)) => {
+            let ids = parsed.receipts;
+            let receipts = receipts.clone();
+            let key = write_key.clone();
+            let asked = ids.len() as u64;
+            match tokio::task::spawn_blocking(move || receipts.held(&key, &ids)).await {
+                Ok(Ok(held)) => {
+                    metrics.receipts_asked.fetch_add(asked, Ordering::Relaxed);
+                    metrics
+                        .receipts_held
+                        .fetch_add(held.len() as u64, Ordering::Relaxed);
+                    Some(held)
+                }
+                Ok(Err(why)) => {
+                    return service_unavailable(app, format!("the receipt lookup failed: {why}"))
+                }
+                Err(_) => return service_unavailable(app, "the receipt lookup failed"),
             }
-            Ok(Err(why)) => {
-                return service_unavailable(app, format!("the receipt lookup failed: {why}"))
-            }
-            Err(_) => return service_unavailable(app, "the receipt lookup failed"),
         }
     };
 

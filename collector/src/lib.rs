@@ -9,7 +9,9 @@
 //! trait; SQLite, memory, fault injection), `limits` (byte budget,
 //! Retry-After, rate limit), `metrics`, `config`, `server` (listener,
 //! connections, shutdown), `client` (a small HTTP/1.1 client for the tests
-//! and the bench).
+//! and the bench), `stream` (NATS JetStream: the log between the `ingest`
+//! and `load` roles, and the publisher an ingest node commits to), `load`
+//! (the loader's loop: batch, write, ack after commit, retry, circuit).
 
 pub mod body;
 pub mod client;
@@ -17,8 +19,10 @@ pub mod commit;
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod load;
 pub mod metrics;
 pub mod server;
 pub mod store;
+pub mod stream;
 pub mod time;
 pub mod wire;

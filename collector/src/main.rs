@@ -1,15 +1,27 @@
-//! `analytics-collector`: the command line. `serve` runs the collector:
-//! settings (config), logs, the store, the server, and the signals: SIGTERM
-//! or SIGINT stops accepting, finishes and commits what is in flight, and
-//! exits 0. Later roles (`ingest`, `load`) are further subcommands.
+//! `analytics-collector`: the command line, one subcommand per role.
+//! `serve` (the default for one machine) runs the collector into its own
+//! store; `ingest` answers the same HTTP API but commits to the JetStream
+//! stream (stateless: run any number behind a load balancer); `load` takes
+//! batches from the stream into the store (run any number; they share one
+//! durable consumer). Each reads its settings (config), starts its logs,
+//! and stops on SIGTERM or SIGINT after finishing what is in flight.
 
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
-use analytics_collector::config::{Config, LogFormat, ServeArgs, StoreKind};
+use analytics_collector::config::{Config, LogFormat, ReceiptsFrom, Role, ServeArgs, StoreKind};
+use analytics_collector::load::{self, Loader};
 use analytics_collector::server::Server;
+use analytics_collector::store::clickhouse::{ClickHouseReceipts, ClickHouseStore};
 use analytics_collector::store::memory::MemoryStore;
+use analytics_collector::store::postgres::{PostgresReceipts, PostgresStore};
 use analytics_collector::store::sqlite::SqliteStore;
+use analytics_collector::store::{Receipts, Store};
+use analytics_collector::stream::{self, publish::StreamStore};
 use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
@@ -23,11 +35,20 @@ struct Cli {
 enum Command {
     /// Serve Segment's HTTP tracking API and store what arrives.
     Serve(ServeArgs),
+    /// Serve the same API, publishing each accepted event to the JetStream
+    /// stream; 2xx once the stream has stored it on a quorum.
+    Ingest(ServeArgs),
+    /// Take batches from the stream, write them to the store, ack after the commit.
+    Load(ServeArgs),
 }
 
 fn main() -> ExitCode {
-    let Command::Serve(args) = Cli::parse().command;
-    let config = match Config::load(args) {
+    let (role, args) = match Cli::parse().command {
+        Command::Serve(args) => (Role::Serve, args),
+        Command::Ingest(args) => (Role::Ingest, args),
+        Command::Load(args) => (Role::Load, args),
+    };
+    let config = match Config::load_for(role, args) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("analytics-collector: {error}");
@@ -51,7 +72,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let run = async move {
+        match role {
+            Role::Serve => serve(config).await,
+            Role::Ingest => ingest(config).await,
+            Role::Load => load(config).await,
+        }
+    };
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the collector stopped");
@@ -77,11 +105,14 @@ fn init_logs(config: &Config) -> Result<(), String> {
 /// How long, past `shutdown_timeout`, the store has to commit what is
 /// queued before the process exits anyway (a store that hangs must not
 /// hold it forever; nothing it held was answered 2xx).
-const STORE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+const STORE_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a starting `ingest` or `load` waits for the stream and the
+/// store to be reachable before it gives up.
+const START_PATIENCE: Duration = Duration::from_secs(60);
 
 async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
-    let shutdown_timeout = config.shutdown_timeout;
     let server = match config.store {
         StoreKind::Sqlite => {
             let store = SqliteStore::open(&config.db).map_err(|e| e.to_string())?;
@@ -92,23 +123,164 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::warn!("store: memory; events are lost at exit");
             Server::start(config, MemoryStore::new()).await
         }
+        StoreKind::Postgres => {
+            let url = config.postgres_url.clone().unwrap_or_default();
+            let store = PostgresStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?
+                .with_write_timeout(config.write_timeout);
+            tracing::info!("store: postgres");
+            Server::start(config, store).await
+        }
+        StoreKind::Clickhouse => {
+            let url = config.clickhouse_url.clone().unwrap_or_default();
+            let store = ClickHouseStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?
+                .with_write_timeout(config.write_timeout);
+            tracing::info!("store: clickhouse");
+            Server::start(config, store).await
+        }
     }
     .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    // The one line on stdout: where it listens (a test or script reads it).
-    println!("listening on http://{}", server.addr());
-    tracing::info!(addr = %server.addr(), "listening");
+    run_server(server).await
+}
 
+async fn ingest(config: Config) -> Result<(), String> {
+    let listen = config.listen;
+    let js = stream::connect(&config, "analytics-collector ingest").await?;
+    stream::ensure_stream(&js, &config, START_PATIENCE).await?;
+    let receipts: Option<Arc<dyn Receipts>> = match config.receipts_from {
+        ReceiptsFrom::None => None,
+        ReceiptsFrom::Postgres => Some(PostgresReceipts::new(
+            config.postgres_url.as_deref().unwrap_or_default(),
+        )),
+        ReceiptsFrom::Clickhouse => Some(
+            ClickHouseReceipts::connect(config.clickhouse_url.as_deref().unwrap_or_default())
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let store = StreamStore::new(
+        js,
+        stream::subject(&config),
+        config.commit_timeout,
+        tokio::runtime::Handle::current(),
+        receipts,
+    );
+    tracing::info!(stream = config.stream, nats = ?config.nats_urls, "ingest: publishing to the stream");
+    let server = Server::start(config, store)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    run_server(server).await
+}
+
+async fn load(config: Config) -> Result<(), String> {
+    let js = stream::connect(&config, "analytics-collector load").await?;
+    let consumer = stream::loader_consumer(&js, &config, START_PATIENCE).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let write_timeout = config.write_timeout;
+    let mut loader = match config.store {
+        StoreKind::Sqlite => {
+            let store = SqliteStore::open(&config.db).map_err(|e| e.to_string())?;
+            start_loader(&config, js, consumer, store)
+        }
+        StoreKind::Memory => start_loader(&config, js, consumer, MemoryStore::new()),
+        StoreKind::Postgres => {
+            let url = config.postgres_url.clone().unwrap_or_default();
+            let store = retry_connect("postgres", || PostgresStore::connect(&url)).await?;
+            start_loader(
+                &config,
+                js,
+                consumer,
+                store.with_write_timeout(write_timeout),
+            )
+        }
+        StoreKind::Clickhouse => {
+            let url = config.clickhouse_url.clone().unwrap_or_default();
+            let store = retry_connect("clickhouse", || ClickHouseStore::connect(&url)).await?;
+            start_loader(
+                &config,
+                js,
+                consumer,
+                store.with_write_timeout(write_timeout),
+            )
+        }
+    }?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (ops_stop, ops_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(load::serve_ops(
+        listener,
+        loader.metrics.clone(),
+        ops_stopped,
+    ));
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, store = ?config.store, consumer = config.consumer, "loading");
+    // The loader ends by itself only on an error it cannot go on after:
+    // the process exits non-zero, for its supervisor to start it again.
+    let signalled = tokio::select! {
+        signalled = wait_for_signal() => signalled,
+        error = loader.ended() => Err(error),
+    };
+    let result = match signalled {
+        Ok(()) => loader.shutdown().await,
+        Err(error) => Err(error),
+    };
+    let _ = ops_stop.send(true);
+    result?;
+    tracing::info!("stopped; every batch written was acked");
+    Ok(())
+}
+
+fn start_loader<S: Store>(
+    config: &Config,
+    js: async_nats::jetstream::Context,
+    consumer: async_nats::jetstream::consumer::PullConsumer,
+    store: S,
+) -> Result<Loader, String> {
+    Loader::start(config, js, consumer, store).map_err(|e| format!("cannot start the loader: {e}"))
+}
+
+/// Connects to a store, retrying while it is not up yet, up to `START_PATIENCE`.
+async fn retry_connect<S, F, Fut>(what: &str, mut connect: F) -> Result<S, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<S, analytics_collector::store::StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + START_PATIENCE;
+    loop {
+        match connect().await {
+            Ok(store) => return Ok(store),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "{what} is not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+async fn wait_for_signal() -> Result<(), String> {
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
     }
+    Ok(())
+}
+
+async fn run_server(server: Server) -> Result<(), String> {
+    let shutdown_timeout = server.shutdown_timeout();
+    // The one line on stdout: where it listens (a test or script reads it).
+    println!("listening on http://{}", server.addr());
+    tracing::info!(addr = %server.addr(), "listening");
+
+    wait_for_signal().await?;
     server.shutdown();
-    let stored = server
-        .metrics()
-        .stored
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let stored = server.metrics().stored.load(Ordering::Relaxed);
     if tokio::time::timeout(shutdown_timeout + STORE_GRACE, server.wait())
         .await
         .is_err()

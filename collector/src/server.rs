@@ -69,6 +69,11 @@ impl Server {
         self.addr
     }
 
+    /// How long a shutdown lets requests in flight finish.
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        self.app.config.shutdown_timeout
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.app.metrics
     }

@@ -11,7 +11,7 @@
 //!
 //! Segment's rules, as its libraries and `@segment/loosely-validate-event`
 //! apply them: `type` is one of six; `messageId` a string of 1 to 256
-//! characters; `userId` or `anonymousId` (a string or a number) on every
+//! characters (here also without NUL); `userId` or `anonymousId` (a string or a number) on every
 //! message; `event` on a track, `groupId` on a group, `userId` and
 //! `previousId` on an alias; `timestamp`, when present, an ISO-8601 date;
 //! `properties`, `traits`, `context`, `integrations` objects when present;
@@ -440,6 +440,18 @@ fn judge(
             return Err(reject(
                 None,
                 reason(Code::MessageId, "messageId is required"),
+            ))
+        }
+        // A NUL cannot be held by the text columns of every store (Postgres
+        // refuses it): a store would have to rewrite it, and two distinct
+        // ids could then collide. Refused, named by the id as sent.
+        Some(Some(id)) if id.contains('\0') => {
+            return Err(reject(
+                Some(id.into_owned()),
+                reason(
+                    Code::MessageId,
+                    "messageId must not contain the NUL character (U+0000)",
+                ),
             ))
         }
         Some(Some(id)) if !id.is_empty() && id.chars().count() <= MAX_MESSAGE_ID_CHARS => {

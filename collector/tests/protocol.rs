@@ -419,6 +419,22 @@ async fn a_message_id_that_is_not_a_string_of_1_to_256_characters_is_rejected() 
 }
 
 #[tokio::test]
+async fn a_message_id_with_a_nul_is_rejected_by_that_id_and_never_rewritten() {
+    let (server, store) = start(|_| {}).await;
+    let mut nul = track("x");
+    nul["messageId"] = json!("a\u{0}b");
+    // What a store replacing NUL would have turned it into: a distinct id.
+    let look_alike = track("a\u{FFFD}b");
+    let answer = post_batch(server.addr(), &batch(&[nul, look_alike])).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.json()["rejected"],
+        json!([{"messageId": "a\u{0}b", "reason": "messageId must not contain the NUL character (U+0000)"}])
+    );
+    assert_eq!(stored_ids(&store), ["a\u{FFFD}b"]);
+}
+
+#[tokio::test]
 async fn a_message_without_user_id_or_anonymous_id_is_rejected() {
     let mut message = track("m");
     message.as_object_mut().map(|m| m.remove("anonymousId"));

@@ -125,11 +125,13 @@ fn committed_events_survive_closing_and_keep_their_queryable_fields() {
     );
     let held = store
         .receipts()
+        .expect("sqlite answers receipts")
         .held("wk", &["m1".into(), "m2".into()])
         .expect("looked up");
     assert_eq!(held, ["m1"]);
     assert!(store
         .receipts()
+        .expect("sqlite answers receipts")
         .held("other", &["m1".into()])
         .expect("looked up")
         .is_empty());

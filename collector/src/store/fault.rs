@@ -18,6 +18,8 @@ pub enum Fault {
     FailAfterWrite,
     /// Block until the fault changes.
     Stall,
+    /// Panic in the store's thread (a store with a bug).
+    Panic,
 }
 
 struct State {
@@ -84,30 +86,31 @@ impl<S: Store> FaultStore<S> {
 impl<S: Store> Store for FaultStore<S> {
     fn write(&mut self, group: &[&Batch]) -> Result<Vec<Written>, StoreError> {
         let (state, changed) = &*self.control.shared;
-        let poisoned = |_| StoreError("fault store: poisoned".into());
+        let poisoned = |_| StoreError::new("fault store: poisoned");
         let mut guard = state.lock().map_err(poisoned)?;
         guard.writes += 1;
         while guard.fault == Fault::Stall {
             guard.stalled += 1;
             let (next, _) = changed
                 .wait_timeout(guard, Duration::from_millis(100))
-                .map_err(|_| StoreError("fault store: poisoned".into()))?;
+                .map_err(|_| StoreError::new("fault store: poisoned"))?;
             guard = next;
             guard.stalled -= 1;
         }
         let fault = guard.fault;
         drop(guard);
         match fault {
-            Fault::Fail => Err(StoreError("injected failure: nothing written".into())),
+            Fault::Fail => Err(StoreError::new("injected failure: nothing written")),
             Fault::FailAfterWrite => {
                 self.inner.write(group)?;
-                Err(StoreError("injected failure after the write".into()))
+                Err(StoreError::new("injected failure after the write"))
             }
+            Fault::Panic => panic!("injected panic in the store"),
             Fault::None | Fault::Stall => self.inner.write(group),
         }
     }
 
-    fn receipts(&self) -> Arc<dyn Receipts> {
+    fn receipts(&self) -> Option<Arc<dyn Receipts>> {
         self.inner.receipts()
     }
 }

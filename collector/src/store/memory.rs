@@ -48,7 +48,7 @@ impl MemoryStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
-            .map_err(|_| StoreError("memory store: a writer panicked".into()))
+            .map_err(|_| StoreError::new("memory store: a writer panicked"))
     }
 }
 
@@ -77,8 +77,8 @@ impl Store for MemoryStore {
         Ok(written)
     }
 
-    fn receipts(&self) -> Arc<dyn Receipts> {
-        Arc::new(self.clone())
+    fn receipts(&self) -> Option<Arc<dyn Receipts>> {
+        Some(Arc::new(self.clone()))
     }
 }
 

@@ -87,10 +87,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
-            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "{}: journal_mode is {mode}, not wal (a file system without shared memory?)",
                 path.display()
             )));
@@ -198,7 +198,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| StoreError(format!("cannot start the checkpointer: {e}")))?;
+            .map_err(|e| StoreError::new(format!("cannot start the checkpointer: {e}")))?;
         Ok(Checkpointer { stop, thread })
     }
 
@@ -264,8 +264,8 @@ impl Store for SqliteStore {
         Ok(written)
     }
 
-    fn receipts(&self) -> Arc<dyn Receipts> {
-        self.receipts.clone()
+    fn receipts(&self) -> Option<Arc<dyn Receipts>> {
+        Some(self.receipts.clone())
     }
 }
 
