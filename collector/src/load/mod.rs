@@ -32,11 +32,8 @@
 //! holds. A store thread that dies, or a consumer deleted under the loader,
 //! ends the loader with an error (the process exits non-zero).
 
-use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
-use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,254 +53,23 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::config::Config;
-use crate::metrics::Histogram;
 use crate::store::{Batch, Store, StoreError, Written};
 use crate::stream::{self, Undecodable};
 
-/// Backoff of a failing store's retries: full jitter over this, doubling.
-pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Failed writes in a row that open the circuit, and how long it stays open.
-pub const BREAKER_THRESHOLD: u32 = 3;
-pub const BREAKER_OPEN_FOR: Duration = Duration::from_secs(2);
+mod metrics;
+mod retry;
 
-/// A full-jitter delay for the `attempt`-th retry (1-based): uniformly
-/// random between 0 and min(`MAX_BACKOFF`, `FIRST_BACKOFF` × 2^(attempt-1)).
-pub fn full_jitter(attempt: u32) -> Duration {
-    let ceiling = FIRST_BACKOFF
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(attempt);
-    let fraction = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    ceiling.mul_f64(fraction)
-}
+pub use metrics::LoadMetrics;
+pub use retry::{
+    full_jitter, Breaker, BreakerState, BREAKER_OPEN_FOR, BREAKER_THRESHOLD, FIRST_BACKOFF,
+    MAX_BACKOFF,
+};
 
 /// An envelope this loader cannot read but a newer one can is handed back
 /// with a negative ack delayed by this, for another loader...
 pub const NEWER_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// ...this many times (about 10 minutes), then dead-lettered.
 pub const NEWER_MAX_DELIVERIES: i64 = 20;
-
-/// The circuit breaker's states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    Closed,
-    Open { until: Instant },
-    HalfOpen,
-}
-
-/// Stops writing to a store that keeps failing, then tries one write.
-#[derive(Debug)]
-pub struct Breaker {
-    pub state: BreakerState,
-    failures: u32,
-}
-
-impl Default for Breaker {
-    fn default() -> Self {
-        Breaker {
-            state: BreakerState::Closed,
-            failures: 0,
-        }
-    }
-}
-
-impl Breaker {
-    /// How long to wait before a write may be tried, `None` if it may now
-    /// (an open circuit whose time is up turns half-open).
-    pub fn wait(&mut self, now: Instant) -> Option<Duration> {
-        match self.state {
-            BreakerState::Open { until } if until > now => Some(until - now),
-            BreakerState::Open { .. } => {
-                self.state = BreakerState::HalfOpen;
-                None
-            }
-            _ => None,
-        }
-    }
-
-    pub fn succeeded(&mut self) {
-        self.state = BreakerState::Closed;
-        self.failures = 0;
-    }
-
-    pub fn failed(&mut self, now: Instant) {
-        self.failures += 1;
-        if self.state == BreakerState::HalfOpen || self.failures >= BREAKER_THRESHOLD {
-            self.state = BreakerState::Open {
-                until: now + BREAKER_OPEN_FOR,
-            };
-        }
-    }
-
-    /// 0 closed, 1 open, 2 half-open (the metric's value).
-    pub fn code(&self) -> u8 {
-        match self.state {
-            BreakerState::Closed => 0,
-            BreakerState::Open { .. } => 1,
-            BreakerState::HalfOpen => 2,
-        }
-    }
-}
-
-/// The loader's counters, served as Prometheus text.
-#[derive(Debug, Default)]
-pub struct LoadMetrics {
-    pub fetched: AtomicU64,
-    pub batches: AtomicU64,
-    pub stored: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub acked: AtomicU64,
-    pub ack_failures: AtomicU64,
-    pub write_failures: AtomicU64,
-    /// Writes the store refused for their data (each splits its batch).
-    pub write_refusals: AtomicU64,
-    pub poison: AtomicU64,
-    /// Events published to the dead-letter subject and terminated.
-    pub dead_letters: AtomicU64,
-    /// Envelopes of a later version handed back for a newer loader.
-    pub deferred: AtomicU64,
-    /// Pulls that failed with nothing fetched.
-    pub pull_failures: AtomicU64,
-    /// Events of the batch in hand (fetched, not yet acked).
-    pub in_flight: AtomicI64,
-    /// Events the consumer has not had acked: not yet delivered, or
-    /// delivered and waiting for their ack.
-    pub lag: AtomicI64,
-    /// Milliseconds from the oldest event of the last acked batch reaching
-    /// the stream to its ack.
-    pub last_delay_ms: AtomicU64,
-    pub circuit: AtomicU8,
-    /// The consumer's `ack_wait` as the server has it, in milliseconds.
-    pub ack_wait_ms: AtomicU64,
-    /// Tests: the loader has committed a batch and stopped before its acks.
-    pub paused_before_ack: AtomicBool,
-    pub write_latency: Histogram,
-}
-
-impl LoadMetrics {
-    pub fn render(&self) -> String {
-        let mut out = String::with_capacity(2048);
-        let mut line = |name: &str, kind: &str, help: &str, value: i64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        let c = |a: &AtomicU64| a.load(Relaxed) as i64;
-        line(
-            "loader_events_fetched_total",
-            "counter",
-            "Events taken from the stream (redeliveries included).",
-            c(&self.fetched),
-        );
-        line(
-            "loader_batches_total",
-            "counter",
-            "Batches written to the store and acked.",
-            c(&self.batches),
-        );
-        line(
-            "loader_events_stored_total",
-            "counter",
-            "Events the store wrote for the first time.",
-            c(&self.stored),
-        );
-        line(
-            "loader_events_duplicate_total",
-            "counter",
-            "Events the store already held (copies dropped).",
-            c(&self.duplicates),
-        );
-        line(
-            "loader_events_acked_total",
-            "counter",
-            "Events acked to the stream after the store's commit.",
-            c(&self.acked),
-        );
-        line(
-            "loader_ack_failures_total",
-            "counter",
-            "Acks that failed (the event is delivered again; the store drops the copy).",
-            c(&self.ack_failures),
-        );
-        line(
-            "loader_write_failures_total",
-            "counter",
-            "Store writes that failed and were retried.",
-            c(&self.write_failures),
-        );
-        line(
-            "loader_write_refusals_total",
-            "counter",
-            "Store writes refused for their data (the batch is split to find the events at fault).",
-            c(&self.write_refusals),
-        );
-        line(
-            "loader_events_poison_total",
-            "counter",
-            "Stream messages that were not event envelopes (dead-lettered).",
-            c(&self.poison),
-        );
-        line(
-            "loader_events_dead_lettered_total",
-            "counter",
-            "Events published to the dead-letter subject and terminated in the stream.",
-            c(&self.dead_letters),
-        );
-        line(
-            "loader_events_deferred_total",
-            "counter",
-            "Envelopes of a later version handed back (delayed nak) for a newer loader.",
-            c(&self.deferred),
-        );
-        line(
-            "loader_pull_failures_total",
-            "counter",
-            "Pulls from the consumer that failed with nothing fetched (retried with backoff).",
-            c(&self.pull_failures),
-        );
-        line(
-            "loader_events_in_flight",
-            "gauge",
-            "Events of the batch in hand: fetched, not yet acked.",
-            self.in_flight.load(Relaxed),
-        );
-        line(
-            "loader_lag_events",
-            "gauge",
-            "Events in the stream the consumer has not had acked (pending + unacked).",
-            self.lag.load(Relaxed),
-        );
-        line(
-            "loader_last_batch_delay_ms",
-            "gauge",
-            "From the oldest event of the last batch reaching the stream to its ack, ms.",
-            c(&self.last_delay_ms),
-        );
-        line(
-            "loader_circuit_state",
-            "gauge",
-            "The store's circuit: 0 closed, 1 open, 2 half-open.",
-            i64::from(self.circuit.load(Relaxed)),
-        );
-        if cfg!(feature = "test-hooks") {
-            line(
-                "loader_paused_before_ack",
-                "gauge",
-                "Tests only: 1 once the loader stopped between commit and ack.",
-                i64::from(self.paused_before_ack.load(Relaxed)),
-            );
-        }
-        self.write_latency.render(
-            &mut out,
-            "loader_write_seconds",
-            "One batch's store write (transaction and commit).",
-        );
-        out
-    }
-}
 
 type StoreJob = (
     Arc<Vec<Batch>>,
@@ -975,48 +741,5 @@ pub async fn serve_ops(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn full_jitter_stays_under_a_doubling_ceiling_capped_at_the_maximum() {
-        for attempt in 1..40 {
-            let ceiling = FIRST_BACKOFF
-                .saturating_mul(1 << (attempt - 1).min(16))
-                .min(MAX_BACKOFF);
-            for _ in 0..50 {
-                assert!(full_jitter(attempt) <= ceiling);
-            }
-        }
-        // Spread, not a constant: 200 draws under 5 s are not all equal.
-        let draws: std::collections::HashSet<_> = (0..200).map(|_| full_jitter(30)).collect();
-        assert!(draws.len() > 100);
-    }
-
-    #[test]
-    fn the_breaker_opens_after_failures_in_a_row_then_tries_once() {
-        let mut breaker = Breaker::default();
-        let t0 = Instant::now();
-        breaker.failed(t0);
-        breaker.failed(t0);
-        assert_eq!(breaker.wait(t0), None, "closed below the threshold");
-        breaker.failed(t0);
-        assert_eq!(breaker.wait(t0), Some(BREAKER_OPEN_FOR));
-        assert_eq!(breaker.code(), 1);
-        let later = t0 + BREAKER_OPEN_FOR;
-        assert_eq!(breaker.wait(later), None);
-        assert_eq!(breaker.state, BreakerState::HalfOpen);
-        // The trial fails: open again at once, without three more failures.
-        breaker.failed(later);
-        assert_eq!(breaker.wait(later), Some(BREAKER_OPEN_FOR));
-        assert_eq!(breaker.wait(later + BREAKER_OPEN_FOR), None);
-        breaker.succeeded();
-        assert_eq!(breaker.state, BreakerState::Closed);
-        breaker.failed(later);
-        assert_eq!(breaker.wait(later), None, "the count started over");
     }
 }
