@@ -298,8 +298,8 @@ impl Store for Pg {
     fn report(&self) -> String {
         format!(
             "copies dropped by the unique key (duplicates table): {}",
-            self.0
-                .query("SELECT coalesce(sum(dropped), 0) FROM duplicates")
+            self.dropped()
+                .map_or_else(|| "unreadable".to_string(), |n| n.to_string())
         )
     }
     fn dropped(&self) -> Option<u64> {
