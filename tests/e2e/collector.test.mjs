@@ -2,7 +2,8 @@
 // in every browser: steady traffic, a page going away, a reload and two
 // tabs. Each test starts its own collector on a fresh SQLite file and
 // counts what it stored: the rows, the distinct messageIds (the same
-// number, or an event was stored twice), and the copies it dropped.
+// number, or an event was stored twice), and the copies it dropped. In
+// Chromium it runs a second time with the core compiled to JavaScript.
 import { describe, test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, waitFor, waitForStored, wayOut } from './harness.mjs';
@@ -11,14 +12,18 @@ import { startCollectorProcess } from '../../scripts/lib/collector-process.mjs';
 
 const WRITE_KEY = 'e2e';
 
-for (const browserName of BROWSERS) {
-  describe(`${browserName}, against analytics-collector`, () => {
+const RUNS = BROWSERS.map((browserName) => ({ browserName, core: 'wasm' }));
+if (BROWSERS.includes('chromium')) RUNS.push({ browserName: 'chromium', core: 'js' });
+
+for (const { browserName, core } of RUNS) {
+  const label = core === 'js' ? `${browserName}, core in JS` : browserName;
+  describe(`${label}, against analytics-collector`, () => {
     let h;
     let collector;
     // The harness reads the endpoint at each page it opens: this test's collector.
     const current = { get endpoint() { return collector.endpoint; } };
     before(async () => {
-      h = await startHarness({ browserName, collector: current });
+      h = await startHarness({ browserName, core, collector: current });
     });
     after(async () => {
       await h?.close();
@@ -30,7 +35,7 @@ for (const browserName of BROWSERS) {
       await collector?.stop();
     });
 
-    const report = (name, counts) => console.log(`collector ${name} (${browserName}): ${JSON.stringify(counts)}`);
+    const report = (name, counts) => console.log(`collector ${name} (${label}): ${JSON.stringify(counts)}`);
     const open = (config = {}, options) => h.open({ writeKey: WRITE_KEY, ...config }, options);
     const stored = async () => (await collector.counts(WRITE_KEY)).rows;
     /** Until the page has restored `restored` events and holds nothing unsent or unconfirmed. */
@@ -56,6 +61,7 @@ for (const browserName of BROWSERS) {
         }
         await analytics.flush();
       });
+      assert.equal(await page.evaluate(() => analytics.metrics().core), core, 'the core this run is for');
       await waitFor(async () => (await stored()) === 1000, { what: '1,000 rows', timeoutMs: 30_000 });
       const counts = await collector.counts(WRITE_KEY);
       assert.deepEqual(counts, { rows: 1000, ids: 1000, duplicates: 0 });
