@@ -48,7 +48,7 @@ test('@segment/analytics-node delivers 100 track and 1 identify to the collector
   console.log(`segment libraries: analytics-node ${JSON.stringify({ tracked: 100, stored: rows.length + 1, duplicates: (await collector.metrics()).collector_events_duplicate_total })}`);
 });
 
-test("Segment's browser SDK (analytics-next), its apiHost pointed at the collector, delivers 20 track, a page and an identify: each stored once", async () => {
+test("Segment's browser SDK (analytics-next), its apiHost pointed at the collector, delivers 20 track, a page and an identify: each stored once (in Chromium only: the collector is under test, not the browser)", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'analytics-next-page-'));
   const browser = await launchBrowser();
   let site;
