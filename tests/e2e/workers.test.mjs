@@ -3,7 +3,7 @@
 // cookie, no localStorage). Chromium.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useHarness, waitFor } from './harness.mjs';
+import { countStored, useHarness, waitFor } from './harness.mjs';
 
 const harness = useHarness();
 
@@ -57,22 +57,6 @@ const askServiceWorker = (page, message) =>
     });
   }, message);
 
-/** Whether the package's IndexedDB store holds any record. */
-const persisted = (page) =>
-  page.evaluate(
-    () =>
-      new Promise((resolve) => {
-        const request = indexedDB.open('analytics-wasm');
-        request.onsuccess = () => {
-          const db = request.result;
-          if (!db.objectStoreNames.contains('events')) return resolve(false);
-          const count = db.transaction('events').objectStore('events').count();
-          count.onsuccess = () => resolve(count.result > 0);
-        };
-        request.onerror = () => resolve(false);
-      }),
-  );
-
 test('a service worker tracks 50 events; they survive the worker being stopped, and all 50 arrive once after it restarts', async () => {
   const h = harness();
   const context = await h.browser.newContext();
@@ -87,7 +71,7 @@ test('a service worker tracks 50 events; they survive the worker being stopped, 
   const tracked = await askServiceWorker(page, { type: 'track', count: 50 });
   assert.deepEqual(tracked.errors, []);
   assert.equal(tracked.metrics.storage, 'indexeddb');
-  await waitFor(() => persisted(page), { what: 'the events persisted in IndexedDB' });
+  await waitFor(async () => (await countStored(page)) > 0, { what: 'the events persisted in IndexedDB' });
   const cdp = await context.newCDPSession(page);
   await cdp.send('ServiceWorker.enable');
   await cdp.send('ServiceWorker.stopAllWorkers');
